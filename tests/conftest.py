@@ -1,0 +1,4 @@
+# Shared fixtures live in tests/fixtures/, one module per concern.
+pytest_plugins = [
+    "tests.fixtures.s3",
+]
