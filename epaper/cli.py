@@ -1,0 +1,172 @@
+"""The `epaper` command line (contract: ../shared/design/architecture.md, section CLI)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+# Closed networks: Prefect must not try to phone home.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+class CommandError(Exception):
+    """A failure the user can act on, printed as one line."""
+
+
+def summary(result: dict) -> str:
+    """One line per edition run, for the terminal."""
+    head = f"{result['paper']} {result['date']}"
+    if result["status"] == "missing":
+        return f"{head}: no edition ({result['reason']})"
+    reprints = sum(1 for a in result["articles"] if a["cluster"] != a["key"])
+    return (f"{head}: {len(result['pages'])} pages, {len(result['articles'])} articles, "
+            f"{reprints} reprints, {'archived' if result['changed'] else 'unchanged'} -> {result['key']}")
+
+
+def cmd_archive(args) -> None:
+    from epaper.config import get_paper, parse_date
+
+    get_paper(args.paper, args.papers)  # a bad paper or date fails before Prefect starts
+    parse_date(args.date)
+    from flows.archive import archive_edition
+
+    print(summary(archive_edition(args.paper, args.date, args.papers)))
+
+
+def cmd_backfill(args) -> None:
+    from flows.backfill import backfill
+
+    for result in backfill(args.paper, args.start, args.end, args.papers):
+        print(summary(result))
+
+
+def cmd_papers(args) -> None:
+    from epaper.config import load_papers
+
+    for paper in load_papers(args.papers).values():
+        era = paper.eras[-1]
+        mark = "" if paper.confirmed else "  (address unconfirmed)"
+        print(f"{paper.id:12} {paper.name:10} {era.family:16} {paper.schedule:14} {era.edition_url}{mark}")
+
+
+def cmd_ls(args) -> None:
+    from storage import keys
+    from storage.archive import open_archive
+
+    with open_archive() as archive:
+        if args.paper and args.date:
+            key = keys.manifest_key(args.paper, args.date)
+            if not archive.exists(key):
+                raise CommandError(f"no archived edition {args.paper} {args.date} ({key})")
+            manifest = json.loads(archive.get(key))
+            for article in manifest["articles"]:
+                print(f"{article['page_no']:>3}  {article['key']}  {article['title']}")
+            return
+        prefix = f"editions/{args.paper}/" if args.paper else "editions/"
+        for key in archive.list(prefix):
+            if key.endswith("/manifest.json"):
+                _, paper, date, _ = key.split("/")
+                print(f"{paper} {date}")
+
+
+def cmd_show(args) -> None:
+    from storage.archive import open_archive
+
+    with open_archive() as archive:
+        data = archive.get(args.key, version_id=args.version)
+    sys.stdout.buffer.write(data)
+    if not data.endswith(b"\n"):
+        sys.stdout.buffer.write(b"\n")
+
+
+def cmd_versions(args) -> None:
+    from storage.archive import open_archive
+
+    with open_archive() as archive:
+        history = archive.versions(args.key)
+    if not history:
+        raise CommandError(f"no such object: {args.key}")
+    for version in history:
+        print(f"{version['version_id']}  {'latest' if version['is_latest'] else '      '}  "
+              f"{version['last_modified']:%Y-%m-%d %H:%M:%S}  {version['size']:>9}")
+
+
+def cmd_cluster(args) -> None:
+    from storage.catalog import Catalog
+
+    members = Catalog().cluster_of(args.key)
+    if not members:
+        raise CommandError(f"{args.key} is not in the catalog")
+    for member in members:
+        print(f"{member['similarity']:.2f}  {member['paper']:8} {member['date']}  {member['key']}")
+
+
+def cmd_demo(args) -> None:
+    from epaper.demo import run_demo
+
+    run_demo()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="epaper", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    papers_help = "YAML file whose entries add to (or override) the built-in papers.yaml"
+
+    p = sub.add_parser("archive", help="archive one edition (runs the Prefect flow)")
+    p.add_argument("paper")
+    p.add_argument("--date", required=True, help="YYYY-MM-DD")
+    p.add_argument("--papers", help=papers_help)
+    p.set_defaults(run=cmd_archive)
+
+    p = sub.add_parser("backfill", help="archive every edition in a date range")
+    p.add_argument("paper")
+    p.add_argument("--from", dest="start", required=True, help="YYYY-MM-DD")
+    p.add_argument("--to", dest="end", required=True, help="YYYY-MM-DD")
+    p.add_argument("--papers", help=papers_help)
+    p.set_defaults(run=cmd_backfill)
+
+    p = sub.add_parser("papers", help="list the catalogue of papers")
+    p.add_argument("--papers", help=papers_help)
+    p.set_defaults(run=cmd_papers)
+
+    p = sub.add_parser("ls", help="list archived editions, or one edition's articles")
+    p.add_argument("paper", nargs="?")
+    p.add_argument("date", nargs="?")
+    p.set_defaults(run=cmd_ls)
+
+    p = sub.add_parser("show", help="print one archived object (any version)")
+    p.add_argument("key")
+    p.add_argument("--version", help="version id (default: latest)")
+    p.set_defaults(run=cmd_show)
+
+    p = sub.add_parser("versions", help="version history of one object")
+    p.add_argument("key")
+    p.set_defaults(run=cmd_versions)
+
+    p = sub.add_parser("cluster", help="an article's reprints across papers and dates")
+    p.add_argument("key")
+    p.set_defaults(run=cmd_cluster)
+
+    p = sub.add_parser("demo", help="archive the bundled replica sites into the embedded S3")
+    p.set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except KeyboardInterrupt:
+        print("epaper: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # every failure ends as one line naming its input
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"epaper: error: {message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Prefect flow: archive every edition of one paper over a date range."""
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import flow
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+
+from epaper.config import ConfigError, get_paper, parse_date
+from flows.archive import archive_edition
+
+
+@flow(name="backfill", flow_run_name="{paper} {start}..{end}")
+def backfill(paper: str, start: str, end: str, papers_file: str | None = None) -> list[dict]:
+    get_paper(paper, papers_file)
+    first, last = parse_date(start), parse_date(end)
+    if last < first:
+        raise ConfigError(f"bad range: --to {end} is before --from {start}")
+    dates = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+    progress = create_progress_artifact(progress=0.0, description=f"backfill {paper} {start}..{end}")
+    results = []
+    for done, date in enumerate(dates, start=1):
+        results.append(archive_edition(paper, date.isoformat(), papers_file))
+        update_progress_artifact(progress, progress=100.0 * done / len(dates))
+    return results

@@ -1,0 +1,125 @@
+"""The steps of one edition as plain functions over its work folder.
+
+The Prefect tasks in flows/archive.py are thin wrappers around these, so tests
+can run any step without Prefect.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from epaper.config import Paper
+from flows.clean import clean_article
+from flows.dedupe import keywords
+from flows.pdftext import page_text
+from flows.workdir import items, read_jsonl, write_jsonl
+from spiders.crawl import run_crawl
+from storage import keys
+from storage.archive import Archive
+from storage.catalog import Catalog
+
+CLEANED = "cleaned.jsonl"
+DEDUPED = "deduped.jsonl"
+
+
+def fetch_edition(paper: Paper, date, workdir: Path) -> dict:
+    """Crawl one edition into `workdir`; returns the crawl stats."""
+    era = paper.era(date)
+    return run_crawl(paper.id, date.isoformat(), era.family, paper.edition_url(date),
+                     str(workdir), encoding=era.encoding)
+
+
+def missing_reason(workdir: Path) -> str | None:
+    """Why there is no edition (404, 301 to the root, …), or None when there is one."""
+    for item in items(workdir, "missing"):
+        return f"{item.get('reason', 'no edition')} at {item.get('url')}"
+    return None
+
+
+def clean_edition(workdir: Path) -> int:
+    """Article items → contract fields; pseudo-articles (ads, 导读, mastheads) stay out."""
+    def cleaned():
+        for item in items(workdir, "article"):
+            if item.get("kind", "news") != "news":
+                continue
+            fields = clean_article(item)
+            yield {
+                "paper": item["paper"], "date": item["date"],
+                "page_no": int(item["page_no"]), "page_name": item.get("page_name", ""),
+                "url": item["url"], "article_id": item["article_id"], **fields,
+            }
+    return write_jsonl(workdir / CLEANED, cleaned())
+
+
+def dedupe_edition(workdir: Path, catalog: Catalog) -> int:
+    """Hash, keywords and the cross-paper duplicate record of every cleaned article."""
+    def deduped():
+        for article in read_jsonl(workdir / CLEANED):
+            key = keys.article_key(article["paper"], article["date"], article["page_no"],
+                                   article.pop("article_id"))
+            record = catalog.assign(key, article["paper"], article["date"], article["text"])
+            yield {
+                "key": key, **article,
+                "keywords": keywords(article["text"]),
+                "sha256": hashlib.sha256(article["text"].encode("utf-8")).hexdigest(),
+                "dedupe": {"cluster": record["cluster"], "canonical": record["canonical"],
+                           "similarity": round(float(record["similarity"]), 4)},
+            }
+    return write_jsonl(workdir / DEDUPED, deduped())
+
+
+def _json_bytes(document: dict) -> bytes:
+    return json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def _publish_pages(workdir: Path, archive: Archive, paper: str, date: str) -> list[dict]:
+    pages = []
+    for page in sorted(items(workdir, "page"), key=lambda p: int(p["page_no"])):
+        page_no = int(page["page_no"])
+        pdf_key = None
+        if page.get("pdf_path"):
+            pdf = (workdir / page["pdf_path"]).read_bytes()
+            pdf_key = keys.pdf_key(paper, date, page_no)
+            archive.put(pdf_key, pdf, "application/pdf")
+            archive.put(keys.page_text_key(paper, date, page_no),
+                        page_text(pdf).encode("utf-8"), "text/plain; charset=utf-8")
+        pages.append({"page_no": page_no, "page_name": page.get("page_name", ""),
+                      "url": page["url"], "pdf_key": pdf_key})
+    return pages
+
+
+def _publish_articles(workdir: Path, archive: Archive) -> list[dict]:
+    listed = []
+    for article in read_jsonl(workdir / DEDUPED):
+        key = article.pop("key")
+        stored = archive.put(key, _json_bytes(article), "application/json")
+        listed.append({"key": key, "version_id": stored.version_id, "url": article["url"],
+                       "page_no": article["page_no"], "title": article["title"],
+                       "sha256": article["sha256"], "cluster": article["dedupe"]["cluster"]})
+    return listed
+
+
+def publish_edition(workdir: Path, archive: Archive, paper: str, date: str, stats: dict) -> dict:
+    """PDFs and articles first, the WARC, then the manifest last: an edition is
+    visible only once complete. An unchanged re-run writes nothing at all."""
+    manifest = {
+        "paper": paper, "date": date, "status": "complete",
+        "pages": _publish_pages(workdir, archive, paper, date),
+        "articles": _publish_articles(workdir, archive),
+        "skipped": [{"url": s.get("url"), "reason": s.get("reason")} for s in items(workdir, "skipped")],
+    }
+    manifest_key = keys.manifest_key(paper, date)
+    if archive.exists(manifest_key):
+        previous = json.loads(archive.get(manifest_key))
+        previous.pop("crawl", None)
+        if previous == manifest:
+            return {**manifest, "key": manifest_key, "changed": False}
+    warc_key = keys.warc_key(paper, date, stats["started"])
+    archive.put_file(warc_key, workdir / "crawl.warc.gz", "application/warc")
+    manifest["crawl"] = {
+        "started": stats["started"], "finished": stats["finished"],
+        "requests": stats["requests"], "bytes": stats["bytes"], "warc_key": warc_key,
+    }
+    archive.put(manifest_key, _json_bytes(manifest), "application/json")
+    return {**manifest, "key": manifest_key, "changed": True}
