@@ -1,12 +1,15 @@
 """Prefect flow: archive one edition of one paper, fetch → clean → dedupe → publish."""
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 
 from epaper.config import get_paper, parse_date
@@ -58,10 +61,22 @@ def _report(result: dict) -> None:
         description="dedupe summary")
 
 
-@flow(name="archive-edition", flow_run_name="{paper} {date}")
-def archive_edition(paper: str, date: str, papers_file: str | None = None) -> dict:
+def edition_date(paper: str, date: str | None, papers_file: str | None) -> str:
+    """The given date, or for a scheduled run, today in the paper's own time zone."""
+    if date:
+        return parse_date(date).isoformat()
+    return dt.datetime.now(ZoneInfo(get_paper(paper, papers_file).timezone)).date().isoformat()
+
+
+def _run_name() -> str:
+    params = flow_run.parameters
+    return f"{params['paper']} {edition_date(params['paper'], params.get('date'), params.get('papers_file'))}"
+
+
+@flow(name="archive-edition", flow_run_name=_run_name)
+def archive_edition(paper: str, date: str | None = None, papers_file: str | None = None) -> dict:
     get_paper(paper, papers_file)  # fail fast, naming the paper, before any work
-    parse_date(date)
+    date = edition_date(paper, date, papers_file)
     workdir = new_workdir(paper, date)
     stats = fetch(paper, date, papers_file, workdir)
     reason = steps.missing_reason(workdir)

@@ -1,0 +1,8 @@
+# The epaper-archive worker image: the project and its pinned dependencies.
+FROM python:3.11.7-slim-bookworm
+WORKDIR /app
+COPY requirements.lock pyproject.toml ./
+RUN pip install --no-cache-dir -r requirements.lock
+COPY . .
+RUN pip install --no-cache-dir --no-deps -e .
+ENV EPAPER_HOME=/data PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1
