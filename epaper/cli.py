@@ -51,6 +51,18 @@ def cmd_papers(args) -> None:
         print(f"{paper.id:12} {paper.name:10} {era.family:16} {paper.schedule:14} {era.edition_url}{mark}")
 
 
+def cmd_deployments(args) -> None:
+    from epaper import deployments
+
+    if args.check:
+        if deployments.drifted():
+            raise CommandError("prefect.yaml is out of step with papers.yaml: run `epaper deployments`")
+        print("prefect.yaml matches papers.yaml")
+    else:
+        deployments.write()
+        print(f"wrote {deployments.PREFECT_YAML}")
+
+
 def cmd_ls(args) -> None:
     from storage import keys
     from storage.archive import open_archive
@@ -130,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("papers", help="list the catalogue of papers")
     p.add_argument("--papers", help=papers_help)
     p.set_defaults(run=cmd_papers)
+
+    p = sub.add_parser("deployments", help="write prefect.yaml from papers.yaml")
+    p.add_argument("--check", action="store_true", help="only check that they match")
+    p.set_defaults(run=cmd_deployments)
 
     p = sub.add_parser("ls", help="list archived editions, or one edition's articles")
     p.add_argument("paper", nargs="?")
