@@ -9,6 +9,8 @@ import sys
 # Closed networks: Prefect must not try to phone home.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# The first ephemeral API server migrates its database: ~30 s on 2 cores, over Prefect's default.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
 
 class CommandError(Exception):
