@@ -1,4 +1,5 @@
 # Shared fixtures live in tests/fixtures/, one module per concern.
 pytest_plugins = [
     "tests.fixtures.s3",
+    "tests.fixtures.replica",
 ]

@@ -1,0 +1,42 @@
+"""Replica e-paper sites for tests and the demo, built from the bundled seed pages.
+
+    site = build_site("founder-new", "bcrb", [date(2025, 4, 28)])
+    with ReplicaServer([site]) as srv:
+        url = srv.base_url + site.url_for(date(2025, 4, 28))
+        truth = site.truth(date(2025, 4, 28))
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from .families import RENDERERS
+from .server import ReplicaServer
+from .site import Site
+
+__all__ = ["ReplicaServer", "Site", "build_site", "demo_sites", "FAMILIES"]
+
+FAMILIES = tuple(RENDERERS)
+DEMO_DATES = [date(2025, 4, 27), date(2025, 4, 28), date(2025, 4, 29)]
+
+
+def build_site(family: str, paper: str, dates: list[date], **options) -> Site:
+    """A replica of `paper` on a `family` CMS holding the editions of `dates`.
+
+    Options common to all families: pages (default 4), missing ({date: 404|301};
+    default: the two days after the last date), busy (how many articles answer 429
+    with Retry-After once). Family renderers document their own.
+    """
+    try:
+        renderer = RENDERERS[family]
+    except KeyError:
+        raise ValueError(f"unknown family {family!r}; known: {', '.join(RENDERERS)}") from None
+    return Site(family, paper, dates, renderer, **options)
+
+
+def demo_sites() -> list[Site]:
+    """The sites `epaper demo` serves: two papers on different skins, three dates each."""
+    return [
+        build_site("founder-new", "bcrb", DEMO_DATES, skin="swiper"),
+        build_site("founder-new", "shrb", DEMO_DATES, skin="chunkicon", node="A01", content_dir="con"),
+    ]

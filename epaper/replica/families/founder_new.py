@@ -1,0 +1,186 @@
+"""Founder new ("pc/layout"): node_NN.html pages, content_N.html articles.
+
+Skins (option `skin`): "swiper" (人民日报 since 2024-12), "chunkicon" (Chunkiconbox /
+ScroLeft, 黑龙江 city papers), "layoutlist" (ul#layoutlist / PreTitle). Options:
+`node` "01" | "1" | "A01" (lettered sections: page numbers repeat, A01 A02 B01 B02),
+`content_dir` "content" | "con", `link_loop` (a page list that grows without end),
+`robots_trap` (a hotspot into a path robots.txt forbids).
+Traps carried: relative (../../../) and protocol-relative links, hotspot-only
+articles, an ad page, period.xml calendars, a 404 date and a 301-to-root date, article
+pages whose meta says gb2312 while the bytes and the HTTP header are UTF-8.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+
+from ..edition import Edition, Page
+from ..site import Renderer, Resource, Slot, html_doc
+
+
+class FounderNew(Renderer):
+    family = "founder-new"
+    default_options = {"skin": "swiper", "node": "01", "content_dir": "content", "robots_trap": True}
+
+    @property
+    def root(self) -> str:
+        return f"/{self.site.paper}/pc"
+
+    @property
+    def edition_url_template(self) -> str:
+        return f"{self.root}/layout/{{date:%Y%m/%d}}/{self.node_name(1)}.html"
+
+    def node_name(self, no: int) -> str:
+        style = self.opt["node"]
+        if style == "A01":
+            return f"node_{self.page_label_no(no)}"
+        return f"node_{no:02d}" if style == "01" else f"node_{no}"
+
+    def page_label_no(self, no: int) -> str:
+        """What the page calls itself: "03", or "B01" in lettered editions."""
+        if self.opt["node"] != "A01":
+            return f"{no:02d}"
+        half = (self.site.pages + 1) // 2
+        return f"A{no:02d}" if no <= half else f"B{no - half:02d}"
+
+    def page_path(self, ed: Edition, page: Page) -> str:
+        return f"{self.root}/layout/{ed.date:%Y%m/%d}/{self.node_name(page.no)}.html"
+
+    def article_path(self, slot: Slot) -> str:
+        return f"{self.root}/{self.opt['content_dir']}/{slot.edition.date:%Y%m/%d}/content_{slot.id}.html"
+
+    def pdf_path(self, ed: Edition, page: Page) -> str:
+        return f"{self.root}/attachement/{ed.date:%Y%m/%d}/{self.site.uuid(ed.date, page.no)}.pdf"
+
+    def label(self, page: Page) -> str:
+        no = self.page_label_no(page.no)
+        skin = self.opt["skin"]
+        if skin == "chunkicon":
+            return f"第{no}版：{page.name}"
+        if skin == "layoutlist":
+            return f"第{no}版:{page.name}"
+        return f"{no}版：{page.name}"
+
+    # pages ------------------------------------------------------------------
+    def render_page(self, ed: Edition, page: Page, host: str) -> Resource:
+        here = self.site.page_paths[ed.date][page.no]
+        pdf = self.site.pdf_paths[ed.date][page.no]
+        slots = self.slots_of(page)
+        listed = [s for s in slots if not s.story.hidden]
+        entries = [(p, self.rel(here, path), self.rel(here, self.site.pdf_paths[ed.date][p.no]))
+                   for p, path in self.pages_of(ed)]
+        if self.opt.get("link_loop"):
+            entries.append((Page(no=len(entries) + 1, name="专题"), "node_loop1.html", None))
+        areas = self.hotspots(slots)
+        if self.opt["robots_trap"] and page.no == 1:
+            areas.append((None, "0,0,10,0,10,10,0,10"))
+        area_html = "\n".join(
+            f'<Area coords="{c}" shape="polygon" href="'
+            + (self.rel(here, s.path) if s else f"../../../../private/{ed.date:%Y%m%d}/content_0.html")
+            + '">' for s, c in areas
+        )
+        img = f'<img src="../../../pic/{ed.date:%Y%m/%d}/{page.no:02d}.jpg" usemap="#PagePicMap">'
+        pic = f'<div class="paper">{img}\n<MAP NAME="PagePicMap">\n{area_html}\n</MAP></div>'
+        titles = [(self.rel(here, s.path), s.story.article.title) for s in listed]
+        skin = self.opt["skin"]
+        if skin == "chunkicon":
+            plist = "\n".join(
+                f'<p><a href="{href}">{escape(self.label(p))}</a>'
+                + (f'<a href="//{host}{self.site.pdf_paths[ed.date][p.no]}"><img src="../../../img/pdf.gif"></a>' if pdfh else "")
+                + "</p>"
+                for p, href, pdfh in entries
+            )
+            alist = "\n".join(f'<li><h3><a href="{h}">{escape(t)}</a></h3></li>' for h, t in titles)
+            body = (
+                f'<div class="Chunkiconbox"><div class="Chunkiconlist">\n{plist}\n</div></div>\n{pic}\n'
+                f'<div id="ScroLeft"><div class="newslist"><ul>\n{alist}\n</ul></div></div>'
+            )
+        elif skin == "layoutlist":
+            plist = "\n".join(
+                f'<li><a href="{href}">{escape(self.label(p))}</a>'
+                + (f' <a class="pdf" href="{pdfh}">PDF</a>' if pdfh else "") + "</li>"
+                for p, href, pdfh in entries
+            )
+            alist = "\n".join(f'<li><a href="{h}"><div>{escape(t)}</div></a></li>' for h, t in titles)
+            body = f'<ul id="layoutlist">\n{plist}\n</ul>\n{pic}\n<div id="titleList"><ul>\n{alist}\n</ul></div>'
+        else:
+            plist = "\n".join(
+                f'<div class="swiper-slide"><a href="{href}" id="pageLink">{escape(self.label(p))}</a></div>'
+                for p, href, _ in entries
+            )
+            alist = "\n".join(f'<li><a href="{h}">{escape(t)}</a></li>' for h, t in titles)
+            body = (
+                f'<div class="swiper-container"><div class="swiper-wrapper">\n{plist}\n</div></div>\n'
+                f'<p class="left ban">第{escape(self.label(page).replace("第", ""))}</p>\n'
+                f'<p class="right btn"><a href="{self.rel(here, pdf)}">PDF下载</a></p>\n'
+                f'{pic}\n<div class="news"><ul class="news-list">\n{alist}\n</ul></div>'
+            )
+        doc = html_doc(f"{self.site.name} - {self.label(page)}", body)
+        return Resource(doc.encode("utf-8"))
+
+    # articles ---------------------------------------------------------------
+    def render_article(self, slot: Slot, host: str) -> Resource:
+        a = slot.story.article
+        paras = "\n".join(f"<p>{escape(p)}</p>" for p in a.paragraphs)
+        skin = self.opt["skin"]
+        if skin == "chunkicon":
+            body = (
+                f'<div class="newsdetail"><div class="intro">{escape(a.kicker)}</div>\n'
+                f'<div class="newsdetatit"><h3>{escape(a.title)}</h3></div>\n'
+                f'<div class="sub">{escape(a.subtitle)}</div>\n'
+                f'<div class="author">{escape(a.author)}</div>\n'
+                f'<div class="newsdetatext"><founder-content>\n{paras}\n</founder-content></div></div>'
+            )
+        elif skin == "layoutlist":
+            body = (
+                f'<div class="newsdetail"><p id="PreTitle">{escape(a.kicker)}</p>\n'
+                f'<h2 id="Title">{escape(a.title)}</h2>\n<p id="SubTitle">{escape(a.subtitle)}</p>\n'
+                f'<p id="Author">{escape(a.author)}</p>\n'
+                f'<div id="ozoom"><founder-content>\n{paras}\n</founder-content></div>\n'
+                f'<div class="attachment"></div></div>'
+            )
+        else:
+            body = (
+                f'<div class="article"><h3>{escape(a.kicker)}</h3>\n<h1>{escape(a.title)}</h1>\n'
+                f'<h2>{escape(a.subtitle)}</h2>\n'
+                f'<p class="sec">{escape("作者：" + a.author if a.author else "")}</p>\n'
+                f'<div id="ozoom">\n{paras}\n</div></div>'
+            )
+        # 北京日报's trap: the meta tag says gb2312, the bytes and the header are UTF-8
+        doc = html_doc(f"{a.title} - {self.site.name}", body, charset="gb2312")
+        return Resource(doc.encode("utf-8"))
+
+    # calendar, entry, loop ----------------------------------------------------
+    def extra_routes(self):
+        routes = {}
+        months = sorted({d.strftime("%Y%m") for d in self.site.dates})
+        for month in months:
+            routes[f"{self.root}/layout/{month}/period.xml"] = lambda host, m=month: self.period(m)
+        if self.site.dates:
+            latest = self.site.url_for(self.site.dates[-1])
+            routes[f"{self.root}/layout/index.html"] = lambda host: Resource(html_doc(
+                self.site.name, "", head=f'<meta http-equiv="refresh" content="0; url={self.rel(f"{self.root}/layout/index.html", latest)}">\n'
+            ).encode())
+        return routes
+
+    def dynamic(self, path: str, host: str) -> Resource | None:
+        # a CMS bug: each "专题" page links one page further, without end
+        m = re.fullmatch(rf"{self.root}/layout/\d{{6}}/\d\d/node_loop(\d+)\.html", path)
+        if not (m and self.opt.get("link_loop")):
+            return None
+        n = int(m.group(1))
+        link = f'<div class="swiper-slide"><a href="node_loop{n + 1}.html" id="pageLink">{n + 100}版：专题</a></div>'
+        plist = {"chunkicon": f'<div class="Chunkiconlist"><p><a href="node_loop{n + 1}.html">第{n + 100}版：专题</a></p></div>',
+                 "layoutlist": f'<ul id="layoutlist"><li><a href="node_loop{n + 1}.html">第{n + 100}版:专题</a></li></ul>'}
+        return Resource(html_doc("专题", plist.get(self.opt["skin"], link)).encode())
+
+    def period(self, month: str) -> Resource:
+        items = "".join(
+            f'<period id="{d:%Y%m%d}"><paper_name>{escape(self.site.name)}</paper_name>'
+            f"<period_name>{d:%Y年%m月%d日}</period_name><period_date>{d:%Y-%m-%d}</period_date>"
+            f"<front_page>{self.page_label_no(1)}</front_page></period>\n"
+            for d in self.site.dates if d.strftime("%Y%m") == month
+        )
+        xml = f'<?xml version="1.0" encoding="UTF-8"?>\n<root>\n{items}</root>\n'
+        return Resource(xml.encode("utf-8"), "application/xml; charset=utf-8")

@@ -1,0 +1,158 @@
+"""Serve replica sites on 127.0.0.1, as the real servers answer.
+
+One threaded HTTP/1.1 server for any number of sites, each under its paper's prefix.
+It serves robots.txt (forbidding each site's /private/), answers conditional requests
+with 304, refuses Scrapy's default User-Agent with 403 as several e-paper hosts do,
+and counts requests, bytes and the most requests it ever had in flight at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from datetime import timezone
+from email.utils import format_datetime, parsedate_to_datetime
+from html import escape
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from .site import Resource, Site, html_doc
+
+BOT_AGENTS = ("Scrapy/",)
+
+
+class ReplicaServer:
+    """Context manager: `with ReplicaServer(sites) as srv: srv.base_url`."""
+
+    def __init__(self, sites: list[Site], host: str = "127.0.0.1", port: int = 0):
+        self.sites = list(sites)
+        self.requests = 0
+        self.bytes_sent = 0
+        self.max_in_flight = 0
+        self.log: list[dict] = []  # method, path, status, time, user_agent
+        self._in_flight = 0
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer((host, port), self._handler())
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> ReplicaServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="replica", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def paths(self, status: int | None = None) -> list[str]:
+        """Paths requested so far (optionally only those answered `status`)."""
+        return [e["path"] for e in self.log if status is None or e["status"] == status]
+
+    # routing ------------------------------------------------------------------
+    def robots(self) -> Resource:
+        lines = ["User-agent: *"] + [f"Disallow: /{s.paper}/private/" for s in self.sites]
+        return Resource("\n".join(lines + [""]).encode(), "text/plain")
+
+    def index(self) -> Resource:
+        links = "\n".join(
+            f'<li><a href="{s.url_for(s.dates[-1])}">{escape(s.name)}</a></li>' for s in self.sites if s.dates
+        )
+        return Resource(html_doc("数字报", f"<ul>\n{links}\n</ul>").encode())
+
+    def resolve(self, path: str, host: str) -> Resource:
+        if path == "/robots.txt":
+            return self.robots()
+        if path in ("/", "/index.html"):
+            return self.index()
+        for site in self.sites:
+            if path.startswith(f"/{site.paper}/"):
+                res = site.resolve(path, host)
+                if res is not None:
+                    return res
+        return Resource(html_doc("404 Not Found", "<h1>404 Not Found</h1>").encode(), status=404)
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # the test output stays quiet
+                pass
+
+            def do_HEAD(self):
+                self.answer(head=True)
+
+            def do_GET(self):
+                self.answer(head=False)
+
+            def answer(self, head: bool) -> None:
+                with server._lock:
+                    server._in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server._in_flight)
+                try:
+                    path = urlsplit(self.path).path
+                    agent = self.headers.get("User-Agent", "")
+                    if any(bot in agent for bot in BOT_AGENTS):
+                        res = Resource(b"Forbidden", "text/plain", status=403)
+                    else:
+                        res = server.resolve(path, self.headers.get("Host", ""))
+                    status, headers, body = self.conditional(res)
+                    self.send_response(status)
+                    if status != 304:
+                        headers.setdefault("Content-Type", res.content_type)
+                    headers["Content-Length"] = str(len(body))
+                    for k, v in headers.items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    if not head:
+                        self.wfile.write(body)
+                    with server._lock:
+                        server.requests += 1
+                        server.bytes_sent += len(body)
+                        server.log.append(
+                            {"method": self.command, "path": path, "status": status,
+                             "time": time.monotonic(), "user_agent": agent}
+                        )
+                finally:
+                    with server._lock:
+                        server._in_flight -= 1
+
+            def conditional(self, res: Resource) -> tuple[int, dict[str, str], bytes]:
+                headers = dict(res.headers)
+                if res.status != 200:
+                    return res.status, headers, res.body
+                etag = '"' + hashlib.sha1(res.body).hexdigest()[:20] + '"'
+                headers["ETag"] = etag
+                if res.last_modified:
+                    headers["Last-Modified"] = format_datetime(res.last_modified.astimezone(timezone.utc), usegmt=True)
+                inm = self.headers.get("If-None-Match")
+                ims = self.headers.get("If-Modified-Since")
+                if inm is not None:
+                    if etag in [t.strip() for t in inm.split(",")] or inm.strip() == "*":
+                        return 304, {"ETag": etag}, b""
+                elif ims and res.last_modified:
+                    try:
+                        since = parsedate_to_datetime(ims)
+                    except (TypeError, ValueError):
+                        since = None
+                    if since and res.last_modified.replace(microsecond=0) <= since:
+                        return 304, {"ETag": etag, "Last-Modified": headers["Last-Modified"]}, b""
+                return 200, headers, res.body
+
+        return Handler

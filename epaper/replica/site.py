@@ -1,0 +1,262 @@
+"""A replica e-paper site: editions laid out by a family renderer, served by path.
+
+A `Site` owns a set of editions of one paper and a `Renderer` that decides the URLs
+and the HTML of one CMS family. Routes are resolved lazily, per request, so the
+protocol-relative links of some families can name the host the client used, and an
+edited article is served changed from then on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from html import escape
+from typing import Callable
+
+from .edition import Edition, Page, Story, make_edition, paper_info
+from .pdf import page_pdf
+
+CST = timezone(timedelta(hours=8))
+
+
+@dataclass
+class Resource:
+    body: bytes = b""
+    content_type: str = "text/html; charset=utf-8"
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    last_modified: datetime | None = None
+
+
+@dataclass
+class Slot:
+    """Where one story sits in one edition."""
+
+    edition: Edition
+    page: Page
+    story: Story
+    id: str  # the article id in its URL
+    path: str = ""
+
+
+Route = Callable[[str], Resource]  # called with the Host the client asked for
+
+
+class Renderer:
+    """One CMS family's URL scheme and HTML. Subclasses fill in the hooks."""
+
+    family = ""
+    default_options: dict = {}
+
+    def __init__(self, site: Site):
+        self.site = site
+        self.opt = {**self.default_options, **site.options}
+
+    # URL scheme -----------------------------------------------------------
+    edition_url_template = ""
+
+    def page_path(self, ed: Edition, page: Page) -> str:
+        raise NotImplementedError
+
+    def article_path(self, slot: Slot) -> str:
+        raise NotImplementedError
+
+    def pdf_path(self, ed: Edition, page: Page) -> str:
+        raise NotImplementedError
+
+    def article_ids(self, ed: Edition) -> list[str]:
+        """Non-sequential ids, as CMSs hand them out across all their papers."""
+        rng = random.Random(f"ids:{self.site.paper}:{ed.date.isoformat()}")
+        n, out = rng.randint(10_000, 900_000), []
+        for _ in range(sum(len(p.stories) for p in ed.pages)):
+            n += rng.randint(1, 40)
+            out.append(str(n))
+        return out
+
+    # HTML -----------------------------------------------------------------
+    def render_page(self, ed: Edition, page: Page, host: str) -> Resource:
+        raise NotImplementedError
+
+    def render_article(self, slot: Slot, host: str) -> Resource:
+        raise NotImplementedError
+
+    def extra_routes(self) -> dict[str, Route]:
+        """Calendars, index pages, traps."""
+        return {}
+
+    def dynamic(self, path: str, host: str) -> Resource | None:
+        """Paths without a fixed route (endless trap pages)."""
+        return None
+
+    def missing_redirect(self, day: date) -> dict[str, Route]:
+        """A date without edition that answers 301 to the site root."""
+        path = self.site.url_for(day)
+        return {path: lambda host: Resource(status=301, headers={"Location": f"http://{host}/"})}
+
+    # helpers --------------------------------------------------------------
+    def pages_of(self, ed: Edition) -> list[tuple[Page, str]]:
+        return [(p, self.site.page_paths[ed.date][p.no]) for p in ed.pages]
+
+    def slots_of(self, page: Page) -> list[Slot]:
+        return [s for s in self.site.slots.values() if s.page is page]
+
+    def hotspots(self, slots: list[Slot]) -> list[tuple[Slot, str]]:
+        """(slot, polygon coords) per story, stacked down the page image."""
+        out = []
+        for i, slot in enumerate(slots):
+            y0, y1 = 40 + i * 180, 200 + i * 180
+            out.append((slot, f"20,{y0},460,{y0},460,{y1},20,{y1}"))
+        return out
+
+    @staticmethod
+    def rel(from_path: str, to_path: str) -> str:
+        """The relative link from one page to another, as the CMSs write them."""
+        src, dst = from_path.split("/")[1:-1], to_path.split("/")[1:]
+        common = 0
+        while common < min(len(src), len(dst) - 1) and src[common] == dst[common]:
+            common += 1
+        return "../" * (len(src) - common) + "/".join(dst[common:])
+
+
+def html_doc(title: str, body: str, charset: str = "utf-8", head: str = "") -> str:
+    return (
+        "<!DOCTYPE html>\n<html>\n<head>\n"
+        f'<meta http-equiv="Content-Type" content="text/html; charset={charset}">\n'
+        f"<title>{escape(title)}</title>\n{head}</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )
+
+
+class Site:
+    def __init__(self, family: str, paper: str, dates: list[date], renderer: type[Renderer], **options):
+        self.family = family
+        self.paper = paper
+        self.dates = sorted(dates)
+        self.options = options
+        self.pages = options.get("pages", 4)
+        after = self.dates[-1] if self.dates else date(2025, 4, 28)
+        # Dates without an edition: one answers 404, the other a 301 to the root.
+        self.missing: dict[date, int] = options.get(
+            "missing", {after + timedelta(days=1): 404, after + timedelta(days=2): 301}
+        )
+        self.editions = {d: make_edition(paper, d, self.pages) for d in self.dates}
+        self.renderer = renderer(self)
+        self.page_paths: dict[date, dict[int, str]] = {}
+        self.pdf_paths: dict[date, dict[int, str]] = {}
+        self.slots: dict[str, Slot] = {}  # by path
+        self.routes: dict[str, Route] = {}
+        self.modified: dict[str, datetime] = {}
+        self.busy: dict[str, int] = {}  # path -> how many more times to answer 429
+        self._layout()
+
+    # layout ---------------------------------------------------------------
+    def _layout(self) -> None:
+        r = self.renderer
+        for d, ed in self.editions.items():
+            self.page_paths[d] = {p.no: r.page_path(ed, p) for p in ed.pages}
+            self.pdf_paths[d] = {p.no: r.pdf_path(ed, p) for p in ed.pages}
+            ids = iter(r.article_ids(ed))
+            for page in ed.pages:
+                for story in page.stories:
+                    slot = Slot(ed, page, story, next(ids))
+                    slot.path = r.article_path(slot)
+                    self.slots[slot.path] = slot
+                    self.routes[slot.path] = lambda host, s=slot: r.render_article(s, host)
+                self.routes[self.page_paths[d][page.no]] = lambda host, e=ed, p=page: r.render_page(e, p, host)
+                self.routes[self.pdf_paths[d][page.no]] = lambda host, e=ed, p=page: Resource(
+                    page_pdf(self.name, e.date, p), "application/pdf"
+                )
+        for day, status in self.missing.items():
+            if status == 301:
+                self.routes.update(r.missing_redirect(day))
+        self.routes.update(r.extra_routes())
+        slots = [s for s in self.slots.values() if s.story.article.kind == "news" and not s.story.hidden]
+        for slot in slots[1 : 1 + self.options.get("busy", 0)]:
+            self.busy[slot.path] = 1
+
+    # public API -----------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return paper_info(self.paper)[0]
+
+    @property
+    def edition_url_template(self) -> str:
+        return self.renderer.edition_url_template
+
+    def url_for(self, day: date) -> str:
+        return self.edition_url_template.format(date=day)
+
+    def paper_entry(self, base_url: str) -> dict:
+        name, region, _ = paper_info(self.paper)
+        return {
+            "id": self.paper,
+            "name": name,
+            "region": region,
+            "family": self.family,
+            "edition_url": base_url.rstrip("/") + self.edition_url_template,
+            "schedule": "30 6 * * *",
+            "timezone": "Asia/Shanghai",
+        }
+
+    def truth(self, day: date) -> dict:
+        if day not in self.editions:
+            return {"pages": [], "articles": [], "missing": self.missing.get(day, 404)}
+        ed = self.editions[day]
+        pages = [
+            {
+                "page_no": p.no,
+                "page_name": p.name,
+                "url": self.page_paths[day][p.no],
+                "pdf_url": self.pdf_paths[day][p.no],
+                "kind": p.kind,
+            }
+            for p in ed.pages
+        ]
+        articles = []
+        for s in self.slots.values():
+            if s.edition is ed:
+                a = s.story.article
+                articles.append({
+                    "url": s.path, "page_no": s.page.no, "page_name": s.page.name,
+                    "kicker": a.kicker, "title": a.title, "subtitle": a.subtitle,
+                    "author": a.author, "source": a.source, "paragraphs": list(a.paragraphs),
+                    "kind": a.kind, "hidden": s.story.hidden,
+                })
+        return {"pages": pages, "articles": articles}
+
+    def edit_article(self, day: date, url: str, new_paragraphs: list[str]) -> None:
+        slot = self.slots[url]
+        if slot.edition.date != day:
+            raise KeyError(f"{url} is not in the edition of {day}")
+        slot.story.article = slot.story.article.with_(paragraphs=tuple(new_paragraphs))
+        self.modified[url] = datetime.now(timezone.utc).replace(microsecond=0)
+
+    def resolve(self, path: str, host: str) -> Resource | None:
+        route = self.routes.get(path)
+        if route is None:
+            return self.renderer.dynamic(path, host)
+        if self.busy.get(path):
+            self.busy[path] -= 1
+            return Resource(b"busy", "text/plain", status=429, headers={"Retry-After": "1"})
+        res = route(host)
+        if res.last_modified is None:
+            res.last_modified = self.modified.get(path) or self._published(path)
+        return res
+
+    def _published(self, path: str) -> datetime:
+        for d, paths in self.page_paths.items():
+            if path in paths.values() or path in self.pdf_paths[d].values():
+                return datetime.combine(d, time(5, 30), CST)
+        slot = self.slots.get(path)
+        if slot:
+            return datetime.combine(slot.edition.date, time(5, 30), CST)
+        return datetime.combine(self.dates[-1] if self.dates else date.today(), time(5, 30), CST)
+
+    # helpers for renderers ----------------------------------------------
+    def uuid(self, *parts: object) -> str:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, ":".join(map(str, (self.paper, *parts)))))
+
+    def digest(self, *parts: object) -> str:
+        return hashlib.sha1(":".join(map(str, parts)).encode()).hexdigest()

@@ -1,0 +1,120 @@
+"""Run one crawl (one paper, one date) in a fresh process.
+
+    python -m spiders.crawl --paper bcrb --date 2025-04-28 --family founder-new \\
+        --edition-url http://…/node_01.html --workdir /tmp/w [--encoding gb18030]
+
+A process per crawl: Twisted's reactor cannot be restarted, and a crawl that hangs or
+crashes cannot take its caller down. The work folder receives items.jsonl, files/,
+crawl.warc.gz, crawl.log and stats.json (docs/internals.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class CrawlError(RuntimeError):
+    """The crawl could not run; the message is one line naming the reason."""
+
+
+def run_crawl(paper: str, date: str, family: str, edition_url: str, workdir: str,
+              encoding: str | None = None, settings: dict | None = None, timeout: float | None = None) -> dict:
+    """Crawl one edition in a child process; returns its stats (see `write_stats`).
+
+    A date without edition is not an error: the crawl then yields a `missing` item.
+    """
+    cmd = [sys.executable, "-m", "spiders.crawl", "--paper", paper, "--date", date,
+           "--family", family, "--edition-url", edition_url, "--workdir", str(workdir)]
+    if encoding:
+        cmd += ["--encoding", encoding]
+    for name, value in (settings or {}).items():
+        cmd += ["--set", f"{name}={json.dumps(value)}"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise CrawlError(f"crawl timed out after {timeout:.0f} s: {edition_url}") from None
+    stats_file = Path(workdir) / "stats.json"
+    stats = json.loads(stats_file.read_text(encoding="utf-8")) if stats_file.exists() else {}
+    if proc.returncode != 0:
+        lines = [x for x in proc.stderr.strip().splitlines() if x.strip()]
+        raise CrawlError(stats.get("error") or (lines[-1] if lines else f"crawl exited with {proc.returncode}"))
+    return stats
+
+
+def crawl_settings(workdir: Path, overrides: dict):
+    from scrapy.settings import Settings
+
+    settings = Settings()
+    settings.setmodule("spiders.settings", priority="project")
+    settings.set("FEEDS", {str(workdir / "items.jsonl"): {"format": "jsonlines", "encoding": "utf-8", "overwrite": True}})
+    settings.set("FILES_STORE", str(workdir / "files"))
+    settings.set("WARC_PATH", str(workdir / "crawl.warc.gz"))
+    settings.set("LOG_FILE", str(workdir / "crawl.log"))
+    for name, value in overrides.items():
+        settings.set(name, value, priority="cmdline")
+    return settings
+
+
+def write_stats(stats: dict, path: Path) -> dict:
+    def iso(value):
+        return value.isoformat() if value else None
+
+    out = {
+        "started": iso(stats.get("start_time")),
+        "finished": iso(stats.get("finish_time")),
+        "requests": stats.get("downloader/request_count", 0),
+        "bytes": stats.get("downloader/response_bytes", 0),
+        "items": stats.get("item_scraped_count", 0),
+        "skipped": {k.split("/", 1)[1]: v for k, v in sorted(stats.items()) if k.startswith("skipped/")},
+        "retries": stats.get("retry/count", 0),
+        "finish_reason": stats.get("finish_reason"),
+        "error": stats.get("epaper/error"),
+    }
+    path.write_text(json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m spiders.crawl", description=__doc__.split("\n")[0])
+    parser.add_argument("--paper", required=True)
+    parser.add_argument("--date", required=True, help="YYYY-MM-DD")
+    parser.add_argument("--family", required=True)
+    parser.add_argument("--edition-url", required=True)
+    parser.add_argument("--workdir", required=True)
+    parser.add_argument("--encoding")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=JSON", help="a Scrapy setting")
+    args = parser.parse_args(argv)
+
+    from scrapy.crawler import CrawlerProcess
+
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    overrides = {}
+    for pair in args.set:
+        name, _, value = pair.partition("=")
+        overrides[name] = json.loads(value)
+    process = CrawlerProcess(crawl_settings(workdir, overrides), install_root_handler=True)
+    try:
+        crawler = process.create_crawler(args.family)
+    except KeyError:
+        print(f"unknown family: {args.family}", file=sys.stderr)
+        return 2
+    process.crawl(crawler, paper=args.paper, date=args.date, edition_url=args.edition_url, encoding=args.encoding)
+    process.start()
+    stats = write_stats(crawler.stats.get_stats(), workdir / "stats.json")
+    if stats["error"]:
+        print(stats["error"], file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

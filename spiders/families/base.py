@@ -1,0 +1,235 @@
+"""The walk every e-paper family shares: edition → page list → pages → articles.
+
+Family spiders only name their selectors. Pages and articles are found by following
+the site's own links (the page list, each page's article list, its image-map
+hotspots), never by counting node or content ids, which CMSs hand out
+non-sequentially. Items follow docs/internals.md.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date as Date
+from urllib.parse import urlsplit
+
+import scrapy
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
+from scrapy.spidermiddlewares.httperror import HttpError
+
+from ..middlewares import BudgetExceeded
+
+REDIRECTS = (301, 302, 303, 307, 308)
+NO_EDITION = (403, 404, 410)
+# "第01版：要闻", "A01版：要闻", "第B02版:广告", "01版 要闻"
+PAGE_LABEL = re.compile(r"第?\s*([A-Za-z]*)\s*(\d+)\s*([A-Za-z]*)\s*版\s*[：:]?\s*(.*)", re.S)
+PSEUDO = re.compile(r"^(本版|今日)?导读$|^要目$|^目录$|^本报信息|^报头|^报眼|^版面导航|^编者按$")
+AD = re.compile(r"^[^，。]{0,8}广告$")
+
+
+@dataclass
+class PageRef:
+    url: str
+    label: str
+    pdf: str | None
+    no: int = 0
+    name: str = ""
+
+
+class EditionSpider(scrapy.Spider):
+    # CSS of the elements that each hold one page's link (and often its PDF link)
+    page_entries: tuple[str, ...] = ()
+    # CSS of the <a> of a page's article list
+    article_links: tuple[str, ...] = ()
+    # image-map hotspots: some articles are reachable only through them
+    hotspot_links: tuple[str, ...] = ("map area::attr(href)",)
+    # this page's PDF when its page-list entry has none
+    pdf_links: tuple[str, ...] = ('a[href$=".pdf"]::attr(href)', 'a[href$=".PDF"]::attr(href)')
+    # the current page's label when the page list does not tell
+    current_page: tuple[str, ...] = ()
+    # an article page's headline, to recognise ads and pseudo-articles reached by hotspot
+    article_title: tuple[str, ...] = ()
+
+    def __init__(self, paper: str, date: str, edition_url: str, encoding: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.paper = paper
+        self.date = Date.fromisoformat(date).isoformat()
+        self.edition_url = edition_url
+        self.encoding = encoding or None
+        self.pages: dict[str, PageRef] = {}  # by URL, numbered once the page list is seen
+
+    # edition ------------------------------------------------------------------
+    async def start(self):
+        yield self.edition_request(self.edition_url)
+
+    def edition_request(self, url: str, hops: int = 0) -> scrapy.Request:
+        # Redirects and 403/404 of the edition page mean "no edition": handled here.
+        return scrapy.Request(
+            url, callback=self.parse_edition, errback=self.edition_failed, cb_kwargs={"hops": hops},
+            meta={"dont_redirect": True, "handle_httpstatus_list": [*REDIRECTS, *NO_EDITION]},
+        )
+
+    def parse_edition(self, response, hops: int):
+        if response.status in REDIRECTS:
+            target = response.urljoin(response.headers.get(b"Location", b"/").decode("latin-1"))
+            if self.is_site_root(target) or hops >= 5:
+                yield self.missing(f"{response.status} to {urlsplit(target).path or '/'}")
+            else:
+                yield self.edition_request(target, hops + 1)
+            return
+        if response.status in NO_EDITION:
+            yield self.missing(f"HTTP {response.status}")
+            return
+        yield from self.parse_page(response)
+
+    def is_site_root(self, target: str) -> bool:
+        """A redirect to the home page of a folder above the edition means no edition."""
+        folder, _, leaf = (urlsplit(target).path or "/").rpartition("/")
+        home_page = leaf == "" or re.fullmatch(r"(index|default)\.s?html?", leaf, re.I)
+        return bool(home_page) and urlsplit(self.edition_url).path.startswith(folder + "/")
+
+    def missing(self, reason: str) -> dict:
+        return {"type": "missing", "paper": self.paper, "date": self.date, "url": self.edition_url, "reason": reason}
+
+    def edition_failed(self, failure):
+        # The crawl could not run at all: crawl.py turns this into CrawlError.
+        self.crawler.stats.set_value("epaper/error", f"site unreachable: {self.edition_url}: {describe(failure)}")
+        return []
+
+    # pages --------------------------------------------------------------------
+    def parse_page(self, response):
+        refs = self.page_list(response)
+        for ref in refs:
+            self.pages.setdefault(ref.url, ref)
+            yield scrapy.Request(ref.url, callback=self.parse_page, errback=self.skip)
+        me = self.pages.get(response.url) or self.pages.get(response.request.url) or self.unlisted_page(response)
+        pdf = me.pdf or self.first(response, self.pdf_links)
+        kind = "ad" if "广告" in me.name else "news"
+        yield {
+            "type": "page", "paper": self.paper, "date": self.date, "page_no": me.no,
+            "page_name": me.name, "url": response.url, "pdf_url": response.urljoin(pdf) if pdf else None,
+            "kind": kind,
+        }
+        listed = {}
+        for sel in self.article_links:
+            for a in response.css(sel):
+                href = a.attrib.get("href")
+                if href and not href.startswith(("javascript:", "#")):
+                    listed.setdefault(response.urljoin(href), clean_text(a))
+        hotspots = [response.urljoin(h) for sel in self.hotspot_links for h in response.css(sel).getall()]
+        page = {"page_no": me.no, "page_name": me.name, "page_kind": kind}
+        for url, title in listed.items():
+            yield self.article_request(url, page, "list", title)
+        for url in dict.fromkeys(hotspots):
+            if url not in listed:
+                yield self.article_request(url, page, "hotspot", "")
+
+    def page_list(self, response) -> list[PageRef]:
+        refs = []
+        for sel in self.page_entries:
+            for entry in response.css(sel):
+                links = [a for a in entry.css("a[href]") if not is_pdf(a.attrib["href"])]
+                if not links:
+                    continue
+                pdf = next((a.attrib["href"] for a in entry.css("a[href]") if is_pdf(a.attrib["href"])), None)
+                refs.append(PageRef(response.urljoin(links[0].attrib["href"]), clean_text(links[0]),
+                                    response.urljoin(pdf) if pdf else None))
+            if refs:
+                break
+        number_pages(refs)
+        return refs
+
+    def unlisted_page(self, response) -> PageRef:
+        label = self.first(response, self.current_page) or ""
+        ref = PageRef(response.url, label, None)
+        number_pages([ref])
+        return ref
+
+    # articles -----------------------------------------------------------------
+    def article_request(self, url: str, page: dict, via: str, list_title: str) -> scrapy.Request:
+        return scrapy.Request(url, callback=self.parse_article, errback=self.skip,
+                              cb_kwargs={**page, "via": via, "list_title": list_title})
+
+    def parse_article(self, response, page_no, page_name, page_kind, via, list_title):
+        title = list_title or self.first(response, self.article_title) or ""
+        yield {
+            "type": "article", "paper": self.paper, "date": self.date, "family": self.name,
+            "page_no": page_no, "page_name": page_name, "url": response.url,
+            "article_id": article_id(response.url), "html": response.text,
+            "content_type": response.headers.get(b"Content-Type", b"").decode("latin-1"),
+            "via": via, "kind": classify(title, page_kind), "list_title": list_title,
+        }
+
+    # failures -----------------------------------------------------------------
+    def skip(self, failure):
+        reason = describe(failure)
+        key = reason.split(":")[0].replace(" ", "_")
+        self.crawler.stats.inc_value(f"skipped/{key}")
+        yield {"type": "skipped", "url": failure.request.url, "reason": reason}
+
+    # helpers ------------------------------------------------------------------
+    @staticmethod
+    def first(response, selectors) -> str | None:
+        for sel in selectors:
+            for value in response.css(sel).getall():
+                if value.strip():
+                    return value.strip()
+        return None
+
+
+def number_pages(refs: list[PageRef]) -> None:
+    """Page numbers from labels ("第03版"); by list position where labels repeat
+    numbers (lettered sections: A01 … B01) or carry none."""
+    parsed = [PAGE_LABEL.search(r.label) for r in refs]
+    numbers = [int(m.group(2)) if m else None for m in parsed]
+    by_label = None not in numbers and len(set(numbers)) == len(numbers)
+    for i, (ref, m) in enumerate(zip(refs, parsed)):
+        ref.no = numbers[i] if by_label else i + 1
+        ref.name = (m.group(4) if m else ref.label).strip()
+
+
+def classify(title: str, page_kind: str) -> str:
+    title = re.sub(r"\s+", "", title)
+    if page_kind == "ad" or AD.match(title):
+        return "ad"
+    return "pseudo" if PSEUDO.match(title) else "news"
+
+
+def article_id(url: str) -> str:
+    stem = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    return re.sub(r"[^A-Za-z0-9_-]", "_", stem) or "index"
+
+
+def is_pdf(href: str) -> bool:
+    return urlsplit(href).path.lower().endswith(".pdf")
+
+
+def clean_text(sel) -> str:
+    return re.sub(r"\s+", " ", " ".join(sel.css("::text").getall())).strip()
+
+
+def describe(failure) -> str:
+    """One line for a failed request: 'robots', 'budget: …', 'http 404', 'connection refused'."""
+    exc = failure.value
+    if isinstance(exc, BudgetExceeded):
+        return f"budget: {exc}"
+    if isinstance(exc, HttpError):
+        return f"http {exc.response.status}"
+    if isinstance(exc, IgnoreRequest):
+        return "robots: forbidden by robots.txt" if "robots" in str(exc) else f"ignored: {exc}"
+    if isinstance(exc, DownloadConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, CannotResolveHostError):
+        return "dns lookup failed"
+    if isinstance(exc, DownloadTimeoutError):
+        return "timeout"
+    if isinstance(exc, (DownloadFailedError, ResponseDataLossError)):
+        return "download failed"
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]

@@ -1,0 +1,58 @@
+"""Scrapy settings shared by every family spider: polite by default.
+
+`spiders.crawl` adds the per-crawl paths (FEEDS, FILES_STORE, WARC_PATH); the delay
+and the User-Agent come from the environment so a site operator's wishes, or a test's
+local replica, can change them without code.
+"""
+
+import os
+
+BOT_NAME = "epaper"
+SPIDER_MODULES = ["spiders.families"]
+NEWSPIDER_MODULE = "spiders.families"
+
+# A browser-like agent: several e-paper hosts answer 403 to crawler agents.
+USER_AGENT = os.environ.get(
+    "EPAPER_USER_AGENT",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Safari/537.36",
+)
+ROBOTSTXT_OBEY = True
+
+# One request at a time per host, a pause between them, and AutoThrottle to back off
+# further when the host slows down (it never goes below DOWNLOAD_DELAY).
+CONCURRENT_REQUESTS = 8
+CONCURRENT_REQUESTS_PER_DOMAIN = 1
+DOWNLOAD_DELAY = float(os.environ.get("EPAPER_DOWNLOAD_DELAY", "1.0"))
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = DOWNLOAD_DELAY  # Scrapy's default start (5 s) would dominate a short crawl
+AUTOTHROTTLE_MAX_DELAY = 60.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_TIMEOUT = 60
+
+# 429/503 are retried by BackoffRetryMiddleware, which waits (Retry-After or
+# exponential backoff) and pauses the whole host meanwhile.
+RETRY_TIMES = 4
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+RETRY_BACKOFF_BASE = 2.0  # seconds; doubled at each retry
+RETRY_BACKOFF_MAX = 120.0  # a Retry-After longer than this gives up on the request
+
+# A link loop in a CMS must not run away: requests per crawl (= per edition).
+EPAPER_REQUEST_BUDGET = int(os.environ.get("EPAPER_REQUEST_BUDGET", "3000"))
+
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "spiders.middlewares.BackoffRetryMiddleware": 550,
+    "spiders.middlewares.RequestBudgetMiddleware": 120,  # after robots.txt (100): only real fetches count
+    "spiders.middlewares.CharsetMiddleware": 580,
+    "spiders.warc.WarcCaptureMiddleware": 950,
+}
+ITEM_PIPELINES = {"spiders.pipelines.PagePdfPipeline": 100}
+FILES_URLS_FIELD = "file_urls"
+FILES_RESULT_FIELD = "files"
+MEDIA_ALLOW_REDIRECTS = True
+
+FEED_EXPORT_ENCODING = "utf-8"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+LOG_LEVEL = os.environ.get("EPAPER_LOG_LEVEL", "INFO")
+TELNETCONSOLE_ENABLED = False

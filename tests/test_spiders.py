@@ -1,0 +1,122 @@
+"""Family spiders against replica sites over real HTTP, checked against their ground truth."""
+
+from __future__ import annotations
+
+import html
+from datetime import date
+from urllib.parse import urlsplit
+
+import pytest
+
+from epaper.replica import ReplicaServer, build_site
+from spiders.crawl import CrawlError, run_crawl
+
+DAY = date(2025, 4, 28)
+UA = "Mozilla/5.0 (X11; Linux x86_64) epaper-archive-test"
+
+# (family, options): every skin and URL variant a family spider must handle
+VARIANTS = [
+    ("founder-new", {"skin": "swiper"}),
+    ("founder-new", {"skin": "chunkicon", "node": "A01", "content_dir": "con"}),
+    ("founder-new", {"skin": "layoutlist", "node": "1"}),
+]
+
+
+def path(url: str) -> str:
+    return urlsplit(url).path
+
+
+def assert_matches_truth(site, day, server, items, workdir):
+    truth = site.truth(day)
+    # pages: numbers, names, kinds and their PDFs
+    pages = {path(p["url"]): p for p in items["page"]}
+    assert sorted(pages) == sorted(p["url"] for p in truth["pages"])
+    for want in truth["pages"]:
+        got = pages[want["url"]]
+        assert (got["page_no"], got["page_name"], got["kind"]) == (want["page_no"], want["page_name"], want["kind"])
+        assert path(got["pdf_url"]) == want["pdf_url"]
+        pdf = (workdir / got["pdf_path"]).read_bytes()
+        assert pdf.startswith(b"%PDF") and pdf == site.resolve(want["pdf_url"], "").body
+    # articles: every one once, hidden ones through their hotspot
+    found = [path(a["url"]) for a in items["article"]]
+    assert len(found) == len(set(found)), "an article was yielded twice"
+    assert sorted(found) == sorted(a["url"] for a in truth["articles"])
+    by_url = {path(a["url"]): a for a in items["article"]}
+    for want in truth["articles"]:
+        got = by_url[want["url"]]
+        assert (got["page_no"], got["page_name"], got["kind"]) == (want["page_no"], want["page_name"], want["kind"])
+        assert got["via"] == ("hotspot" if want["hidden"] else "list")
+        assert got["family"] == site.family and got["article_id"] in got["url"]
+        # decoded right: the truth's text is in the page, no replacement characters
+        text = html.unescape(got["html"])
+        assert want["title"] in text and want["paragraphs"][-1] in text
+        assert "\ufffd" not in text
+    assert not items["missing"]
+
+
+@pytest.mark.parametrize("family,options", VARIANTS, ids=lambda v: v if isinstance(v, str) else "-".join(v.values()))
+def test_spider_finds_every_article_once(family, options, crawl_site, monkeypatch):
+    monkeypatch.setenv("EPAPER_USER_AGENT", UA)
+    site = build_site(family, "bcrb", [DAY], **options)
+    with ReplicaServer([site]) as server:
+        stats, items, workdir = crawl_site(server, site, DAY)
+        assert_matches_truth(site, DAY, server, items, workdir)
+        # polite: robots.txt read and obeyed, one request at a time, our User-Agent
+        assert "/robots.txt" in server.paths()
+        assert not [p for p in server.paths() if "/private/" in p]
+        assert stats["skipped"].get("robots") == 1
+        assert server.max_in_flight == 1
+        assert {e["user_agent"] for e in server.log} == {UA}
+    assert stats["requests"] == server.requests and stats["bytes"] > 0
+    assert stats["started"] < stats["finished"]
+    assert (workdir / "crawl.warc.gz").exists()
+
+
+@pytest.mark.parametrize("family", sorted({f for f, _ in VARIANTS}))
+def test_missing_dates_are_not_errors(family, crawl_site):
+    site = build_site(family, "bcrb", [DAY])
+    with ReplicaServer([site]) as server:
+        reasons = {}
+        for day, status in site.missing.items():
+            stats, items, _ = crawl_site(server, site, day)
+            assert not items["page"] and not items["article"]
+            (missing,) = items["missing"]
+            assert missing["date"] == day.isoformat() and missing["paper"] == "bcrb"
+            reasons[status] = missing["reason"]
+        assert reasons == {404: "HTTP 404", 301: "301 to /"}
+
+
+def test_retry_after_is_honoured(crawl_site):
+    site = build_site("founder-new", "bcrb", [DAY], busy=1)
+    (busy,) = site.busy
+    with ReplicaServer([site]) as server:
+        stats, items, workdir = crawl_site(server, site, DAY)
+        hits = [e for e in server.log if e["path"] == busy]
+        assert [e["status"] for e in hits] == [429, 200]
+        assert hits[1]["time"] - hits[0]["time"] >= 0.9  # Retry-After: 1
+        assert_matches_truth(site, DAY, server, items, workdir)
+    assert stats["retries"] == 1
+
+
+def test_request_budget_stops_a_link_loop(crawl_site):
+    site = build_site("founder-new", "bcrb", [DAY], link_loop=True)
+    with ReplicaServer([site]) as server:
+        stats, items, _ = crawl_site(server, site, DAY, EPAPER_REQUEST_BUDGET=60)
+        assert server.requests <= 60
+    assert stats["skipped"]["budget"] >= 1
+    assert stats["finish_reason"] == "finished"
+    assert any(s["reason"].startswith("budget") for s in items["skipped"])
+
+
+def test_unreachable_site_is_a_crawl_error(tmp_path):
+    site = build_site("founder-new", "bcrb", [DAY])
+    with ReplicaServer([site]) as server:
+        base = server.base_url  # the port is free again once the server stops
+    with pytest.raises(CrawlError, match=r"^site unreachable: http://127\.0\.0\.1:\d+/.*: connection refused$"):
+        run_crawl("bcrb", DAY.isoformat(), "founder-new", base + site.url_for(DAY), str(tmp_path),
+                  settings={"RETRY_TIMES": 0})
+
+
+def test_unknown_family_is_a_crawl_error(tmp_path):
+    with pytest.raises(CrawlError, match="unknown family: nope"):
+        run_crawl("bcrb", DAY.isoformat(), "nope", "http://127.0.0.1:9/", str(tmp_path))
