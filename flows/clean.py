@@ -1,0 +1,428 @@
+"""Clean: one article page (as the spiders hand it over) → the contract's fields.
+
+Selectors first: every CMS family prints 引题/标题/副题 and the body in fixed
+elements (docs/clean.md lists them), so reading those elements is exact and
+fast. The family's own skins are tried first, then every other skin (a paper
+that changed CMS still parses). Only when no skin matches does trafilatura
+extract body and metadata, with a warning saying so. Either way the text goes
+through the same CJK repair (flows.cjk) and the same source-line split.
+
+Pure functions, no I/O: `clean_article(item) -> dict`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from urllib.parse import urljoin
+
+import lxml.html
+import trafilatura
+from lxml import etree
+from lxml.cssselect import CSSSelector
+
+from flows.cjk import clean_line, needs_space, normalise_text, paragraphs as split_paragraphs
+
+__all__ = ["clean_article", "normalise_text"]  # normalise_text lives in flows.cjk
+
+
+@dataclass(frozen=True)
+class Skin:
+    """Where one CMS skin prints each field: CSS selectors, "" = not printed.
+    `body` lists alternatives, most specific first; all elements matched by the
+    first alternative that matches form the body (xmwb prints one p per paragraph)."""
+
+    family: str
+    name: str
+    body: tuple[str, ...]
+    title: str
+    kicker: str = ""
+    subtitle: str = ""
+    author: str = ""  # an element with the author's name (作者：…)
+    images: str = ""  # extra image scope beside the body (layoutlist's div.attachment)
+    page: str = ""  # the "第01版：要闻" label
+    nbsp_paragraphs: bool = False  # paragraphs separated only by runs of &nbsp;
+
+
+SKINS = (
+    Skin("founder-new", "people", body=("div#ozoom",), title="div.article h1",
+         kicker="div.article h3", subtitle="div.article h2", author="div.article p.sec",
+         page="p.ban"),
+    Skin("founder-new", "chunkicon", body=("div.newsdetatext founder-content", "div.newsdetatext"),
+         title="div.newsdetatit h3", kicker="div.intro", subtitle="div.sub",
+         author="div.newsdetail div.author"),
+    Skin("founder-new", "layoutlist", body=("div#ozoom founder-content", "div#ozoom"),
+         title="h2#Title", kicker="p#PreTitle", subtitle="p#SubTitle", author="p#Author",
+         images="div.attachment"),
+    # Classic prints 引题 and 副题 in the same td.font02 cells, above and below the title.
+    Skin("founder-classic", "classic", body=("founder-content", "div#ozoom"), title="td.font01",
+         kicker="td.font02", subtitle="td.font02"),
+    # PaperIndex prints 引题 and 副题 alike, in <font> around the bold title.
+    Skin("paperindex", "paperindex", body=("span#contenttext",),
+         title="span#contenttext div strong", kicker="span#contenttext div font",
+         subtitle="span#contenttext div font", page="table#table5 td"),
+    Skin("xmwb", "xmwb", body=("div.dzb-article-box", "p.dzb-desc-box"), title="h2.dzb-title-box",
+         kicker=".dzb-special-title-box", subtitle=".dzb-sub-title-box",
+         author=".dzb-author-box", page="span.dzb-banmian-title"),
+    Skin("whb", "whb", body=("div#newsContent",), title="div.news_header h1",
+         kicker="div.news_header h3", subtitle="div.news_header h2",
+         author="div.news_header .author", nbsp_paragraphs=True),
+)
+
+_FIELDS = ("title", "kicker", "subtitle", "author", "images", "page")
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    skin: Skin
+    body: tuple[CSSSelector, ...]
+    sel: dict
+
+
+def _compile(skin: Skin) -> _Compiled:
+    sel = {f: CSSSelector(getattr(skin, f)) for f in _FIELDS if getattr(skin, f)}
+    return _Compiled(skin, tuple(CSSSelector(b) for b in skin.body), sel)
+
+
+_COMPILED = tuple(_compile(s) for s in SKINS)
+
+# ---------------------------------------------------------------- patterns
+# Datelines and bylines that open a story: wire copy, the paper's own news.
+DATELINE = re.compile(
+    r"^[■●□◆▲]?\s*(?P<src>(?:(?:据)?(?:新华社|中新社|本报|人民日报)[^，。,：:“”]{0,16}?电|本报讯)"
+    r"(?:\s*[（(][^）)]{0,40}[）)])?)\s*"
+)
+# A byline paragraph of its own: "■本报记者 李晓明 文/摄", "□记者 张三 通讯员 李四".
+BYLINE = re.compile(
+    r"^[■●□◆▲]?\s*((?:文/图\s*|图/文\s*)?(?:本报|新华社|全媒体|融媒体|人民日报)?(?:首席)?"
+    r"(?:特约)?(?:记者|通讯员|实习生)[^。，,；;！？]{1,40})$"
+)
+CREDIT = re.compile(r"^[■●□◆▲]?\s*(?:[^。，]{0,20}(?:记者|通讯员|摄影)[^。，]{0,16}摄|[^。，]{1,12}[/／]摄)$")
+ROLES = re.compile(r"(?:全媒体|融媒体|本报|新华社|首席|特约|见习)*(?:记者|通讯员|实习生|摄影)")
+NAME_TAIL = re.compile(r"\s*(?:文/摄|文/图|图/文|摄|报道|发自.*)$")
+PAGE_LABEL = re.compile(r"第\s*([0-9A-Za-z]+)\s*版\s*[：:]?\s*(.*)")
+BOILERPLATE = re.compile(
+    r"^(?:上一篇|下一篇|上一期|下一期|上一版|下一版|返回目录|返回首页|返回|分享到|打印|关闭|"
+    r"【[^】]{0,6}】$|责任编辑|编辑[:：]|本文来源|版权所有|copyright|©|技术支持|主办[:：])|ICP[备证]",
+    re.IGNORECASE,
+)
+# UTF-8 read as GBK turns 。，“ into these pairs; GBK read as Latin-1 gives Ã/Â/Ê runs.
+MOJIBAKE = re.compile("锟斤拷|\ufffd|[銆锛鈥鍙鏄鐨涓浜鍦鎴绛][\u0080-\uffff]|[ÃÂÊÐÓÔÕÖ×ØÙÚÛÜÝÞß]{2}")
+
+BLOCK_TAGS = frozenset(
+    "p div li ul ol dl dd dt h1 h2 h3 h4 h5 h6 tr td th table tbody section article "
+    "blockquote pre center founder-content figure figcaption header footer".split()
+)
+SKIP_TAGS = frozenset("script style noscript iframe button form select input textarea img map area".split())
+BR = "\u2028"  # stands for <br> until source line breaks are resolved
+
+
+# ---------------------------------------------------------------- entry point
+def clean_article(item: dict) -> dict:
+    """The article fields and text of one spider item; problems become warnings."""
+    url = item.get("url", "")
+    content = item.get("html") or ""
+    warnings: list[str] = []
+    if "json" in (item.get("content_type") or ""):
+        fields = _from_json(content, url, warnings)
+    else:
+        fields = _from_html(content, item.get("family", ""), url, warnings)
+    return _finish(fields, item, warnings)
+
+
+def _finish(f: dict, item: dict, warnings: list[str]) -> dict:
+    paras = [p for p in f["paragraphs"] if not BOILERPLATE.search(p)]
+    source, paras = _split_source(paras)
+    page_no, page_name = _page(item, f.get("page", ""))
+    out = {
+        "kicker": f.get("kicker", ""),
+        "title": f.get("title", ""),
+        "subtitle": f.get("subtitle", ""),
+        # The printed author line, else the reporters the source names, else metadata.
+        "author": f.get("author") or _names(source) or f.get("meta_author", ""),
+        "source": source,
+        "page_no": page_no,
+        "page_name": page_name,
+        "paragraphs": paras,
+        "text": "\n".join(paras),
+        "images": f.get("images", []),
+    }
+    if not out["title"]:
+        warnings.append("title not found")
+    if not paras:
+        warnings.append("image-only article" if out["images"] else "empty body")
+    if MOJIBAKE.search(out["title"] + out["text"]):
+        warnings.append("probable mojibake: text looks wrongly decoded")
+    out["warnings"] = warnings
+    return out
+
+
+# ---------------------------------------------------------------- HTML
+def _from_html(html: str, family: str, url: str, warnings: list[str]) -> dict:
+    root = _parse(html)
+    if root is None:
+        return {"paragraphs": []}
+    # Skins share element names (div#ozoom is in two), so the skin whose body
+    # matches and whose title is found wins; the declared family's skins first,
+    # then the others (a paper whose site was redesigned).
+    best = None
+    for c in sorted(_COMPILED, key=lambda c: c.skin.family != family):
+        bodies = next((found for b in c.body if (found := b(root))), [])
+        if bodies:
+            titled = bool(c.sel["title"](root))
+            if best is None or titled and not best[2]:
+                best = (c, bodies, titled)
+            if titled:
+                break
+    if best is None:
+        warnings.append("no family selectors matched: trafilatura fallback")
+        return _with_trafilatura(root, url)
+    c, bodies, _ = best
+    if c.skin.family != family:
+        warnings.append(f"selectors of {c.skin.family}/{c.skin.name} used, not {family}'s")
+    return _with_skin(root, c, bodies, url)
+
+
+def _parse(html: str):
+    # lxml refuses str input that carries an XML encoding declaration.
+    html = re.sub(r"^\s*<\?xml[^>]*>", "", html)
+    if not html.strip():
+        return None
+    try:
+        return lxml.html.fromstring(html)
+    except (etree.ParserError, ValueError):
+        return None
+
+
+def _with_skin(root, c: _Compiled, bodies: list, url: str) -> dict:
+    sel = c.sel
+    found = {f: sel[f](root) if f in sel else [] for f in _FIELDS}
+    title_el = found["title"][0] if found["title"] else None
+    order = {el: i for i, el in enumerate(root.iter())}
+    pos = order.get(title_el, -1)
+
+    def heading(field: str, before: bool) -> str:
+        # 引题 sits above the title, 副题 below (classic uses one class for both).
+        els = [e for e in found[field] if title_el is not None and e is not title_el and (order[e] < pos) == before]
+        return " ".join(t for t in map(_heading_text, els) if t)
+
+    # Headline elements printed inside the body container are not body text.
+    headings = {e for f in ("title", "kicker", "subtitle", "author", "page") for e in found[f]}
+    images, captions = _images(bodies, found["images"], url)
+    paras = [p for b in bodies for p in _block_paragraphs(b, headings | captions, c.skin.nbsp_paragraphs)]
+    return {
+        "title": _heading_text(title_el) if title_el is not None else "",
+        "kicker": heading("kicker", before=True),
+        "subtitle": heading("subtitle", before=False),
+        "author": _author(" ".join(map(_heading_text, found["author"]))),
+        "meta_author": _enp_author(root),
+        "page": _heading_text(found["page"][0]) if found["page"] else "",
+        "paragraphs": paras,
+        "images": images,
+    }
+
+
+def _author(text: str) -> str:
+    """Names from an author element: "作者：本报记者 张三" → "张三"."""
+    text = re.sub(r"《[^》]*》\s*[（(][^）)]*[）)]", "", text)  # 人民日报's "《人民日报》（…第01版）"
+    text = re.sub(r"^(?:作者|记者|文|图)\s*[:：/]\s*", "", text.strip())
+    return " ".join(ROLES.sub(" ", NAME_TAIL.sub("", text)).split())
+
+
+def _enp_author(root) -> str:
+    # Founder's metadata comment: <!--enpproperty …<author>…</author>…/enpproperty-->
+    for comment in root.iter(etree.Comment):
+        if comment.text and comment.text.lstrip().startswith("enpproperty"):
+            m = re.search(r"<author>(.*?)</author>", comment.text, re.S)
+            return clean_line(m.group(1)) if m else ""
+    return ""
+
+
+def _with_trafilatura(root, url: str) -> dict:
+    doc = trafilatura.bare_extraction(root, url=url, with_metadata=True, include_comments=False,
+                                      include_tables=False)
+    if doc is None:
+        return {"paragraphs": []}
+    return {
+        "title": clean_line(doc.title or ""),
+        "meta_author": clean_line(doc.author or ""),
+        "paragraphs": split_paragraphs(doc.text or ""),
+        "images": [],
+    }
+
+
+# ---------------------------------------------------------------- text of elements
+def _raw_text(el, exclude=frozenset(), block_sep="\n\n") -> str:
+    """Text of an element: <br> as BR, block elements separated by block_sep,
+    scripts, images and excluded subtrees left out."""
+    parts: list[str] = []
+
+    def walk(e):
+        tag = e.tag if isinstance(e.tag, str) else ""
+        if e in exclude or tag in SKIP_TAGS or not tag:
+            pass
+        elif tag == "br":
+            parts.append(BR)
+        else:
+            block = tag in BLOCK_TAGS
+            if block:
+                parts.append(block_sep)
+            if e.text:
+                parts.append(e.text)
+            for child in e:
+                walk(child)
+            if block:
+                parts.append(block_sep)
+        if e.tail and e is not el:
+            parts.append(e.tail)
+
+    walk(el)
+    return "".join(parts)
+
+
+_SOURCE_BREAK = re.compile(r"[ \t\r\f]*\n[ \t\r\f\n]*")
+
+
+def _resolve_source_breaks(text: str) -> str:
+    """A newline in HTML source is collapsible whitespace: the CMS wrapped a
+    long line, so it joins like a printed line break (a space between Latin
+    words only)."""
+    pieces = _SOURCE_BREAK.split(text)
+    out = pieces[0]
+    for piece in pieces[1:]:
+        if out and piece and needs_space(out[-1], piece[0]):
+            out += " "
+        out += piece
+    return out
+
+
+def _heading_text(el) -> str:
+    # In a headline a line break separates phrases, so <br> reads as a space.
+    text = _resolve_source_breaks(_raw_text(el, block_sep=" ")).replace(BR, " ")
+    return clean_line(unicodedata.normalize("NFC", text))
+
+
+def _block_paragraphs(body, exclude=frozenset(), nbsp=False) -> list[str]:
+    """Each block element is a paragraph boundary; inside a block, <br> lines go
+    through the CJK line repair (indentation and sentence ends decide)."""
+    raw = unicodedata.normalize("NFC", _raw_text(body, exclude))
+    paras: list[str] = []
+    for block in raw.split("\n\n"):
+        block = _resolve_source_breaks(block).replace(BR, "\n")
+        if nbsp:  # 文汇报: a run of &nbsp; inside the text opens the next paragraph
+            block = re.sub("[\xa0\u3000]{2,}", lambda m: "\n" + m.group(), block)
+        paras.extend(split_paragraphs(block))
+    return paras
+
+
+# ---------------------------------------------------------------- images
+_CAPTION_CLASS = re.compile(r"caption|pic|img|photo|image|figure|attachment|explain|font6|note", re.I)
+_FILENAME = re.compile(r"\.(?:jpe?g|png|gif|webp|bmp)$|^\d+$", re.I)
+
+
+def _images(bodies: list, extra: list, url: str):
+    """Images of the article with their captions; also the caption elements, so
+    the body text leaves them out. An extra image scope (div.attachment) may
+    itself be the caption box; a body may not."""
+    images, captions = [], set()
+    scopes = [(b, b) for b in bodies] + [(e, e.getparent()) for e in extra]
+    for scope, stop in scopes:
+        for img in scope.iter("img"):
+            src = (img.get("src") or img.get("data-src") or "").strip()
+            if not src or re.search(r"spacer|blank|icon|logo|\.gif$", src, re.I):
+                continue
+            box = _caption_box(img, stop)
+            caption = ""
+            if box is not None:
+                raw = _resolve_source_breaks(_raw_text(box, block_sep="\n")).replace(BR, "\n")
+                caption = " ".join(split_paragraphs(raw))
+                captions.add(box)
+            if not caption:
+                alt = clean_line(img.get("alt") or img.get("title") or "")
+                caption = "" if _FILENAME.search(alt) else alt
+            images.append({"url": urljoin(url, src), "caption": caption})
+    return images, captions
+
+
+def _caption_box(img, stop):
+    """The element holding an image and its caption: a <figure>, a table, or a
+    container whose class names a picture, below `stop`."""
+    el = img.getparent()
+    while el is not None and el is not stop:
+        if el.tag in ("figure", "table") or _CAPTION_CLASS.search(el.get("class", "")):
+            return el
+        el = el.getparent()
+    return None
+
+
+# ---------------------------------------------------------------- JSON (解放日报)
+def _from_json(content: str, url: str, warnings: list[str]) -> dict:
+    try:
+        art = json.loads(content)["article"]
+    except (ValueError, KeyError, TypeError):
+        warnings.append("article JSON unreadable")
+        return {"paragraphs": []}
+    body = _parse(f"<div>{art.get('content') or ''}</div>")
+    try:
+        pics = json.loads(art.get("pincurls") or "[]")
+    except ValueError:
+        pics = []
+    images = [{"url": urljoin(url, p.get("url", "")), "caption": clean_line(p.get("ttile") or p.get("name") or "")}
+              for p in pics if isinstance(p, dict) and p.get("url")]
+    return {
+        "title": _json_text(art.get("title")),
+        "kicker": _json_text(art.get("introtitle")),
+        "subtitle": _json_text(art.get("subtitle")),
+        "author": _author(_json_text(art.get("author"))),
+        "paragraphs": _block_paragraphs(body) if body is not None else [],
+        "images": images,
+    }
+
+
+def _json_text(value) -> str:
+    return clean_line(unicodedata.normalize("NFC", str(value or "")))
+
+
+# ---------------------------------------------------------------- source line
+def _split_source(paras: list[str]) -> tuple[str, list[str]]:
+    """Take the source line out of the body: the dateline opening the story
+    (新华社北京4月26日电, 本报讯（记者 XXX）), a byline paragraph (■本报记者 XXX),
+    photo credits (新华社记者 XXX摄). Returns (source lines as printed, body)."""
+    sources: list[str] = []
+    body: list[str] = []
+    dated = False  # one dateline per story; a later one is a quoted brief
+    for p in paras:
+        m = None if dated else DATELINE.match(p)
+        if m:
+            dated = True
+            sources.append(m.group("src"))
+            if p[m.end():]:
+                body.append(p[m.end():])
+        elif len(p) <= 48 and (BYLINE.match(p) or CREDIT.match(p)):
+            sources.append(p.lstrip("■●□◆▲ "))
+        else:
+            body.append(p)
+    return "\n".join(sources), body
+
+
+def _names(source: str) -> str:
+    """Reporter names from a source line: "本报讯（全媒体记者王建夫 徐文革）" →
+    "王建夫 徐文革"; "本报记者 李晓明 文/摄" → "李晓明"."""
+    for line in source.split("\n"):
+        m = re.search(r"(?:记者|通讯员)\s*([^）)]*)", line)
+        if m:
+            names = ROLES.sub(" ", NAME_TAIL.sub("", m.group(1)))
+            return " ".join(names.split())
+    return ""
+
+
+def _page(item: dict, label: str) -> tuple[int | None, str]:
+    """Page number and name: the spider's, else the page's own "第01版：要闻"."""
+    m = PAGE_LABEL.search(label)
+    page_no = item.get("page_no")
+    if page_no in (None, "") and m and m.group(1).isdigit():
+        page_no = m.group(1)
+    name = item.get("page_name") or (m.group(2).strip() if m else "")
+    return (int(page_no) if str(page_no or "").isdigit() else None), name
