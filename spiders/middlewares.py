@@ -95,12 +95,14 @@ _GB = re.compile(r"^(gb2312|gbk|gb_2312-80|x-gbk|csgb2312)$", re.I)
 
 
 class CharsetMiddleware:
-    """Decode every page as the bytes really are.
+    """Decode every page as its bytes really are.
 
-    The spider's `encoding` argument wins outright. Otherwise, when the HTTP header
-    and the page's meta tag disagree, the one that decodes the bytes cleanly is kept
-    (UTF-8 first: GB18030 accepts almost any byte string, UTF-8 almost none that are
-    not). GBK/GB2312 labels always mean GB18030, the superset real pages need.
+    The spider's `encoding` argument wins outright. Otherwise: bytes that are valid
+    UTF-8 are UTF-8, whatever the labels say (北京日报's meta claims gb2312 for UTF-8
+    pages; GBK text is practically never valid UTF-8, while GB18030 accepts almost any
+    byte string, so this test must come first). Else the first of the HTTP header and
+    the meta tag that decodes the bytes cleanly, else GB18030. GBK/GB2312 labels always
+    mean GB18030, the superset real pages need.
     """
 
     def __init__(self, crawler):
@@ -117,12 +119,8 @@ class CharsetMiddleware:
         if forced:
             return response.replace(encoding=gb18030(forced))
         content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
-        header = http_content_type_encoding(content_type)
-        meta = html_body_declared_encoding(response.body)
-        candidates = [gb18030(e) for e in (header, meta) if e]
-        if len(set(candidates)) < 2:
-            return response.replace(encoding=candidates[0]) if candidates else response
-        for codec in sorted(candidates, key=lambda c: c != "utf-8"):
+        declared = [http_content_type_encoding(content_type), html_body_declared_encoding(response.body)]
+        for codec in ["utf-8", *(gb18030(e) for e in declared if e), "gb18030"]:
             if decodes(response.body, codec):
                 return response.replace(encoding=codec)
         return response

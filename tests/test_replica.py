@@ -89,7 +89,7 @@ def test_pages_carry_hotspot_only_articles_and_relative_links(served):
         name = a["url"].rsplit("/", 1)[1]
         assert re.search(rf'<Area [^>]*href="\.\./\.\./\.\./content/\d+/\d+/{name}"', page)
         assert a["title"] not in page  # not in the article list
-    assert 'href="../../../../private/' in page  # a hotspot robots.txt forbids
+    assert 'href="../../../../private/' in page  # a hotspot into /bcrb/private/, which robots.txt forbids
 
 
 def test_conditional_requests_answer_304(served):

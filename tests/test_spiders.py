@@ -16,6 +16,9 @@ UA = "Mozilla/5.0 (X11; Linux x86_64) epaper-archive-test"
 
 # (family, options): every skin and URL variant a family spider must handle
 VARIANTS = [
+    ("founder-classic", {}),
+    ("paperindex", {}),
+    ("paperindex", {"charset": "gb2312"}),
     ("founder-new", {"skin": "swiper"}),
     ("founder-new", {"skin": "chunkicon", "node": "A01", "content_dir": "con"}),
     ("founder-new", {"skin": "layoutlist", "node": "1"}),

@@ -25,7 +25,8 @@ def build_site(family: str, paper: str, dates: list[date], **options) -> Site:
 
     Options common to all families: pages (default 4), missing ({date: 404|301};
     default: the two days after the last date), busy (how many articles answer 429
-    with Retry-After once). Family renderers document their own.
+    with Retry-After once), robots_trap (default True: a front-page hotspot into the
+    path robots.txt forbids). Family renderers document their own.
     """
     try:
         renderer = RENDERERS[family]

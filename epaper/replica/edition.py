@@ -135,9 +135,10 @@ def _guide(stories: list[tuple[int, Article]]) -> Article:
 AD = Article(title="广告", paragraphs=("本版为广告。",), kind="ad")
 
 
-def make_edition(paper: str, day: date, pages: int = 4) -> Edition:
+def make_edition(paper: str, day: date, pages: int = 4, masthead: bool = False) -> Edition:
     """Page 1 要闻 (导读, wire story, local stories, one hotspot-only), middle pages
-    of wire and local news, last page an ad page."""
+    of wire and local news, last page an ad page. `masthead`: the front page's
+    报头 is an article of its own, as some CMSs publish it."""
     wire, _ = _pools()
     day_rng = random.Random(f"wire-of-day:{day.isoformat()}")
     wires = day_rng.sample(wire, k=min(2, len(wire)))
@@ -157,4 +158,7 @@ def make_edition(paper: str, day: date, pages: int = 4) -> Edition:
         out[-2].stories.append(Story(local_story(paper, day, slot + 1), hidden=True))
     inside = [(p.no, s.article) for p in out[1:-1] for s in p.stories if not s.hidden]
     out[0].stories.insert(0, Story(_guide(inside)))
+    if masthead:
+        name = paper_info(paper)[0]
+        out[0].stories.insert(0, Story(Article(title="报头", paragraphs=(f"{name} {day:%Y年%m月%d日}",), kind="pseudo")))
     return Edition(paper=paper, date=day, pages=out)

@@ -103,12 +103,15 @@ class Renderer:
     def slots_of(self, page: Page) -> list[Slot]:
         return [s for s in self.site.slots.values() if s.page is page]
 
-    def hotspots(self, slots: list[Slot]) -> list[tuple[Slot, str]]:
-        """(slot, polygon coords) per story, stacked down the page image."""
+    def hotspots(self, page: Page, here: str) -> list[tuple[str, str]]:
+        """(relative href, polygon coords) per story of the page, stacked down the page
+        image; on the front page also a hotspot into the path robots.txt forbids."""
         out = []
-        for i, slot in enumerate(slots):
+        for i, slot in enumerate(self.slots_of(page)):
             y0, y1 = 40 + i * 180, 200 + i * 180
-            out.append((slot, f"20,{y0},460,{y0},460,{y1},20,{y1}"))
+            out.append((self.rel(here, slot.path), f"20,{y0},460,{y0},460,{y1},20,{y1}"))
+        if page.no == 1 and self.opt.get("robots_trap", True):
+            out.append((self.rel(here, self.site.private_path(page_date(self.site, page))), "0,0,9,0,9,9,0,9"))
         return out
 
     @staticmethod
@@ -119,6 +122,16 @@ class Renderer:
         while common < min(len(src), len(dst) - 1) and src[common] == dst[common]:
             common += 1
         return "../" * (len(src) - common) + "/".join(dst[common:])
+
+
+def page_date(site: Site, page: Page) -> date:
+    return next(d for d, ed in site.editions.items() if page in ed.pages)
+
+
+def encode(text: str, charset: str) -> bytes:
+    """GBK sites: bytes in GBK whatever the label says (gb2312 labels hide GBK-only
+    characters such as 镕 喆 堃)."""
+    return text.encode("gbk" if charset.lower() in ("gb2312", "gbk") else charset)
 
 
 def html_doc(title: str, body: str, charset: str = "utf-8", head: str = "") -> str:
@@ -141,8 +154,9 @@ class Site:
         self.missing: dict[date, int] = options.get(
             "missing", {after + timedelta(days=1): 404, after + timedelta(days=2): 301}
         )
-        self.editions = {d: make_edition(paper, d, self.pages) for d in self.dates}
         self.renderer = renderer(self)
+        masthead = self.renderer.opt.get("masthead", False)
+        self.editions = {d: make_edition(paper, d, self.pages, masthead=masthead) for d in self.dates}
         self.page_paths: dict[date, dict[int, str]] = {}
         self.pdf_paths: dict[date, dict[int, str]] = {}
         self.slots: dict[str, Slot] = {}  # by path
@@ -255,6 +269,10 @@ class Site:
         return datetime.combine(self.dates[-1] if self.dates else date.today(), time(5, 30), CST)
 
     # helpers for renderers ----------------------------------------------
+    def private_path(self, day: date) -> str:
+        """A link robots.txt forbids (the server disallows /<paper>/private/)."""
+        return f"/{self.paper}/private/{day:%Y%m%d}/content_0.html"
+
     def uuid(self, *parts: object) -> str:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, ":".join(map(str, (self.paper, *parts)))))
 

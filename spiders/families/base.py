@@ -110,7 +110,8 @@ class EditionSpider(scrapy.Spider):
             self.pages.setdefault(ref.url, ref)
             yield scrapy.Request(ref.url, callback=self.parse_page, errback=self.skip)
         me = self.pages.get(response.url) or self.pages.get(response.request.url) or self.unlisted_page(response)
-        pdf = me.pdf or self.first(response, self.pdf_links)
+        # where the page list carries PDFs, a page without one there has none
+        pdf = me.pdf if any(r.pdf for r in refs) else self.first(response, self.pdf_links)
         kind = "ad" if "广告" in me.name else "news"
         yield {
             "type": "page", "paper": self.paper, "date": self.date, "page_no": me.no,

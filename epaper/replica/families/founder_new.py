@@ -3,8 +3,7 @@
 Skins (option `skin`): "swiper" (人民日报 since 2024-12), "chunkicon" (Chunkiconbox /
 ScroLeft, 黑龙江 city papers), "layoutlist" (ul#layoutlist / PreTitle). Options:
 `node` "01" | "1" | "A01" (lettered sections: page numbers repeat, A01 A02 B01 B02),
-`content_dir` "content" | "con", `link_loop` (a page list that grows without end),
-`robots_trap` (a hotspot into a path robots.txt forbids).
+`content_dir` "content" | "con", `link_loop` (a page list that grows without end).
 Traps carried: relative (../../../) and protocol-relative links, hotspot-only
 articles, an ad page, period.xml calendars, a 404 date and a 301-to-root date, article
 pages whose meta says gb2312 while the bytes and the HTTP header are UTF-8.
@@ -21,7 +20,7 @@ from ..site import Renderer, Resource, Slot, html_doc
 
 class FounderNew(Renderer):
     family = "founder-new"
-    default_options = {"skin": "swiper", "node": "01", "content_dir": "content", "robots_trap": True}
+    default_options = {"skin": "swiper", "node": "01", "content_dir": "content"}
 
     @property
     def root(self) -> str:
@@ -72,13 +71,8 @@ class FounderNew(Renderer):
                    for p, path in self.pages_of(ed)]
         if self.opt.get("link_loop"):
             entries.append((Page(no=len(entries) + 1, name="专题"), "node_loop1.html", None))
-        areas = self.hotspots(slots)
-        if self.opt["robots_trap"] and page.no == 1:
-            areas.append((None, "0,0,10,0,10,10,0,10"))
         area_html = "\n".join(
-            f'<Area coords="{c}" shape="polygon" href="'
-            + (self.rel(here, s.path) if s else f"../../../../private/{ed.date:%Y%m%d}/content_0.html")
-            + '">' for s, c in areas
+            f'<Area coords="{c}" shape="polygon" href="{h}">' for h, c in self.hotspots(page, here)
         )
         img = f'<img src="../../../pic/{ed.date:%Y%m/%d}/{page.no:02d}.jpg" usemap="#PagePicMap">'
         pic = f'<div class="paper">{img}\n<MAP NAME="PagePicMap">\n{area_html}\n</MAP></div>'

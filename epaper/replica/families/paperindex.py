@@ -1,0 +1,100 @@
+"""PaperIndex: content/YYYYMMDD/PageNNxx.htm pages, ArticelNNKKKxx.htm articles.
+
+The sites' own spelling ("Articel") and suffix letters that vary by page. Traps
+carried: hotspot-only articles, an ad page, the content/PaperIndex.htm entry that
+meta-refreshes to the latest edition, a 404 date and a 301-to-root date, and GBK
+pages that declare no charset at all (option `charset`: "none" (default) or a label
+put in both the header and the meta tag).
+"""
+
+from __future__ import annotations
+
+import random
+from html import escape
+
+from ..edition import Edition, Page
+from ..site import Renderer, Resource, Slot, encode, html_doc
+
+SUFFIXES = ("HO", "BB", "TB", "KB", "AB")
+
+
+class PaperIndex(Renderer):
+    family = "paperindex"
+    default_options = {"charset": "none"}
+
+    @property
+    def root(self) -> str:
+        return f"/{self.site.paper}/content"
+
+    def suffix(self, ed: Edition, page: Page) -> str:
+        return "HO" if page.no == 1 else random.Random(f"sfx:{self.site.paper}:{ed.date}:{page.no}").choice(SUFFIXES[1:])
+
+    @property
+    def edition_url_template(self) -> str:
+        return f"{self.root}/{{date:%Y%m%d}}/Page01HO.htm"
+
+    def page_path(self, ed: Edition, page: Page) -> str:
+        return f"{self.root}/{ed.date:%Y%m%d}/Page{page.no:02d}{self.suffix(ed, page)}.htm"
+
+    def article_ids(self, ed: Edition) -> list[str]:
+        # numbered within the page, in print order: Articel04002BB = page 4, story 2
+        return [f"{p.no:02d}{k:03d}{self.suffix(ed, p)}" for p in ed.pages for k in range(1, len(p.stories) + 1)]
+
+    def article_path(self, slot: Slot) -> str:
+        return f"{self.root}/{slot.edition.date:%Y%m%d}/Articel{slot.id}.htm"
+
+    def pdf_path(self, ed: Edition, page: Page) -> str:
+        return f"/{self.site.paper}/page/{ed.date:%Y%m%d}/{page.no:02d}/{self.site.digest(ed.date, page.no)[:10]}.pdf"
+
+    @staticmethod
+    def label(page: Page) -> str:
+        return f"第{page.no:02d}版：{page.name}"
+
+    def send(self, doc_body: str, title: str) -> Resource:
+        charset = self.opt["charset"]
+        if charset == "none":
+            return Resource(encode(html_doc(title, doc_body).replace(
+                '<meta http-equiv="Content-Type" content="text/html; charset=utf-8">\n', ""), "gbk"), "text/html")
+        return Resource(encode(html_doc(title, doc_body, charset=charset), charset), f"text/html; charset={charset}")
+
+    def render_page(self, ed: Edition, page: Page, host: str) -> Resource:
+        here = self.site.page_paths[ed.date][page.no]
+        rows = "\n".join(
+            f'<tr><td><a href="{self.rel(here, path)}" class="rigth_bmdh_href">{escape(self.label(p))}</a></td>'
+            f'<td><a href="{self.rel(here, self.site.pdf_paths[ed.date][p.no])}" target="_blank">PDF</a></td></tr>'
+            for p, path in self.pages_of(ed)
+        )
+        slots = self.slots_of(page)
+        areas = "\n".join(f'<area shape="poly" coords="{c}" href="{h}">' for h, c in self.hotspots(page, here))
+        titles = "\n".join(
+            f'<tr><td><img src="../../image/dot.gif"><a class="atitle" href="{self.rel(here, s.path)}">'
+            f"{escape(s.story.article.title)}</a></td></tr>"
+            for s in slots if not s.story.hidden
+        )
+        body = (
+            f'<table id="table5"><tr><td class="px12">{escape(self.label(page))}</td></tr></table>\n'
+            f'<table id="pagelist">\n{rows}\n</table>\n'
+            f'<img src="../../page/{ed.date:%Y%m%d}/{page.no:02d}/p.jpg" usemap="#Map" border="0">\n'
+            f'<map name="Map">\n{areas}\n</map>\n<table id="titlelist">\n{titles}\n</table>'
+        )
+        return self.send(body, f"{self.site.name}{self.label(page)}")
+
+    def render_article(self, slot: Slot, host: str) -> Resource:
+        a = slot.story.article
+        paras = "".join(f"<p>{escape(p)}</p>" for p in a.paragraphs)
+        body = (
+            f'<table id="table5"><tr><td class="px12">{escape(self.label(slot.page))}</td></tr></table>\n'
+            f'<span id="contenttext"><div class="yinti">{escape(a.kicker)}</div>\n'
+            f"<div><strong>{escape(a.title)}</strong></div>\n"
+            f'<div class="futi">{escape(a.subtitle)}</div>\n<div class="zuozhe">{escape(a.author)}</div>\n'
+            f'<div id="ozoom">{paras}</div></span>'
+        )
+        return self.send(body, a.title)
+
+    def extra_routes(self):
+        if not self.site.dates:
+            return {}
+        entry = f"{self.root}/PaperIndex.htm"
+        target = self.rel(entry, self.site.url_for(self.site.dates[-1]))
+        doc = html_doc(self.site.name, "", head=f'<meta http-equiv="refresh" content="0; URL={target}">\n')
+        return {entry: lambda host: Resource(doc.encode())}
