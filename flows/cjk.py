@@ -31,6 +31,11 @@ _INDENT = re.compile("^[\u3000\xa0]")
 _TERMINAL = re.compile("[。！？!?…；;:：][”’」』）)》〉】\"']*$|[”」』]$|[（(](?:下转|上接|转|据)[^）)]*[）)]$")
 
 
+# Newspaper columns (and CMS re-flow of them) hold well under 60 characters a
+# line; longer lines are whole paragraphs.
+COLUMN_MAX = 60
+
+
 def is_cjk(ch: str) -> bool:
     return bool(_CJK_RE.match(ch))
 
@@ -110,15 +115,17 @@ def _column_test(lines: list[str]):
     in a column when several lines reach the same width, measured in characters
     (CMS re-flow) or in display width (PDF lines, digits being half-width);
     otherwise no line fills anything and each sentence end is a paragraph end."""
-    if len(lines) < 3:
+    max_len = max(map(len, lines), default=0)
+    if len(lines) < 3 or max_len > COLUMN_MAX:
         return lambda line: False
-    max_len = max(map(len, lines))
     max_vis = max(map(_display_width, lines))
 
     def fills(line: str) -> bool:
         return len(line) >= max_len - 1 or _display_width(line) >= max_vis - 2
 
-    return fills if sum(map(fills, lines)) >= max(2, len(lines) // 3) else (lambda line: False)
+    # In a column most lines are full (all but each paragraph's last); in one
+    # paragraph per line, only the longest one or two are.
+    return fills if sum(map(fills, lines)) >= max(2, 0.4 * len(lines)) else (lambda line: False)
 
 
 def _display_width(line: str) -> int:
