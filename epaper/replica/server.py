@@ -77,7 +77,7 @@ class ReplicaServer:
     def resolve(self, path: str, host: str) -> Resource:
         if path == "/robots.txt":
             return self.robots()
-        if path in ("/", "/index.html"):
+        if path.split("?", 1)[0] in ("/", "/index.html"):
             return self.index()
         for site in self.sites:
             if path.startswith(f"/{site.paper}/"):
@@ -106,12 +106,14 @@ class ReplicaServer:
                     server._in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server._in_flight)
                 try:
-                    path = urlsplit(self.path).path
+                    target = urlsplit(self.path)
+                    path = target.path
                     agent = self.headers.get("User-Agent", "")
                     if any(bot in agent for bot in BOT_AGENTS):
                         res = Resource(b"Forbidden", "text/plain", status=403)
                     else:
-                        res = server.resolve(path, self.headers.get("Host", ""))
+                        full = path + (f"?{target.query}" if target.query else "")
+                        res = server.resolve(full, self.headers.get("Host", ""))
                     status, headers, body = self.conditional(res)
                     self.send_response(status)
                     if status != 304:

@@ -50,6 +50,7 @@ class Renderer:
 
     family = ""
     default_options: dict = {}
+    has_hotspots = True  # False: the site lists every story, none is hotspot-only
 
     def __init__(self, site: Site):
         self.site = site
@@ -110,7 +111,7 @@ class Renderer:
         for i, slot in enumerate(self.slots_of(page)):
             y0, y1 = 40 + i * 180, 200 + i * 180
             out.append((self.rel(here, slot.path), f"20,{y0},460,{y0},460,{y1},20,{y1}"))
-        if page.no == 1 and self.opt.get("robots_trap", True):
+        if page.no == 1 and self.site.robots_trap:
             out.append((self.rel(here, self.site.private_path(page_date(self.site, page))), "0,0,9,0,9,9,0,9"))
         return out
 
@@ -157,6 +158,9 @@ class Site:
         self.renderer = renderer(self)
         masthead = self.renderer.opt.get("masthead", False)
         self.editions = {d: make_edition(paper, d, self.pages, masthead=masthead) for d in self.dates}
+        if not self.renderer.has_hotspots:
+            for story in (s for ed in self.editions.values() for p in ed.pages for s in p.stories):
+                story.hidden = False
         self.page_paths: dict[date, dict[int, str]] = {}
         self.pdf_paths: dict[date, dict[int, str]] = {}
         self.slots: dict[str, Slot] = {}  # by path
@@ -198,6 +202,11 @@ class Site:
     @property
     def edition_url_template(self) -> str:
         return self.renderer.edition_url_template
+
+    @property
+    def robots_trap(self) -> bool:
+        """Whether the front page links (by hotspot) into the path robots.txt forbids."""
+        return self.renderer.has_hotspots and self.renderer.opt.get("robots_trap", True)
 
     def url_for(self, day: date) -> str:
         return self.edition_url_template.format(date=day)
@@ -248,7 +257,9 @@ class Site:
         self.modified[url] = datetime.now(timezone.utc).replace(microsecond=0)
 
     def resolve(self, path: str, host: str) -> Resource | None:
-        route = self.routes.get(path)
+        """The answer for a request path (query included: some sites route by it)."""
+        route = self.routes.get(path) or self.routes.get(path.split("?", 1)[0])
+        path = path if path in self.routes else path.split("?", 1)[0]
         if route is None:
             return self.renderer.dynamic(path, host)
         if self.busy.get(path):

@@ -121,8 +121,8 @@ class EditionSpider(scrapy.Spider):
         listed = {}
         for sel in self.article_links:
             for a in response.css(sel):
-                href = a.attrib.get("href")
-                if href and not href.startswith(("javascript:", "#")):
+                href = link_of(a)
+                if href:
                     listed.setdefault(response.urljoin(href), clean_text(a))
         hotspots = [response.urljoin(h) for sel in self.hotspot_links for h in response.css(sel).getall()]
         page = {"page_no": me.no, "page_name": me.name, "page_kind": kind}
@@ -136,11 +136,12 @@ class EditionSpider(scrapy.Spider):
         refs = []
         for sel in self.page_entries:
             for entry in response.css(sel):
-                links = [a for a in entry.css("a[href]") if not is_pdf(a.attrib["href"])]
-                if not links:
+                links = [(a, link_of(a)) for a in entry.css("a")]
+                pages = [(a, href) for a, href in links if href and not is_pdf(href)]
+                if not pages:
                     continue
-                pdf = next((a.attrib["href"] for a in entry.css("a[href]") if is_pdf(a.attrib["href"])), None)
-                refs.append(PageRef(response.urljoin(links[0].attrib["href"]), clean_text(links[0]),
+                pdf = next((href for _, href in links if href and is_pdf(href)), None)
+                refs.append(PageRef(response.urljoin(pages[0][1]), clean_text(pages[0][0]),
                                     response.urljoin(pdf) if pdf else None))
             if refs:
                 break
@@ -206,6 +207,15 @@ def classify(title: str, page_kind: str) -> str:
 def article_id(url: str) -> str:
     stem = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
     return re.sub(r"[^A-Za-z0-9_-]", "_", stem) or "index"
+
+
+def link_of(a) -> str | None:
+    """Where a link leads; script-driven skins keep the target in data-href."""
+    for attr in ("href", "data-href"):
+        href = (a.attrib.get(attr) or "").strip()
+        if href and not href.lower().startswith(("javascript:", "#")):
+            return href
+    return None
 
 
 def is_pdf(href: str) -> bool:

@@ -1,0 +1,96 @@
+"""新民晚报 (paper.xinmin.cn): html/xmwb/YYYY-MM-DD/N.html pages,
+html/xmwb/YYYY-MM-DD/N/ID.html articles.
+
+Traps carried: lettered page labels (A1 … B2) whose numbers repeat, a table of
+contents (目录) listing every page's stories beside this page's own list, root-relative
+hotspot links, a protocol-relative PDF link, the masthead published as an article
+(新民晚报's content_1_9), hotspot-only articles, an ad page, a 404 date and a
+301-to-root date.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from ..edition import Edition, Page
+from ..site import Renderer, Resource, Slot, html_doc
+
+
+class Xmwb(Renderer):
+    family = "xmwb"
+    default_options = {"masthead": True}
+
+    @property
+    def root(self) -> str:
+        return f"/{self.site.paper}/html/{self.site.paper}"
+
+    @property
+    def edition_url_template(self) -> str:
+        return f"{self.root}/{{date:%Y-%m-%d}}/1.html"
+
+    def page_path(self, ed: Edition, page: Page) -> str:
+        return f"{self.root}/{ed.date:%Y-%m-%d}/{page.no}.html"
+
+    def article_path(self, slot: Slot) -> str:
+        return f"{self.root}/{slot.edition.date:%Y-%m-%d}/{slot.page.no}/{slot.id}.html"
+
+    def pdf_path(self, ed: Edition, page: Page) -> str:
+        return f"/{self.site.paper}/resfile/{ed.date:%Y-%m-%d}/{self.label_no(page)}/{self.site.digest(ed.date, page.no)[:16]}.pdf"
+
+    def label_no(self, page: Page) -> str:
+        half = (self.site.pages + 1) // 2
+        return f"A{page.no}" if page.no <= half else f"B{page.no - half}"
+
+    def label(self, page: Page) -> str:
+        return f"第{self.label_no(page)}版：{page.name}"
+
+    def render_page(self, ed: Edition, page: Page, host: str) -> Resource:
+        here = self.site.page_paths[ed.date][page.no]
+        toc = "\n".join(
+            f'<div class="dzb-enter-mulu-wrap-nav"><a class="dzb-enter-mulu-wrap-nav-title" href="{self.rel(here, path)}">'
+            f"{escape(self.label(p)[1:])}</a>"
+            + "".join(f'<div><a href="{s.path}">{escape(s.story.article.title)}</a></div>'
+                      for s in self.slots_of(p) if not s.story.hidden)
+            + "</div>"
+            for p, path in self.pages_of(ed)
+        )
+        own = "\n".join(
+            f'<div><a href="{self.rel(here, s.path)}">{escape(s.story.article.title)}</a></div>'
+            for s in self.slots_of(page) if not s.story.hidden
+        )
+        areas = "\n".join(
+            f'<area shape="polygon" coords="{c}" href="{self.root_relative(here, h)}">' for h, c in self.hotspots(page, here)
+        )
+        body = (
+            f'<div class="dzb-enter-mulu-wrap">\n{toc}\n</div>\n'
+            f'<div class="dzb-enter-banmian"><span class="dzb-banmian-title">{escape(self.label(page))}</span>\n'
+            f'<p class="dzb-multi-download"><a href="//{host}{self.site.pdf_paths[ed.date][page.no]}">下载本版PDF</a></p>\n'
+            f'<img src="/{self.site.paper}/resfile/{ed.date:%Y-%m-%d}/{page.no}.jpg" usemap="#PagePicMap">\n'
+            f'<map name="PagePicMap">\n{areas}\n</map></div>\n'
+            f'<div class="dzb-enter-benban-wrap">\n{own}\n</div>'
+        )
+        return Resource(html_doc(f"{self.site.name} {self.label(page)}", body).encode("utf-8"))
+
+    @staticmethod
+    def root_relative(here: str, href: str) -> str:
+        """Hotspots here are written from the server root: /xmwb/html/…"""
+        parts = here.split("/")[:-1]
+        for seg in href.split("/"):
+            if seg == "..":
+                parts.pop()
+            else:
+                parts.append(seg)
+        return "/".join(parts)
+
+    def render_article(self, slot: Slot, host: str) -> Resource:
+        a = slot.story.article
+        paras = "\n".join(f'<p class="dzb-desc-box">{escape(p)}</p>' for p in a.paragraphs)
+        body = (
+            f'<div class="dzb-article-wrap"><span class="dzb-banmian-title">{escape(self.label(slot.page))}</span>\n'
+            f'<div class="dzb-special-title-box">{escape(a.kicker)}</div>\n'
+            f'<h2 class="dzb-title-box">{escape(a.title)}</h2>\n'
+            f'<div class="dzb-sub-title-box">{escape(a.subtitle)}</div>\n'
+            f'<div class="dzb-author-box">{escape(a.author)}</div>\n'
+            f'<div class="dzb-article-content">\n{paras}\n</div></div>'
+        )
+        return Resource(html_doc(f"{a.title} - {self.site.name}", body).encode("utf-8"))
