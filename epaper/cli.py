@@ -71,7 +71,7 @@ def cmd_ls(args) -> None:
 
     with open_archive() as archive:
         if args.paper and args.date:
-            key = keys.manifest_key(args.paper, args.date)
+            key = keys.edition_manifest(args.paper, args.date)
             if not archive.exists(key):
                 raise CommandError(f"no archived edition {args.paper} {args.date} ({key})")
             manifest = json.loads(archive.get(key))

@@ -15,7 +15,7 @@ from prefect.tasks import exponential_backoff
 from epaper.config import get_paper, parse_date
 from flows import steps
 from flows.workdir import new_workdir
-from storage.archive import open_archive
+from storage.archive import ArchiveUnavailable, open_archive
 from storage.catalog import Catalog
 
 
@@ -35,9 +35,13 @@ def dedupe(workdir: Path) -> int:
     return steps.dedupe_edition(workdir, Catalog())
 
 
-# S3 hiccups must not lose a crawl: publishing again writes only what is missing.
-@task(name="publish", retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=2),
-      cache_policy=NO_CACHE)
+def _s3_unavailable(task, task_run, state) -> bool:
+    return isinstance(state.result(raise_on_failure=False), ArchiveUnavailable)
+
+
+# An S3 outage must not lose a crawl: publishing again writes only what is missing.
+@task(name="publish", retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=5),
+      retry_condition_fn=_s3_unavailable, cache_policy=NO_CACHE)
 def publish(workdir: Path, paper_id: str, date: str, stats: dict) -> dict:
     with open_archive() as archive:
         return steps.publish_edition(workdir, archive, paper_id, date, stats)

@@ -5,6 +5,7 @@ can run any step without Prefect.
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from pathlib import Path
@@ -56,7 +57,7 @@ def dedupe_edition(workdir: Path, catalog: Catalog) -> int:
     """Hash, keywords and the cross-paper duplicate record of every cleaned article."""
     def deduped():
         for article in read_jsonl(workdir / CLEANED):
-            key = keys.article_key(article["paper"], article["date"], article["page_no"],
+            key = keys.article(article["paper"], article["date"], article["page_no"],
                                    article.pop("article_id"))
             record = catalog.assign(key, article["paper"], article["date"], article["text"])
             yield {
@@ -80,9 +81,9 @@ def _publish_pages(workdir: Path, archive: Archive, paper: str, date: str) -> li
         pdf_key = None
         if page.get("pdf_path"):
             pdf = (workdir / page["pdf_path"]).read_bytes()
-            pdf_key = keys.pdf_key(paper, date, page_no)
+            pdf_key = keys.page_pdf(paper, date, page_no)
             archive.put(pdf_key, pdf, "application/pdf")
-            archive.put(keys.page_text_key(paper, date, page_no),
+            archive.put(keys.page_text(paper, date, page_no),
                         page_text(pdf).encode("utf-8"), "text/plain; charset=utf-8")
         pages.append({"page_no": page_no, "page_name": page.get("page_name", ""),
                       "url": page["url"], "pdf_key": pdf_key})
@@ -97,7 +98,8 @@ def _publish_articles(workdir: Path, archive: Archive) -> list[dict]:
         listed.append({"key": key, "version_id": stored.version_id, "url": article["url"],
                        "page_no": article["page_no"], "title": article["title"],
                        "sha256": article["sha256"], "cluster": article["dedupe"]["cluster"]})
-    return listed
+    # Crawl order varies run to run; a stable order keeps an unchanged manifest unchanged.
+    return sorted(listed, key=lambda a: (a["page_no"], a["key"]))
 
 
 def publish_edition(workdir: Path, archive: Archive, paper: str, date: str, stats: dict) -> dict:
@@ -107,15 +109,16 @@ def publish_edition(workdir: Path, archive: Archive, paper: str, date: str, stat
         "paper": paper, "date": date, "status": "complete",
         "pages": _publish_pages(workdir, archive, paper, date),
         "articles": _publish_articles(workdir, archive),
-        "skipped": [{"url": s.get("url"), "reason": s.get("reason")} for s in items(workdir, "skipped")],
+        "skipped": sorted(({"url": s.get("url"), "reason": s.get("reason")}
+                           for s in items(workdir, "skipped")), key=lambda s: (s["url"] or "", s["reason"] or "")),
     }
-    manifest_key = keys.manifest_key(paper, date)
+    manifest_key = keys.edition_manifest(paper, date)
     if archive.exists(manifest_key):
         previous = json.loads(archive.get(manifest_key))
         previous.pop("crawl", None)
         if previous == manifest:
             return {**manifest, "key": manifest_key, "changed": False}
-    warc_key = keys.warc_key(paper, date, stats["started"])
+    warc_key = keys.raw_warc(paper, date, dt.datetime.fromisoformat(stats["started"]))
     archive.put_file(warc_key, workdir / "crawl.warc.gz", "application/warc")
     manifest["crawl"] = {
         "started": stats["started"], "finished": stats["finished"],
