@@ -270,8 +270,11 @@ def _enp_author(root) -> str:
 
 
 def _with_trafilatura(root, url: str) -> dict:
-    # Read what trafilatura does not know (引题/副题, figures) before it prunes the tree.
+    # Read what trafilatura does not know (引题/副题, "作者：" lines, figures)
+    # before it prunes the tree.
     headings = [(h, _heading_text(h)) for h in root.iter("h1", "h2", "h3")]
+    bylines = (clean_line(t) for t in _AUTHOR_TEXT(root))
+    author = _author(next((t for t in bylines if len(t) <= 40), ""))
     images, _ = _images([], root.findall(".//figure"), url)
     doc = trafilatura.bare_extraction(root, url=url, with_metadata=True, include_comments=False,
                                       include_tables=False)
@@ -283,12 +286,14 @@ def _with_trafilatura(root, url: str) -> dict:
         "title": title,
         "kicker": _beside(title_el, before=True),
         "subtitle": _beside(title_el, before=False),
+        "author": author,
         "meta_author": clean_line(doc.author or ""),
         "paragraphs": split_paragraphs(doc.text or ""),
         "images": images,
     }
 
 
+_AUTHOR_TEXT = etree.XPath("//text()[starts-with(normalize-space(.), '作者')]")
 _NOT_A_HEADING = re.compile(r"作者|来源|编辑|记者|日期|发布|浏览|\d{4}[-年/.]\d|第\s*\w+\s*版|[。！？]")
 
 

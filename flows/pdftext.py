@@ -29,10 +29,12 @@ log = logging.getLogger(__name__)
 # ordering is ours (XY-cut), so pdfminer's own (boxes_flow) is switched off.
 LAPARAMS = {"char_margin": 1.0, "word_margin": 0.3, "line_margin": 0.5, "boxes_flow": None}
 # In units of the type size: an indent of half a character opens a paragraph; a
-# line ending more than one character short of the column edge closes one; lines
-# further apart than one line height belong to different blocks.
+# line ending more than one character short of the column edge closes one (up to
+# four if it ends mid-sentence); lines further apart than one line height belong
+# to different blocks.
 INDENT = 0.5
 SHORT = 1.0
+NEAR = 4.0
 LINE_GAP = 1.0
 
 
@@ -145,14 +147,16 @@ def _cut(blocks: list[_Block], axis: int) -> list[list[_Block]]:
 
 def _paragraphs(blocks: list[_Block]) -> list[str]:
     paras: list[list[str]] = []
-    open_para = False  # the last line seen ran to its column's edge
+    open_para = False  # the last line seen may run on into the next
     prev_size = 0.0
     for block in blocks:
-        left, _, right, _ = block.bbox
+        left = block.x0
         size = block.size
-        # The column edge is known only where two or more lines reach it: a block
-        # of headline or credit lines has none, so none of its lines runs on.
-        measured = sum(ln.x1 >= right - SHORT * size for ln in block.lines) >= 2
+        right = _column_edge(block.lines, size)
+        # Characters a full line holds: a line stopping short only because its
+        # characters are narrower (digits, Latin) holds at least as many.
+        full_len = min((len(clean_line(ln.raw)) for ln in block.lines
+                        if right is not None and abs(right - ln.x1) <= SHORT * size), default=0)
         for i, ln in enumerate(block.lines):
             text = clean_line(ln.raw)
             indented = ln.x0 - left >= INDENT * size or is_indented(ln.raw)
@@ -163,8 +167,22 @@ def _paragraphs(blocks: list[_Block]) -> list[str]:
                 paras[-1].append(text)
             else:
                 paras.append([text])
-            # A line runs on if it reaches the column edge, or if it stops short
-            # mid-sentence (a width artefact: paragraphs end on a full stop).
-            open_para = measured and (ln.x1 >= right - SHORT * size or not ends_sentence(text))
+            # A line runs on if it reaches the column edge, or stops a little short
+            # in mid-sentence for narrow characters; a headline set in body type
+            # stops short with fewer characters, or overruns the column.
+            reach = None if right is None else right - ln.x1
+            open_para = reach is not None and (
+                -SHORT * size <= reach <= SHORT * size
+                or 0 <= reach <= NEAR * size and len(text) >= full_len and not ends_sentence(text))
         prev_size = size
     return [join_lines(p) for p in paras]
+
+
+def _column_edge(lines: list[_Line], size: float) -> float | None:
+    """The right edge of a column: the furthest x1 that two or more lines reach.
+    None for a block of headline or credit lines, where no two lines agree."""
+    ends = sorted((ln.x1 for ln in lines), reverse=True)
+    for i, edge in enumerate(ends[:-1]):
+        if edge - ends[i + 1] <= 0.5 * size:
+            return edge
+    return None

@@ -75,7 +75,7 @@ def _replica_pages(family: str, paper: str, options: dict) -> list[Labelled]:
             res = site.resolve(a["url"], HOST)
             item = _item(paper, day, family, a["page_no"], a["page_name"], f"http://{HOST}{a['url']}",
                          _decode(res.body, res.content_type), res.content_type.split(";")[0])
-            out.append(Labelled(family, "replica", item, _truth(a)))
+            out.append(Labelled(family, "replica", item, _truth(a, item["html"])))
     return out
 
 
@@ -101,18 +101,22 @@ def _item(paper, day, family, page_no, page_name, url, html, content_type="text/
     }
 
 
-def _truth(a: dict, credit: str = "") -> dict:
-    """The contract's reading of a truth record: the source line kept apart
-    from the body (the replica prints it at the head of the first paragraph)."""
+def _truth(a: dict, page: str, credit: str = "") -> dict:
+    """The contract's reading of a truth record for the page that prints it: the
+    source line kept apart from the body (the replica prints it at the head of a
+    paragraph), and a source or author the page does not print at all expected
+    empty (a byline the story has but the page omits cannot be extracted)."""
     paras = list(a["paragraphs"])
     src = a["source"]
-    for i, p in enumerate(paras):
-        if src and p.startswith(src):
-            rest = p[len(src):].strip()
-            paras[i:i + 1] = [rest] if rest else []
-            break
+    at = next((i for i, p in enumerate(paras) if src and p.startswith(src)), None)
+    if at is not None:
+        rest = paras[at][len(src):].strip()
+        paras[at:at + 1] = [rest] if rest else []
+    else:
+        src = ""
     return {
-        "kicker": a["kicker"], "title": a["title"], "subtitle": a["subtitle"], "author": a["author"],
+        "kicker": a["kicker"], "title": a["title"], "subtitle": a["subtitle"],
+        "author": a["author"] if a["author"] in page else "",
         "source": "\n".join(x for x in (src, credit) if x), "paragraphs": paras,
         "printed": list(a["paragraphs"]),  # as printed, source included
     }
@@ -138,7 +142,7 @@ def _own_pages(family: str, paper: str) -> list[Labelled]:
                     credit = f"本报记者 {rng.choice('王李张刘陈')}{rng.choice('伟芳敏静磊')} 摄"
                 pic = _picture(rng, day, page.no, n, credit)
                 html, url, ctype = render(rng, paper, day, page.no, page.name, n, record, pic)
-                truth = _truth(record, credit if pic and pic["credit_in_body"] else "")
+                truth = _truth(record, html, credit if pic and pic["credit_in_body"] else "")
                 out.append(Labelled(family, "written here", _item(paper, day, family, page.no, page.name,
                                                                   url, html, ctype), truth))
     return out

@@ -9,6 +9,7 @@ next, as on a printed page.
 import importlib.util
 import io
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
+from epaper.replica import build_site
 from flows.cjk import paragraphs
 from flows.pdftext import page_text
 
@@ -34,7 +36,7 @@ def _font_file() -> Path | None:
     return next((p for p in candidates if p.exists()), None)
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
 def cjk_font():
     path = _font_file()
     if path is None:
@@ -94,14 +96,14 @@ def _seed_paragraphs(name: str, chars: int = 2600) -> list[str]:
 
 
 @pytest.mark.parametrize("seed", ["000_45b1b8c7243f28f5.txt", "004_6a8051309f74110b.txt"])
-def test_columns_become_paragraphs(seed):
+def test_columns_become_paragraphs(seed, cjk_font):
     paras = _seed_paragraphs(seed)
     pdf = typeset([paras])
     assert b"FontFile2" in pdf, "the CJK font must be embedded"
     assert page_text(pdf) == "".join(p + "\n" for p in [HEADLINE] + paras)
 
 
-def test_paragraph_runs_on_across_columns():
+def test_paragraph_runs_on_across_columns(cjk_font):
     seed = _seed_paragraphs("004_6a8051309f74110b.txt")
     # A column holds about 1,000 characters: the middle paragraph must cross a
     # column foot (and the first column ends mid-sentence) yet come out whole.
@@ -109,14 +111,14 @@ def test_paragraph_runs_on_across_columns():
     assert page_text(typeset([paras])).splitlines() == [HEADLINE] + paras
 
 
-def test_indent_as_fullwidth_glyphs_and_latin_words():
+def test_indent_as_fullwidth_glyphs_and_latin_words(cjk_font):
     paras = ["在打造AI大模型服务底座方面，普陀部署了Deepseek等多款国产开源大模型，"
              "搭建了各类配套基础设施，形成了从模型调用、算力支持到知识库管理全链条服务供给。" * 3,
              "上海“量子城市”首批先导应用场景落地曹杨，6大板块20项服务满足诸多需求。"]
     assert page_text(typeset([paras], glyph_indent=True)).splitlines() == [HEADLINE] + paras
 
 
-def test_pages_in_order():
+def test_pages_in_order(cjk_font):
     a = _seed_paragraphs("000_45b1b8c7243f28f5.txt", 800)
     b = _seed_paragraphs("004_6a8051309f74110b.txt", 800)
     assert page_text(typeset([a, b])).splitlines() == [HEADLINE, *a, HEADLINE, *b]
@@ -124,3 +126,17 @@ def test_pages_in_order():
 
 def test_not_a_pdf_gives_empty_text():
     assert page_text(b"<html>404</html>") == ""
+
+
+def test_replica_page_pdf():
+    # The replica's PDFs set headlines in body type, one column: they must still
+    # stand as lines of their own, ahead of their stories.
+    site = build_site("founder-new", "bcrb", [date(2025, 4, 29)])
+    edition = site.editions[date(2025, 4, 29)]
+    for page in edition.pages[:3]:
+        lines = page_text(site.resolve(site.pdf_paths[edition.date][page.no], "h").body).splitlines()
+        assert lines[0] == f"白城日报  2025年04月29日  第{page.no:02d}版：{page.name}".replace("  ", " ")
+        for story in page.stories:
+            heads = [x for x in (story.article.kicker, story.article.title, story.article.subtitle) if x]
+            assert all(h in lines for h in heads), (heads, lines)
+            assert any(line.startswith(story.article.paragraphs[0][:12]) for line in lines)
