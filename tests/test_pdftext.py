@@ -10,6 +10,7 @@ import importlib.util
 import io
 import re
 from datetime import date
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,8 @@ from epaper.replica import build_site
 from flows.cjk import paragraphs
 from flows.pdftext import page_text
 
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+# The seed pages as bundled with the replica (a copy of shared/seeds/).
+SEEDS = files("epaper.replica") / "data"
 FONT = "CJK"
 HEADLINE = "全力打造人工智能发展试验田孵化器"
 
