@@ -116,7 +116,7 @@ def _truth(a: dict, page: str, credit: str = "") -> dict:
         src = ""
     return {
         "kicker": a["kicker"], "title": a["title"], "subtitle": a["subtitle"],
-        "author": a["author"] if a["author"] in page else "",
+        "author": a["author"] if a["author"] in page or a["author"] in src else "",
         "source": "\n".join(x for x in (src, credit) if x), "paragraphs": paras,
         "printed": list(a["paragraphs"]),  # as printed, source included
     }
