@@ -11,7 +11,7 @@ from datetime import date
 import pdfplumber
 import pytest
 
-from epaper.replica import ReplicaServer, build_site, demo_sites
+from epaper.replica import FAMILIES, ReplicaServer, build_site, demo_sites
 from epaper.replica.corpus import seed_articles
 
 DAY = date(2025, 4, 28)
@@ -160,7 +160,8 @@ def test_server_counts_and_stops(served):
 
 def test_demo_sites():
     sites = demo_sites()
-    assert len(sites) >= 2 and all(len(s.dates) >= 3 for s in sites)
+    assert len([s for s in sites if len(s.dates) >= 3 and s.missing]) >= 2
+    assert {s.family for s in sites} == set(FAMILIES)
     entry = sites[0].paper_entry("http://127.0.0.1:8000")
     assert set(entry) == {"id", "name", "region", "family", "edition_url", "schedule", "timezone"}
     assert entry["edition_url"].startswith("http://127.0.0.1:8000/") and "{date:" in entry["edition_url"]
@@ -168,3 +169,94 @@ def test_demo_sites():
         for site in sites:
             for day in site.dates:
                 assert fetch(server.base_url + site.url_for(day))[0] == 200
+
+
+# --- each family's own traps ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def families():
+    sites = {f: build_site(f, f.replace("-", ""), [DAY]) for f in
+             ("founder-classic", "paperindex", "xmwb", "whb", "jfdaily")}
+    with ReplicaServer(list(sites.values())) as server:
+        yield sites, server
+
+
+def bodies(site, server, kind="articles"):
+    return [fetch(server.base_url + x["url"]) for x in site.truth(DAY)[kind]]
+
+
+def test_founder_classic_gbk_under_gb2312_label_and_lying_headers(families):
+    sites, server = families
+    site = sites["founder-classic"]
+    pages = site.truth(DAY)["pages"]
+    assert pages[0]["url"].endswith("/node_2.htm")
+    ids = [int(re.search(r"node_(\d+)", p["url"]).group(1)) for p in pages]
+    assert ids != list(range(ids[0], ids[0] + len(ids)))  # not sequential
+    answers = bodies(site, server)
+    assert all(b"charset=gb2312" in body for _, _, body in answers)
+    with pytest.raises(UnicodeDecodeError):  # GBK-only characters (镕 喆 …) under the gb2312 label
+        b"".join(body for _, _, body in answers).decode("gb2312")
+    lying = [body for _, h, body in answers if h["Content-Type"].endswith("utf-8")]
+    assert lying and all(not _utf8(body) for body in lying)
+    _, _, entry = fetch(f"{server.base_url}/{site.paper}/html/paperindex.htm")
+    assert b'http-equiv="refresh"' in entry and b"node_2.htm" in entry
+
+
+def _utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def test_paperindex_declares_no_charset(families):
+    sites, server = families
+    site = sites["paperindex"]
+    truth = site.truth(DAY)
+    assert all(re.search(r"/Articel\d{5}[A-Z]{2}\.htm$", a["url"]) for a in truth["articles"])
+    assert len({p["url"][-6:-4] for p in truth["pages"]}) > 1  # suffix letters vary
+    status, headers, body = fetch(server.base_url + truth["pages"][1]["url"])
+    assert headers["Content-Type"] == "text/html" and b"charset" not in body
+    assert not _utf8(body) and truth["pages"][1]["page_name"] in body.decode("gb18030")
+
+
+def test_xmwb_lettered_pages_and_link_styles(families):
+    sites, server = families
+    site = sites["xmwb"]
+    truth = site.truth(DAY)
+    page = fetch(server.base_url + truth["pages"][0]["url"])[2].decode()
+    assert re.search(r'<p class="dzb-multi-download"><a href="//127\.0\.0\.1:\d+/', page)  # protocol-relative
+    assert re.search(r'<area [^>]*href="/xmwb/html/xmwb/', page)  # root-relative hotspots
+    assert ">A1版：要闻<" in page and re.search(r">B\d版：", page)
+    assert truth["articles"][0]["title"] == "报头" and truth["articles"][0]["kind"] == "pseudo"
+
+
+def test_whb_script_links_and_nbsp_paragraphs(families):
+    sites, server = families
+    site = sites["whb"]
+    truth = site.truth(DAY)
+    page = fetch(server.base_url + truth["pages"][0]["url"])[2].decode()
+    assert 'class="TitleInfo" href="javascript:;"' in page and 'data-href="../2/index.html"' in page
+    assert "<area" not in page and re.search(r'<map id="newspaper">\s*<span data-href=', page)
+    art = truth["articles"][2]
+    text = fetch(server.base_url + art["url"])[2].decode()
+    assert "<p>" not in text.split('id="newsContent"')[1]
+    assert "&nbsp;&nbsp;&nbsp;&nbsp;" + art["paragraphs"][1][:10] in text
+
+
+def test_jfdaily_json_api(families):
+    import json
+
+    sites, server = families
+    site = sites["jfdaily"]
+    status, headers, navi = fetch(server.base_url + site.url_for(DAY))
+    assert status == 200 and headers["Content-Type"].startswith("application/json")
+    pages = json.loads(navi)["pages"]
+    assert [p["pnumber"] for p in pages] == ["01", "02", "03", "04"]
+    first = pages[0]["articleList"][1]
+    doc = json.loads(fetch(f"{server.base_url}/jfdaily/staticsg/data/journal/{DAY}/01/article/{first['id']}.json")[2])
+    assert doc["article"]["title"] == first["title"]
+    assert isinstance(json.loads(doc["article"]["pincurls"]), list)  # JSON inside JSON
+    assert not any(a["hidden"] for a in site.truth(DAY)["articles"])  # the API lists everything

@@ -79,6 +79,13 @@ def test_spider_finds_every_article_once(family, options, crawl_site, monkeypatc
     assert (workdir / "crawl.warc.gz").exists()
 
 
+def test_encoding_argument_overrides_detection(crawl_site):
+    site = build_site("paperindex", "dzrb", [DAY])  # GBK pages that declare no charset
+    with ReplicaServer([site]) as server:
+        _, items, workdir = crawl_site(server, site, DAY, encoding="gb18030")
+        assert_matches_truth(site, DAY, server, items, workdir)
+
+
 @pytest.mark.parametrize("family", sorted({f for f, _ in VARIANTS}))
 def test_missing_dates_are_not_errors(family, crawl_site):
     site = build_site(family, "bcrb", [DAY])

@@ -36,8 +36,16 @@ def build_site(family: str, paper: str, dates: list[date], **options) -> Site:
 
 
 def demo_sites() -> list[Site]:
-    """The sites `epaper demo` serves: two papers on different skins, three dates each."""
+    """The sites `epaper demo` serves: every family, the same days, so that the
+    papers reprint each other's wire stories. The two founder-new papers carry three
+    dates and the two dates without edition (404, 301); the other families one date,
+    to keep the demo short."""
     return [
         build_site("founder-new", "bcrb", DEMO_DATES, skin="swiper"),
         build_site("founder-new", "shrb", DEMO_DATES, skin="chunkicon", node="A01", content_dir="con"),
+        build_site("founder-classic", "pdtimes", DEMO_DATES[1:2], missing={}),
+        build_site("paperindex", "dzrb", DEMO_DATES[1:2], missing={}),
+        build_site("xmwb", "xmwb", DEMO_DATES[1:2], missing={}),
+        build_site("whb", "whb", DEMO_DATES[1:2], missing={}),
+        build_site("jfdaily", "jfdaily", DEMO_DATES[1:2], missing={}),
     ]

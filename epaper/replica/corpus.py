@@ -82,8 +82,10 @@ def _is_heading(line: str, wrapped: bool, next_line: str | None) -> bool:
         return False
     if wrapped:
         # a headline line stands alone; a paragraph's first line runs on into the next
-        return _headline_like(line) and (next_line is None or next_line == "" or _headline_like(next_line))
-    if len(line) > 60:
+        return _headline_like(line) and (
+            not next_line or _headline_like(next_line) or next_line.startswith("——")
+        )
+    if len(line) > 90 or "。" in line:
         return False
     # an unwrapped paragraph broken by the page: "区委书记胡广杰，区委副" + next line
     broken = re.search(r"[，,]", line) and next_line and not DATELINE.match(next_line)
@@ -102,6 +104,35 @@ def _bigrams(text: str) -> set[str]:
     return {text[i : i + 2] for i in range(len(text) - 1)}
 
 
+STRONG = 4  # shared bigrams that tie a headline to a story other than the latest
+
+
+def _assign(group: list[tuple[str, bool]], waiting: list[_Draft]) -> list[tuple[_Draft, list[str]]]:
+    """Give the blocks of a headline group (split at blank lines) to the stories they
+    name. A block names a story when it shares STRONG bigrams with it (the latest of
+    the stories it names about equally well); otherwise it continues the block before
+    it, or is a subhead given to the latest story."""
+    blocks: list[list[str]] = []
+    for line, blank_before in group:
+        if blank_before or not blocks:
+            blocks.append([])
+        blocks[-1].append(line)
+    out: list[tuple[_Draft, list[str]]] = []
+    for block in blocks:
+        free = [d for d in waiting if all(d is not t for t, _ in out)]
+        words = _bigrams("".join(block))
+        scored = [(len(words & _bigrams("".join(d.paragraphs))), d) for d in free]
+        top = max((sc for sc, _ in scored), default=0)
+        if top >= STRONG:
+            # PDF order: the latest story that the block names about as well as any
+            out.append((next(d for sc, d in reversed(scored) if sc >= top / 2), block))
+        elif out:
+            out[-1][1].extend(block)
+        else:
+            out.append((free[-1], block))
+    return out
+
+
 def parse_seed(text: str, seed: str = "") -> list[Article]:
     lines = [normalise(x) for x in text.splitlines()]
     content = [x for x in lines if x]
@@ -112,7 +143,7 @@ def parse_seed(text: str, seed: str = "") -> list[Article]:
     headless: list[_Draft] = []  # stubs waiting for the headline printed after them
     cur: _Draft | None = None
     para: list[str] = []
-    heading: list[str] = []
+    heading: list[tuple[str, bool]] = []  # (line, follows a blank line)
 
     def flush_para() -> None:
         nonlocal cur
@@ -148,44 +179,49 @@ def parse_seed(text: str, seed: str = "") -> list[Article]:
             return
         group = heading.copy()
         heading.clear()
-        if any(MASTHEAD.search(x) for x in group):
+        if any(MASTHEAD.search(x) for x, _ in group):
             return
         # PDF order: a headline follows its story. Unwrapped text: a headline may land
         # in the middle of a story that began with a dateline and no headline.
         waiting = headless if wrapped else [d for d in headless if d is cur and DATELINE.match(d.paragraphs[0])]
-        if waiting:
-            # the headline of a story printed above it: pick the story it names
-            # the story it names; a bare subhead goes to the latest story
-            words = _bigrams("".join(group))
-            scores = [len(words & _bigrams("".join(d.paragraphs))) for d in waiting]
-            target = next(d for d, sc in reversed(list(zip(waiting, scores))) if sc >= max(scores) / 2)
-            target.heading = group
-            headless.remove(target)
+        if not waiting:
             if wrapped:
-                cur = None  # in PDF order the next paragraph is the next story
+                return  # column labels (栏目): in PDF order a headline has its story above
+            marks = [i for i, (x, _) in enumerate(group) if x.startswith("#")]
+            if marks and marks[0] > 1 and cur and cur.paragraphs:
+                # lines before the kicker close the story above: "举报交通违法行为人人有责 / 方翔"
+                cut = marks[0] if NAME.match(group[marks[0] - 1][0]) else marks[0] - 1
+                cur.heading += [x for x, _ in group[:cut]]
+                group = group[cut:]
+            cur = _Draft(heading=[x for x, _ in group])
+            drafts.append(cur)
             return
-        cur = _Draft(heading=group)
-        drafts.append(cur)
+        for target, lines in _assign(group, waiting):
+            target.heading = lines
+            headless.remove(target)
+        if wrapped:
+            cur = None  # in PDF order the next paragraph is the next story
 
     nonblank = [i for i, x in enumerate(lines) if x]
     for n, i in enumerate(nonblank):
         line = lines[i]
         nxt = lines[nonblank[n + 1]] if n + 1 < len(nonblank) else None
         blank_after = i + 1 < len(lines) and not lines[i + 1]
+        blank_before = i > 0 and not lines[i - 1]
         if DOUBLED.match(line):
             continue
         if META_LINE.match(line):
             continue
-        if CREDIT.search(line) and len(line) < 20:
+        if CREDIT.search(line) and len(line) < 20 and not BYLINE.match(line):
             drop_caption()
+            continue
+        if BYLINE.match(line) and not para:
+            heading.append((line, blank_before))
+            flush_heading()  # what follows a byline is another story's headline
             continue
         continues_heading = heading and line.startswith("——")
         if not para and (continues_heading or _is_heading(line, wrapped, ("" if blank_after else nxt) if wrapped else nxt)):
-            heading.append(line)
-            continue
-        if BYLINE.match(line) and not para:
-            heading.append(line)
-            flush_heading()  # what follows a byline is another story's headline
+            heading.append((line, blank_before))
             continue
         flush_heading()
         para.append(line)
@@ -219,7 +255,8 @@ def _article(draft: _Draft, seed: str) -> Article:
         title = rest[t]
         subtitle = " ".join(rest[t + 1 :] + ([subtitle] if subtitle else []))
     else:
-        if len(rest) > 1 and KICKER_END.search(rest[0]):
+        # a kicker introduces the headline ("…时强调") or names the column ("今日论语")
+        if len(rest) > 1 and (KICKER_END.search(rest[0]) or len(rest[0]) <= 4):
             kicker = rest.pop(0)
         title = rest[0]
         subtitle = " ".join(rest[1:] + ([subtitle] if subtitle else []))

@@ -32,7 +32,8 @@ PAPERS = {
 PAGE_NAMES = ["要闻", "综合", "本地新闻", "时事", "经济", "社会", "文化", "专版"]
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗"
 # Given-name characters include GBK-only ones (镕 喆 堃 燊 珺): a GB2312 decoder chokes on them.
-GIVEN = "建国明华晓丽伟芳敏静磊洋勇艳杰涛超鹏镕喆堃燊珺玥昇"
+GBK_ONLY = "镕喆堃燊珺玥昇"
+GIVEN = "建国明华晓丽伟芳敏静磊洋勇艳杰涛超鹏" + GBK_ONLY
 
 
 @dataclass
@@ -82,8 +83,11 @@ def _sentences(seed: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _name(rng: random.Random) -> str:
-    return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+def _name(rng: random.Random, gbk_only: bool = False) -> str:
+    given = [rng.choice(GIVEN) for _ in range(rng.choice((1, 2)))]
+    if gbk_only:  # so that every edition carries a character GB2312 lacks
+        given[-1] = rng.choice(GBK_ONLY)
+    return rng.choice(SURNAMES) + "".join(given)
 
 
 def local_story(paper: str, day: date, slot: int) -> Article:
@@ -94,7 +98,7 @@ def local_story(paper: str, day: date, slot: int) -> Article:
     pool = own if len(own) >= 40 else every
     _, local = _pools()
     head = rng.choice(local)
-    reporters = " ".join(_name(rng) for _ in range(rng.choice((1, 2))))
+    reporters = " ".join(_name(rng, gbk_only=slot == 0 and i == 0) for i in range(rng.choice((1, 2))))
     source = f"本报讯（记者 {reporters}）"
     picked = rng.sample(pool, k=min(len(pool), rng.randint(6, 10)))
     paragraphs, i = [], 0

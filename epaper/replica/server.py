@@ -121,16 +121,17 @@ class ReplicaServer:
                     headers["Content-Length"] = str(len(body))
                     for k, v in headers.items():
                         self.send_header(k, v)
-                    self.end_headers()
-                    if not head:
-                        self.wfile.write(body)
+                    # counted before the body goes out: a client that has its answer sees it counted
                     with server._lock:
                         server.requests += 1
-                        server.bytes_sent += len(body)
+                        server.bytes_sent += 0 if head else len(body)
                         server.log.append(
                             {"method": self.command, "path": path, "status": status,
                              "time": time.monotonic(), "user_agent": agent}
                         )
+                    self.end_headers()
+                    if not head:
+                        self.wfile.write(body)
                 finally:
                     with server._lock:
                         server._in_flight -= 1
