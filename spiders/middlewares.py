@@ -11,6 +11,7 @@ import time
 from email.utils import parsedate_to_datetime
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import TextResponse
 from scrapy.utils.httpobj import urlparse_cached
@@ -67,6 +68,37 @@ def retry_after(value: bytes | None) -> float | None:
         return max(0.0, parsedate_to_datetime(text).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
+
+
+class CrawlDelayMiddleware:
+    """Honour robots.txt's Crawl-delay: at least that long between two requests to a
+    host (Scrapy reads robots.txt for Allow/Disallow only). Runs after
+    RobotsTxtMiddleware, whose parsed robots.txt it reuses."""
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+        self.next_slot: dict[str, float] = {}  # host -> earliest start of its next request
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    async def process_request(self, request):
+        robots = next((mw for mw in self.crawler.engine.downloader.middleware.middlewares
+                       if isinstance(mw, RobotsTxtMiddleware)), None)
+        if robots is None or request.meta.get("dont_obey_robotstxt"):
+            return
+        parser = await robots.robot_parser(request)
+        agent = request.headers.get(b"User-Agent") or self.crawler.settings["USER_AGENT"]
+        delay = parser.crawl_delay(agent) if parser and hasattr(parser, "crawl_delay") else None
+        if not delay:
+            return
+        host = urlparse_cached(request).netloc
+        now = time.monotonic()
+        start = max(now, self.next_slot.get(host, 0.0))
+        self.next_slot[host] = start + delay
+        if start > now:
+            await asyncio.sleep(start - now)
 
 
 class BudgetExceeded(IgnoreRequest):

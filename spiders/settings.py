@@ -43,7 +43,8 @@ EPAPER_REQUEST_BUDGET = int(os.environ.get("EPAPER_REQUEST_BUDGET", "3000"))
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "spiders.middlewares.BackoffRetryMiddleware": 550,
-    "spiders.middlewares.RequestBudgetMiddleware": 120,  # after robots.txt (100): only real fetches count
+    "spiders.middlewares.CrawlDelayMiddleware": 110,  # robots.txt's Crawl-delay, after RobotsTxtMiddleware (100)
+    "spiders.middlewares.RequestBudgetMiddleware": 120,  # after robots.txt: only real fetches count
     "spiders.middlewares.CharsetMiddleware": 580,
     "spiders.warc.WarcCaptureMiddleware": 950,
 }

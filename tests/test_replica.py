@@ -217,7 +217,7 @@ def test_paperindex_declares_no_charset(families):
     truth = site.truth(DAY)
     assert all(re.search(r"/Articel\d{5}[A-Z]{2}\.htm$", a["url"]) for a in truth["articles"])
     assert len({p["url"][-6:-4] for p in truth["pages"]}) > 1  # suffix letters vary
-    status, headers, body = fetch(server.base_url + truth["pages"][1]["url"])
+    _, headers, body = fetch(server.base_url + truth["pages"][1]["url"])
     assert headers["Content-Type"] == "text/html" and b"charset" not in body
     assert not _utf8(body) and truth["pages"][1]["page_name"] in body.decode("gb18030")
 

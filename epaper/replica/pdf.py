@@ -38,7 +38,7 @@ def _render(lines: tuple[str, ...]) -> bytes:
     buf = io.BytesIO()
     # invariant=1: no timestamps or random ids, so the same page gives the same bytes
     c = canvas.Canvas(buf, pagesize=A4, invariant=1)
-    width, height = A4
+    height = A4[1]
     y = height - 50
     for line in lines:
         if y < 50:

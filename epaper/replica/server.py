@@ -25,8 +25,9 @@ BOT_AGENTS = ("Scrapy/",)
 class ReplicaServer:
     """Context manager: `with ReplicaServer(sites) as srv: srv.base_url`."""
 
-    def __init__(self, sites: list[Site], host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, sites: list[Site], host: str = "127.0.0.1", port: int = 0, crawl_delay: float | None = None):
         self.sites = list(sites)
+        self.crawl_delay = crawl_delay  # robots.txt Crawl-delay, seconds
         self.requests = 0
         self.bytes_sent = 0
         self.max_in_flight = 0
@@ -66,6 +67,8 @@ class ReplicaServer:
     # routing ------------------------------------------------------------------
     def robots(self) -> Resource:
         lines = ["User-agent: *"] + [f"Disallow: /{s.paper}/private/" for s in self.sites]
+        if self.crawl_delay:
+            lines.append(f"Crawl-delay: {self.crawl_delay}")
         return Resource("\n".join(lines + [""]).encode(), "text/plain")
 
     def index(self) -> Resource:

@@ -100,7 +100,8 @@ class EditionSpider(scrapy.Spider):
 
     def edition_failed(self, failure):
         # The crawl could not run at all: crawl.py turns this into CrawlError.
-        self.crawler.stats.set_value("epaper/error", f"site unreachable: {self.edition_url}: {describe(failure)}")
+        what = "edition page failed" if failure.check(HttpError) else "site unreachable"
+        self.crawler.stats.set_value("epaper/error", f"{what}: {self.edition_url}: {describe(failure)}")
         return []
 
     # pages --------------------------------------------------------------------

@@ -106,7 +106,7 @@ class FounderNew(Renderer):
             alist = "\n".join(f'<li><a href="{h}">{escape(t)}</a></li>' for h, t in titles)
             body = (
                 f'<div class="swiper-container"><div class="swiper-wrapper">\n{plist}\n</div></div>\n'
-                f'<p class="left ban">第{escape(self.label(page).replace("第", ""))}</p>\n'
+                f'<p class="left ban">第{escape(self.label(page))}</p>\n'
                 f'<p class="right btn"><a href="{self.rel(here, pdf)}">PDF下载</a></p>\n'
                 f'{pic}\n<div class="news"><ul class="news-list">\n{alist}\n</ul></div>'
             )
