@@ -81,15 +81,18 @@ def _run_name() -> str:
 def archive_edition(paper: str, date: str | None = None, papers_file: str | None = None) -> dict:
     get_paper(paper, papers_file)  # fail fast, naming the paper, before any work
     date = edition_date(paper, date, papers_file)
-    workdir = new_workdir(paper, date)
-    stats = fetch(paper, date, papers_file, workdir)
-    reason = steps.missing_reason(workdir)
-    if reason:
-        shutil.rmtree(workdir)
-        return {"paper": paper, "date": date, "status": "missing", "reason": reason}
-    clean(workdir)
-    dedupe(workdir)
-    result = publish(workdir, paper, date, stats)
+    # Reach the archive before crawling: a bad S3 setting fails in seconds, not after the crawl.
+    # Without EPAPER_S3_ENDPOINT this starts the embedded server once for the whole run.
+    with open_archive():
+        workdir = new_workdir(paper, date)
+        stats = fetch(paper, date, papers_file, workdir)
+        reason = steps.missing_reason(workdir)
+        if reason:
+            shutil.rmtree(workdir)
+            return {"paper": paper, "date": date, "status": "missing", "reason": reason}
+        clean(workdir)
+        dedupe(workdir)
+        result = publish(workdir, paper, date, stats)
     _report(result)
     shutil.rmtree(workdir)
     return result
