@@ -117,9 +117,8 @@ def test_robots_crawl_delay_is_honoured(crawl_site):
     with ReplicaServer([site], crawl_delay=0.3) as server:
         crawl_site(server, site, DAY)
         times = [e["time"] for e in server.log if e["path"] != "/robots.txt"]
-    assert len(times) > 5  # (logged when answered: rendering time blurs single gaps a little)
-    assert min(b - a for a, b in zip(times, times[1:])) >= 0.2
-    assert times[-1] - times[0] >= 0.3 * (len(times) - 1) * 0.95
+    assert len(times) > 5
+    assert min(b - a for a, b in zip(times, times[1:])) >= 0.28
 
 
 def test_request_budget_stops_a_link_loop(crawl_site):

@@ -31,7 +31,7 @@ class ReplicaServer:
         self.requests = 0
         self.bytes_sent = 0
         self.max_in_flight = 0
-        self.log: list[dict] = []  # method, path, status, time, user_agent
+        self.log: list[dict] = []  # method, path, status, time (of arrival, monotonic), user_agent
         self._in_flight = 0
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer((host, port), self._handler())
@@ -105,6 +105,7 @@ class ReplicaServer:
                 self.answer(head=False)
 
             def answer(self, head: bool) -> None:
+                arrived = time.monotonic()
                 with server._lock:
                     server._in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server._in_flight)
@@ -130,7 +131,7 @@ class ReplicaServer:
                         server.bytes_sent += 0 if head else len(body)
                         server.log.append(
                             {"method": self.command, "path": path, "status": status,
-                             "time": time.monotonic(), "user_agent": agent}
+                             "time": arrived, "user_agent": agent}
                         )
                     self.end_headers()
                     if not head:

@@ -144,6 +144,9 @@ def html_doc(title: str, body: str, charset: str = "utf-8", head: str = "") -> s
 
 
 class Site:
+    """One paper's replica on one CMS family: its editions, their URLs, its ground
+    truth. Build it with `epaper.replica.build_site`; serve it with `ReplicaServer`."""
+
     def __init__(self, family: str, paper: str, dates: list[date], renderer: type[Renderer], **options):
         self.family = family
         self.paper = paper
