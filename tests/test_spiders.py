@@ -140,6 +140,13 @@ def test_unreachable_site_is_a_crawl_error(tmp_path):
                   settings={"RETRY_TIMES": 0})
 
 
+def test_wrong_family_is_a_crawl_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("EPAPER_DOWNLOAD_DELAY", "0")
+    site = build_site("whb", "whb", [DAY])
+    with ReplicaServer([site]) as server, pytest.raises(CrawlError, match="not a founder-classic edition page"):
+        run_crawl("whb", DAY.isoformat(), "founder-classic", server.base_url + site.url_for(DAY), str(tmp_path))
+
+
 def test_unknown_family_is_a_crawl_error(tmp_path):
     with pytest.raises(CrawlError, match="unknown family: nope"):
         run_crawl("bcrb", DAY.isoformat(), "nope", "http://127.0.0.1:9/", str(tmp_path))

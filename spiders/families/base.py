@@ -64,6 +64,8 @@ class EditionSpider(scrapy.Spider):
         self.edition_url = edition_url
         self.encoding = encoding or None
         self.pages: dict[str, PageRef] = {}  # by URL, numbered once the page list is seen
+        self.articles_linked = 0
+        self.no_edition = False
 
     # edition ------------------------------------------------------------------
     async def start(self):
@@ -96,6 +98,7 @@ class EditionSpider(scrapy.Spider):
         return bool(home_page) and urlsplit(self.edition_url).path.startswith(folder + "/")
 
     def missing(self, reason: str) -> dict:
+        self.no_edition = True
         return {"type": "missing", "paper": self.paper, "date": self.date, "url": self.edition_url, "reason": reason}
 
     def edition_failed(self, failure):
@@ -157,6 +160,7 @@ class EditionSpider(scrapy.Spider):
 
     # articles -----------------------------------------------------------------
     def article_request(self, url: str, page: dict, via: str, list_title: str) -> scrapy.Request:
+        self.articles_linked += 1
         return scrapy.Request(url, callback=self.parse_article, errback=self.skip,
                               cb_kwargs={**page, "via": via, "list_title": list_title})
 
@@ -169,6 +173,14 @@ class EditionSpider(scrapy.Spider):
             "content_type": response.headers.get(b"Content-Type", b"").decode("latin-1"),
             "via": via, "kind": classify(title, page_kind), "list_title": list_title,
         }
+
+    def closed(self, reason):
+        # An edition page that links no article is not this family's (or not an edition):
+        # archiving it as an empty edition would hide the misconfiguration.
+        stats = self.crawler.stats
+        if not (self.no_edition or self.articles_linked or stats.get_value("epaper/error")):
+            stats.set_value("epaper/error", f"no pages or articles found at {self.edition_url} "
+                                            f"(not a {self.name} edition page?)")
 
     # failures -----------------------------------------------------------------
     def skip(self, failure):
