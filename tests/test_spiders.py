@@ -18,7 +18,6 @@ UA = "Mozilla/5.0 (X11; Linux x86_64) epaper-archive-test"
 VARIANTS = [
     ("founder-classic", {}),
     ("paperindex", {}),
-    ("paperindex", {"charset": "gb2312"}),
     ("xmwb", {}),
     ("whb", {}),
     ("jfdaily", {}),
@@ -86,18 +85,22 @@ def test_encoding_argument_overrides_detection(crawl_site):
         assert_matches_truth(site, DAY, server, items, workdir)
 
 
-@pytest.mark.parametrize("family", sorted({f for f, _ in VARIANTS}))
-def test_missing_dates_are_not_errors(family, crawl_site):
+# Every family meets a date without edition; the walk that handles it is shared, so
+# the two answers (404, 301 to the root) are spread over the families.
+MISSING = [("founder-new", 404), ("founder-new", 301), ("founder-classic", 301), ("paperindex", 404),
+           ("xmwb", 301), ("whb", 404), ("jfdaily", 301)]
+
+
+@pytest.mark.parametrize("family,status", MISSING)
+def test_missing_dates_are_not_errors(family, status, crawl_site):
     site = build_site(family, "bcrb", [DAY])
+    (day,) = [d for d, s in site.missing.items() if s == status]
     with ReplicaServer([site]) as server:
-        reasons = {}
-        for day, status in site.missing.items():
-            _, items, _ = crawl_site(server, site, day)
-            assert not items["page"] and not items["article"]
-            (missing,) = items["missing"]
-            assert missing["date"] == day.isoformat() and missing["paper"] == "bcrb"
-            reasons[status] = missing["reason"]
-        assert reasons == {404: "HTTP 404", 301: "301 to /"}
+        _, items, _ = crawl_site(server, site, day)
+    assert not items["page"] and not items["article"]
+    (missing,) = items["missing"]
+    assert missing["date"] == day.isoformat() and missing["paper"] == "bcrb"
+    assert missing["reason"] == {404: "HTTP 404", 301: "301 to /"}[status]
 
 
 def test_retry_after_is_honoured(crawl_site):
@@ -124,8 +127,8 @@ def test_robots_crawl_delay_is_honoured(crawl_site):
 def test_request_budget_stops_a_link_loop(crawl_site):
     site = build_site("founder-new", "bcrb", [DAY], link_loop=True)
     with ReplicaServer([site]) as server:
-        stats, items, _ = crawl_site(server, site, DAY, EPAPER_REQUEST_BUDGET=60)
-        assert server.requests <= 60
+        stats, items, _ = crawl_site(server, site, DAY, EPAPER_REQUEST_BUDGET=30)
+        assert server.requests <= 30
     assert stats["skipped"]["budget"] >= 1
     assert stats["finish_reason"] == "finished"
     assert any(s["reason"].startswith("budget") for s in items["skipped"])

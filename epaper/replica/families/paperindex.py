@@ -3,8 +3,7 @@
 The sites' own spelling ("Articel") and suffix letters that vary by page. Traps
 carried: hotspot-only articles, an ad page, the content/PaperIndex.htm entry that
 meta-refreshes to the latest edition, a 404 date and a 301-to-root date, and GBK
-pages that declare no charset at all (option `charset`: "none" (default) or a label
-put in both the header and the meta tag).
+pages that declare no charset at all.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ SUFFIXES = ("HO", "BB", "TB", "KB", "AB")
 
 class PaperIndex(Renderer):
     family = "paperindex"
-    default_options = {"charset": "none"}
 
     @property
     def root(self) -> str:
@@ -50,12 +48,11 @@ class PaperIndex(Renderer):
     def label(page: Page) -> str:
         return f"第{page.no:02d}版：{page.name}"
 
-    def send(self, doc_body: str, title: str) -> Resource:
-        charset = self.opt["charset"]
-        if charset == "none":
-            return Resource(encode(html_doc(title, doc_body).replace(
-                '<meta http-equiv="Content-Type" content="text/html; charset=utf-8">\n', ""), "gbk"), "text/html")
-        return Resource(encode(html_doc(title, doc_body, charset=charset), charset), f"text/html; charset={charset}")
+    @staticmethod
+    def send(body: str, title: str) -> Resource:
+        # GBK bytes, and no charset in the header or the page: clients must guess
+        doc = html_doc(title, body).replace('<meta http-equiv="Content-Type" content="text/html; charset=utf-8">\n', "")
+        return Resource(encode(doc, "gbk"), "text/html")
 
     def render_page(self, ed: Edition, page: Page, host: str) -> Resource:
         here = self.site.page_paths[ed.date][page.no]
