@@ -3,4 +3,5 @@ pytest_plugins = [
     "tests.fixtures.s3",
     "tests.fixtures.replica",
     "tests.fixtures.prefect",
+    "tests.fixtures.edition",
 ]

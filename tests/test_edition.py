@@ -3,60 +3,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-from datetime import date
 
-import pytest
 import yaml
 
-from epaper.replica import ReplicaServer, build_site
 from flows.archive import archive_edition
 from storage.archive import open_archive
-
-DAYS = [date(2025, 4, 28), date(2025, 4, 29)]
-
-
-@pytest.fixture
-def sites():
-    # Built per test: tests edit articles on them.
-    return [build_site("founder-new", "bcrb", DAYS, skin="swiper"),
-            build_site("founder-new", "shrb", DAYS, skin="chunkicon", node="A01", content_dir="con")]
-
-
-@pytest.fixture
-def papers(sites, archive_env, prefect_api, tmp_path, monkeypatch):
-    """The replica served on 127.0.0.1 and a --papers file pointing at it."""
-    monkeypatch.setenv("EPAPER_DOWNLOAD_DELAY", "0")
-    with ReplicaServer(sites) as server:
-        path = tmp_path / "papers.yaml"
-        path.write_text(yaml.safe_dump([s.paper_entry(server.base_url) for s in sites], allow_unicode=True),
-                        encoding="utf-8")
-        yield server, str(path)
-
-
-def all_versions(prefix: str = "") -> dict[str, int]:
-    with open_archive() as archive:
-        return {key: len(archive.versions(key)) for key in archive.list(prefix)}
-
-
-def cli_env(**changes: str) -> dict[str, str]:
-    """The test's environment for a CLI subprocess, on the session's Prefect API server."""
-    from prefect.settings import PREFECT_API_URL
-
-    return {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), **changes}
-
-
-def epaper(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "epaper.cli", *args], capture_output=True, text=True,
-                          env=cli_env(**env), timeout=300)
-
-
-def error_line(run: subprocess.CompletedProcess) -> str:
-    """The CLI's one-line reason (Prefect's own log lines may surround it)."""
-    lines = [line for line in run.stderr.splitlines() if line.startswith("epaper: error:")]
-    assert len(lines) == 1, run.stderr
-    return lines[0]
+from tests.fixtures.edition import DAYS, all_versions, epaper, error_line
 
 
 def test_edition_is_archived_with_every_article_of_the_replica(sites, papers):
