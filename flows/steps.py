@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 from pathlib import Path
 
 from epaper.config import Paper
@@ -16,19 +17,64 @@ from flows.dedupe import keywords
 from flows.pdftext import page_text
 from flows.workdir import items, read_jsonl, write_jsonl
 from spiders.crawl import run_crawl
+from spiders.httpcache import WarcError, WarcIndex, revalidate_settings
 from storage import keys
-from storage.archive import Archive
+from storage.archive import Archive, ObjectNotFound, open_archive
 from storage.catalog import Catalog
+
+log = logging.getLogger(__name__)
 
 CLEANED = "cleaned.jsonl"
 DEDUPED = "deduped.jsonl"
 
 
 def fetch_edition(paper: Paper, date, workdir: Path) -> dict:
-    """Crawl one edition into `workdir`; returns the crawl stats."""
+    """Crawl one edition into `workdir`; returns the crawl stats.
+
+    An edition archived before is re-crawled conditionally: each request carries the
+    validators of the archived crawl's response and a 304 reuses it (spiders/httpcache.py).
+    """
+    with open_archive() as archive:
+        try:
+            warcs = previous_warcs(archive, paper.id, date.isoformat(), workdir / "previous")
+        except (WarcError, ObjectNotFound) as exc:
+            # A damaged earlier crawl must not block archiving the edition anew.
+            log.warning("crawling %s %s without revalidation: %s", paper.id, date, exc)
+            warcs = []
+    return crawl_edition(paper, date, workdir, revalidate_settings(warcs) if warcs else None)
+
+
+def crawl_edition(paper: Paper, date, workdir: Path, settings: dict | None = None) -> dict:
+    """Run the paper's spider for `date` into `workdir` with extra Scrapy `settings`."""
     era = paper.era(date)
     return run_crawl(paper.id, date.isoformat(), era.family, paper.edition_url(date),
-                     str(workdir), encoding=era.encoding)
+                     str(workdir), encoding=era.encoding, settings=settings)
+
+
+def previous_warcs(archive: Archive, paper: str, date: str, dest: Path) -> list[Path]:
+    """The archived crawl of the edition as WARC files in `dest`: its own first, then the
+    earlier ones its revisit records refer to; [] if the edition was never archived.
+    WarcError names the object that is corrupt, truncated or missing records."""
+    manifest_key = keys.edition_manifest(paper, date)
+    if not archive.exists(manifest_key):
+        return []
+    latest = json.loads(archive.get(manifest_key))["crawl"]["warc_key"]
+    folder = latest.rsplit("/", 1)[0] + "/"
+    earlier = sorted((key for key in archive.list(folder) if key < latest), reverse=True)  # keys sort by time
+    dest.mkdir(parents=True, exist_ok=True)
+    index, paths = WarcIndex(), []
+    for key in [latest, *earlier]:
+        path = dest / key.rsplit("/", 1)[1]
+        path.write_bytes(archive.get(key))
+        try:
+            index.add(path)
+        except WarcError as exc:
+            raise WarcError(f"{key} in bucket {archive.bucket!r}: {exc}") from None
+        paths.append(path)
+        if not index.unresolved():
+            return paths
+    raise WarcError(f"{latest} in bucket {archive.bucket!r}: its revisit records refer to "
+                    f"{len(index.unresolved())} records found in no earlier WARC of the edition")
 
 
 def missing_reason(workdir: Path) -> str | None:

@@ -47,7 +47,15 @@ DOWNLOADER_MIDDLEWARES = {
     "spiders.middlewares.RequestBudgetMiddleware": 120,  # after robots.txt: only real fetches count
     "spiders.middlewares.CharsetMiddleware": 580,
     "spiders.warc.WarcCaptureMiddleware": 950,
+    # Re-crawls revalidate what the archived crawl fetched (spiders/httpcache.py; the fetch
+    # step turns the cache on). Stats sit above the cache so that they count what came over
+    # the wire (a 304), not the archived page the cache hands on in its place.
+    "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": None,
+    "spiders.httpcache.RevalidatingCacheMiddleware": 900,
+    "scrapy.downloadermiddlewares.stats.DownloaderStats": 920,
 }
+HTTPCACHE_POLICY = "spiders.httpcache.RevalidatePolicy"
+HTTPCACHE_STORAGE = "spiders.httpcache.WarcCacheStorage"
 ITEM_PIPELINES = {"spiders.pipelines.PagePdfPipeline": 100}
 FILES_URLS_FIELD = "file_urls"
 FILES_RESULT_FIELD = "files"
