@@ -44,6 +44,16 @@ def cmd_backfill(args) -> None:
         print(summary(result))
 
 
+def cmd_reprocess(args) -> None:
+    from epaper.config import get_paper, parse_date
+
+    get_paper(args.paper, args.papers)
+    parse_date(args.date)
+    from flows.reprocess import reprocess_edition
+
+    print(summary(reprocess_edition(args.paper, args.date, args.papers)))
+
+
 def cmd_papers(args) -> None:
     from epaper.config import load_papers
 
@@ -107,6 +117,20 @@ def cmd_versions(args) -> None:
               f"{version['last_modified']:%Y-%m-%d %H:%M:%S}  {version['size']:>9}")
 
 
+def cmd_presign(args) -> None:
+    from datetime import timedelta
+
+    from storage.archive import open_archive
+
+    embedded = not os.environ.get("EPAPER_S3_ENDPOINT")
+    with open_archive() as archive:
+        archive.stat(args.key)  # a URL to nothing helps no one: fail naming the key
+        print(archive.presign(args.key, expires=timedelta(seconds=args.expires)))
+    if embedded:
+        print(f"epaper: note: the embedded S3 server stopped with this command; the URL works while it runs "
+              f"again on {archive.endpoint} (`python -m storage.s3server` reuses the port)", file=sys.stderr)
+
+
 def cmd_cluster(args) -> None:
     from storage.catalog import Catalog
 
@@ -141,6 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--papers", help=papers_help)
     p.set_defaults(run=cmd_backfill)
 
+    p = sub.add_parser("reprocess", help="clean and dedupe an archived edition again from its WARC, offline")
+    p.add_argument("paper")
+    p.add_argument("--date", required=True, help="YYYY-MM-DD")
+    p.add_argument("--papers", help=papers_help)
+    p.set_defaults(run=cmd_reprocess)
+
     p = sub.add_parser("papers", help="list the catalogue of papers")
     p.add_argument("--papers", help=papers_help)
     p.set_defaults(run=cmd_papers)
@@ -162,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("versions", help="version history of one object")
     p.add_argument("key")
     p.set_defaults(run=cmd_versions)
+
+    p = sub.add_parser("presign", help="a URL anyone can GET one archived object with, for a while")
+    p.add_argument("key")
+    p.add_argument("--expires", type=int, default=3600, help="seconds the URL stays valid (default 3600, at most 604800)")
+    p.set_defaults(run=cmd_presign)
 
     p = sub.add_parser("cluster", help="an article's reprints across papers and dates")
     p.add_argument("key")
