@@ -1,0 +1,264 @@
+"""Fetch overhead: our archive crawl beside a bare Scrapy crawl of the same replica editions.
+
+    python -m bench.fetch_bench [--quick] [--families F,F] [--pages N] [--repeat N] [--no-upload]
+
+For each replica edition (one per CMS family) the two contenders run in turn, `--repeat`
+times, each in a fresh process as the flow runs a crawl:
+
+  ours   `spiders.crawl.run_crawl`, exactly as the flow's fetch step calls it: WARC capture,
+         items feed with every article's HTML, page PDFs through FilesPipeline, charset
+         repair, robots.txt Crawl-delay, request budget, AutoThrottle; then (unless
+         --no-upload) the upload of what the crawl captured: the raw WARC and the page
+         PDFs into the S3 archive.
+  bare   the same family spider (the same link-following: page list, article lists,
+         hotspots, and a plain request per page PDF) on a bare Scrapy configuration:
+         no WARC, no feed, no pipelines, no custom middlewares, no AutoThrottle.
+
+Both get the same CONCURRENT_REQUESTS and CONCURRENT_REQUESTS_PER_DOMAIN (ours), no
+download delay, the same User-Agent and robots.txt rule, so both fetch the same URLs
+(the table shows each side's request count). Times are medians over the repeats;
+`ratio` is ours / bare, measured side by side in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import harness  # noqa: E402
+
+TARGET = 1.3
+# Crawl settings per contender ("bare" is the bare Scrapy crawl). ours_noat: ours with
+# AutoThrottle off, which EPAPER_DOWNLOAD_DELAY=0 leaves on (see the report).
+CONTENDERS = {"ours": None, "bare": "bare", "ours_noat": {"AUTOTHROTTLE_ENABLED": False}}
+
+
+# --- the bare crawl (child process) ---------------------------------------------------
+
+def bare_settings(workdir: Path, ours) -> dict:
+    """A bare Scrapy configuration with our concurrency, User-Agent and robots rule."""
+    return {
+        "SPIDER_MODULES": ["spiders.families"],
+        "USER_AGENT": ours.get("USER_AGENT"),  # the replica answers 403 to Scrapy's own agent
+        "ROBOTSTXT_OBEY": True,
+        "CONCURRENT_REQUESTS": ours.getint("CONCURRENT_REQUESTS"),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": ours.getint("CONCURRENT_REQUESTS_PER_DOMAIN"),
+        "DOWNLOAD_DELAY": 0,
+        "AUTOTHROTTLE_ENABLED": False,
+        "TWISTED_REACTOR": ours.get("TWISTED_REACTOR"),
+        "TELNETCONSOLE_ENABLED": False,
+        "LOG_LEVEL": ours.get("LOG_LEVEL"),  # same logging as ours, to a file
+        "LOG_FILE": str(workdir / "crawl.log"),
+    }
+
+
+def bare_main(argv: list[str]) -> int:
+    import scrapy
+    from scrapy.crawler import CrawlerProcess
+    from scrapy.settings import Settings
+    from scrapy.spiderloader import SpiderLoader
+
+    from spiders.crawl import crawl_settings, write_stats
+
+    parser = argparse.ArgumentParser(prog="python -m bench.fetch_bench bare")
+    for name in ("--paper", "--date", "--family", "--edition-url", "--workdir"):
+        parser.add_argument(name, required=True)
+    args = parser.parse_args(argv)
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    settings = Settings(bare_settings(workdir, crawl_settings(workdir, {})))
+    family = SpiderLoader.from_settings(settings).load(args.family)
+
+    class Bare(family):
+        """The family's link-following; page PDFs as plain requests, bodies dropped."""
+
+        name = f"bare-{family.name}"
+
+        def parse_page(self, response):
+            for out in super().parse_page(response):
+                yield out
+                if isinstance(out, dict) and out.get("type") == "page" and out.get("pdf_url"):
+                    yield scrapy.Request(out["pdf_url"], callback=self.drop, errback=self.skip)
+
+        def drop(self, response):
+            return []
+
+    process = CrawlerProcess(settings, install_root_handler=True)
+    crawler = process.create_crawler(Bare)
+    process.crawl(crawler, paper=args.paper, date=args.date, edition_url=args.edition_url)
+    process.start()
+    write_stats(crawler.stats.get_stats(), workdir / "stats.json")
+    return 0
+
+
+# --- the bench (parent process) ---------------------------------------------------------
+
+def run_ours(site, day, base_url: str, workdir: Path, archive, settings: dict | None = None,
+             run_id: str = "") -> dict:
+    """Our crawl, then the upload of its WARC and PDFs under a paper id of this run's own
+    (`paper-run_id`), so every run really writes rather than finding the content stored."""
+    from spiders.crawl import run_crawl
+    from storage import keys
+
+    start = time.perf_counter()
+    stats = run_crawl(site.paper, day.isoformat(), site.family, base_url + site.url_for(day), str(workdir),
+                      settings=settings)
+    crawled = time.perf_counter()
+    if archive is not None:
+        import datetime as dt
+
+        paper = f"{site.paper}-{run_id}" if run_id else site.paper
+        archive.put_file(keys.raw_warc(paper, day, dt.datetime.fromisoformat(stats["started"])),
+                         workdir / "crawl.warc.gz", "application/warc")
+        for page in map(json.loads, (workdir / "items.jsonl").read_text(encoding="utf-8").splitlines()):
+            if page.get("type") == "page" and page.get("pdf_path"):
+                archive.put_file(keys.page_pdf(paper, day, int(page["page_no"])),
+                                 workdir / page["pdf_path"], "application/pdf")
+    done = time.perf_counter()
+    return {"wall": done - start, "crawl_wall": crawled - start, "upload": done - crawled,
+            "requests": stats["requests"], "bytes": stats["bytes"], "crawl": _span(stats)}
+
+
+def run_bare(site, day, base_url: str, workdir: Path) -> dict:
+    cmd = [sys.executable, "-m", "bench.fetch_bench", "bare", "--paper", site.paper, "--date", day.isoformat(),
+           "--family", site.family, "--edition-url", base_url + site.url_for(day), "--workdir", str(workdir)]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=harness.ROOT)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"bare crawl failed: {proc.stderr.strip().splitlines()[-1:]}")
+    stats = json.loads((workdir / "stats.json").read_text(encoding="utf-8"))
+    return {"wall": wall, "crawl_wall": wall, "upload": 0.0, "requests": stats["requests"],
+            "bytes": stats["bytes"], "crawl": _span(stats)}
+
+
+def _span(stats: dict) -> float:
+    import datetime as dt
+
+    return (dt.datetime.fromisoformat(stats["finished"]) - dt.datetime.fromisoformat(stats["started"])).total_seconds()
+
+
+def measure(families: list[str], pages: int, repeat: int, upload: bool, workdir: str | None = None,
+            no_autothrottle: bool = True, log=None) -> dict:
+    """Run the bench; returns per-edition medians and the totals."""
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    from epaper.replica import ReplicaServer
+
+    day = harness.dates(1)[0]
+    sites = harness.build_sites(families, [day], pages)
+    rows = []
+    with contextlib.ExitStack() as stack:
+        home = stack.enter_context(harness.scratch(workdir))
+        server = stack.enter_context(ReplicaServer(sites))
+        archive = None
+        if upload:
+            from storage.archive import open_archive
+
+            stack.enter_context(harness.s3_server(home, bucket="bench-fetch"))
+            archive = stack.enter_context(open_archive())
+        for site in sites:
+            runs = {who: [] for who in CONTENDERS if who != "ours_noat" or no_autothrottle}
+            for i in range(repeat):
+                # rotate who goes first, so a slow spell of a shared machine hits all alike
+                order = list(runs)[i % len(runs):] + list(runs)[:i % len(runs)]
+                for who in order:
+                    wd = home / "fetch" / site.paper / f"{who}{i}"
+                    before = server.requests
+                    if who == "bare":
+                        r = run_bare(site, day, server.base_url, wd)
+                    else:
+                        r = run_ours(site, day, server.base_url, wd, archive, CONTENDERS[who],
+                                     run_id=f"{who.replace('_', '-')}{i}")
+                    r["served"] = server.requests - before
+                    runs[who].append(r)
+            row = {"family": site.family, "paper": site.paper, "pages": pages}
+            for who, rs in runs.items():
+                for k in ("wall", "crawl_wall", "upload", "crawl"):
+                    row[f"{who}_{k}"] = harness.median([r[k] for r in rs])
+                row[f"{who}_requests"] = rs[0]["served"]
+            rows.append(row)
+            log(f"  fetch {site.family}: " + ", ".join(f"{who} {row[who + '_wall']:.2f} s" for who in runs))
+
+    def total(key):
+        return sum(r[key] for r in rows)
+
+    result = {"rows": rows, "repeat": repeat, "pages": pages, "upload": upload,
+              "editions": len(rows), "requests": total("bare_requests")}
+    for who in ("ours", "ours_noat"):
+        if rows and f"{who}_wall" in rows[0]:
+            result[f"{who}_ratio"] = total(f"{who}_wall") / total("bare_wall")
+            result[f"{who}_ratio_crawl"] = total(f"{who}_crawl_wall") / total("bare_wall")
+            result[f"{who}_ratio_scrapy"] = total(f"{who}_crawl") / total("bare_crawl")
+            result[f"{who}_same_requests"] = total(f"{who}_requests") == total("bare_requests")
+    result["ratio"] = result["ours_ratio"]
+    return result
+
+
+def render(result: dict) -> str:
+    noat = "ours_noat_ratio" in result
+    rows = []
+    for r in [*result["rows"], None]:
+        if r is None:  # the totals
+            r = {k: sum(x[k] for x in result["rows"]) for k in result["rows"][0] if k not in ("family", "paper")}
+            r.update(family="all editions", pages="")
+        row = [r["family"], r["pages"], r["bare_requests"], f"{r['bare_wall']:.2f}",
+               f"{r['ours_crawl_wall']:.2f} + {r['ours_upload']:.2f}", f"{r['ours_wall'] / r['bare_wall']:.2f}",
+               f"{r['ours_crawl'] / r['bare_crawl']:.2f}"]
+        if noat:
+            row += [f"{r['ours_noat_wall']:.2f}", f"{r['ours_noat_wall'] / r['bare_wall']:.2f}",
+                    f"{r['ours_noat_crawl'] / r['bare_crawl']:.2f}"]
+        rows.append(row)
+    head = ["edition (family)", "pages", "requests", "bare s", "ours s (crawl + upload)", "ours/bare",
+            "in Scrapy"]
+    if noat:
+        head += ["ours, AutoThrottle off s", "ours/bare", "in Scrapy"]
+    verdict = "met" if result["ratio"] <= TARGET else "MISSED"
+    notes = [f"ours / bare = {result['ratio']:.2f} (target <= {TARGET}: {verdict}); crawl alone "
+             f"{result['ours_ratio_crawl']:.2f}; between Scrapy's start and finish {result['ours_ratio_scrapy']:.2f}."]
+    if noat:
+        notes.append(f"With AutoThrottle off (EPAPER_DOWNLOAD_DELAY=0 leaves it on): {result['ours_noat_ratio']:.2f}, "
+                     f"in Scrapy {result['ours_noat_ratio_scrapy']:.2f}.")
+    same = all(result.get(f"{w}_same_requests", True) for w in ("ours", "ours_noat"))
+    notes.append(f"Seconds are medians of {result['repeat']} rotating runs per contender, process start included"
+                 + ("" if result["upload"] else ", no upload") + "; "
+                 + ("every contender made the same requests." if same else "REQUEST COUNTS DIFFER."))
+    return harness.table(head, rows) + "\n\n" + "\n".join(notes)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bare"]:
+        sys.exit(bare_main(argv[1:]))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="three families, 4 pages, 2 repeats")
+    parser.add_argument("--families", help=f"comma-separated, of {', '.join(harness.PAPERS)}")
+    parser.add_argument("--pages", type=int)
+    parser.add_argument("--repeat", type=int)
+    parser.add_argument("--no-upload", action="store_true", help="crawl only: no S3 server")
+    parser.add_argument("--no-variant", action="store_true", help="skip ours with AutoThrottle off")
+    parser.add_argument("--workdir", help="scratch EPAPER_HOME (default: a temporary folder)")
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args(argv)
+    families = (args.families.split(",") if args.families
+                else ["founder-new", "paperindex", "jfdaily"] if args.quick else list(harness.PAPERS))
+    pages = args.pages or (4 if args.quick else 8)
+    repeat = args.repeat or (2 if args.quick else 3)
+    result = measure(families, pages, repeat, not args.no_upload, args.workdir, not args.no_variant)
+    print(f"fetch bench: {harness.command_line()}  [{harness.machine_line()}]")
+    print(render(result))
+    if args.json:
+        result.update(command=harness.command_line(), machine=harness.machine(), families=families)
+        Path(args.json).write_text(json.dumps(result, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
