@@ -1,4 +1,4 @@
-"""Prefect flow: archive one edition of one paper, fetch → clean → dedupe → publish."""
+"""Prefect flow: archive one edition of one paper, fetch → clean → dedupe → publish → report."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from prefect import flow, task
+from prefect import flow, tags, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
@@ -14,23 +14,37 @@ from prefect.tasks import exponential_backoff
 
 from epaper.config import get_paper, parse_date
 from flows import steps
-from flows.workdir import new_workdir
+from flows.workdir import new_workdir, read_jsonl
 from storage.archive import ArchiveUnavailable, open_archive
 from storage.catalog import Catalog
 
+# Tag-based concurrency limits (created by `epaper setup-prefect`) hold on the fetch task:
+# FETCH_TAG caps crawls across all sites, site_tag(paper) allows one crawl of a paper at a time.
+FETCH_TAG = "fetch"
 
-@task(name="fetch", task_run_name="fetch {paper_id} {date}", cache_policy=NO_CACHE)
+
+def site_tag(paper_id: str) -> str:
+    return f"site:{paper_id}"
+
+
+def _run_label(step: str):
+    """Task run names that read as the data flow in the UI: "fetch bcrb 2025-04-30", …"""
+    return lambda: f"{step} {flow_run.name}"
+
+
+@task(name="fetch", task_run_name=_run_label("fetch"), tags=[FETCH_TAG], cache_policy=NO_CACHE)
 def fetch(paper_id: str, date: str, papers_file: str | None, workdir: Path) -> dict:
     return steps.fetch_edition(get_paper(paper_id, papers_file), parse_date(date), workdir)
 
 
-@task(name="clean", cache_policy=NO_CACHE)
+@task(name="clean", task_run_name=_run_label("clean"), cache_policy=NO_CACHE)
 def clean(workdir: Path) -> int:
     return steps.clean_edition(workdir)
 
 
 # A busy shared catalog can fail a transaction; the step is idempotent per key.
-@task(name="dedupe", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+@task(name="dedupe", task_run_name=_run_label("dedupe"), retries=2, retry_delay_seconds=2,
+      cache_policy=NO_CACHE)
 def dedupe(workdir: Path) -> int:
     return steps.dedupe_edition(workdir, Catalog())
 
@@ -40,29 +54,45 @@ def _s3_unavailable(task, task_run, state) -> bool:
 
 
 # An S3 outage must not lose a crawl: publishing again writes only what is missing.
-@task(name="publish", retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=5),
-      retry_condition_fn=_s3_unavailable, cache_policy=NO_CACHE)
+@task(name="publish", task_run_name=_run_label("publish"), retries=3,
+      retry_delay_seconds=exponential_backoff(backoff_factor=5), retry_condition_fn=_s3_unavailable,
+      cache_policy=NO_CACHE)
 def publish(workdir: Path, paper_id: str, date: str, stats: dict) -> dict:
     with open_archive() as archive:
         return steps.publish_edition(workdir, archive, paper_id, date, stats)
 
 
-def _report(result: dict) -> None:
-    """The edition as a table in the Prefect UI, with each article's duplicate mark."""
-    rows = [{
-        "page": a["page_no"], "title": a["title"], "key": a["key"],
-        "duplicate": "" if a["cluster"] == a["key"] else f"reprint, cluster {a['cluster']}",
-    } for a in result["articles"]]
+def _mark(key: str, dedupe: dict) -> str:
+    if dedupe["canonical"] == key:
+        return "first seen"
+    return f"reprint of {dedupe['canonical']} (similarity {dedupe['similarity']:.2f})"
+
+
+@task(name="report", task_run_name=_run_label("report"), cache_policy=NO_CACHE)
+def report(result: dict, workdir: Path) -> None:
+    """The edition in the Prefect UI: a table of its pages and articles with their keys and
+    duplicate marks, and a dedupe summary."""
     paper, date = result["paper"], result["date"]
+    marks = {a["key"]: a["dedupe"] for a in read_jsonl(workdir / steps.DEDUPED)}
+    rows = [{"page": p["page_no"], "item": "page", "title": p["page_name"], "key": p["pdf_key"] or "",
+             "duplicate": ""} for p in result["pages"]]
+    rows += [{"page": a["page_no"], "item": "article", "title": a["title"], "key": a["key"],
+              "duplicate": _mark(a["key"], marks[a["key"]])} for a in result["articles"]]
+    rows.sort(key=lambda row: (row["page"], row["item"] != "page"))  # each page, then its articles
+    reprints = [a for a in result["articles"] if marks[a["key"]]["canonical"] != a["key"]]
     create_table_artifact(key=f"edition-{paper}-{date}", table=rows,
-                          description=f"{paper} {date}: {len(rows)} articles")
-    reprints = sum(1 for row in rows if row["duplicate"])
-    create_markdown_artifact(
-        key=f"dedupe-{paper}-{date}",
-        markdown=(f"### {paper} {date}\n\n| pages | articles | reprints | skipped | written |\n"
-                  f"|---|---|---|---|---|\n| {len(result['pages'])} | {len(rows)} | {reprints} "
-                  f"| {len(result['skipped'])} | {'yes' if result['changed'] else 'unchanged'} |\n"),
-        description="dedupe summary")
+                          description=f"{paper} {date}: {len(result['pages'])} pages, "
+                                      f"{len(result['articles'])} articles, {len(reprints)} reprints")
+    lines = [f"### {paper} {date}: dedupe", "",
+             "| pages | articles | new stories | reprints | skipped | archive |", "|---|---|---|---|---|---|",
+             f"| {len(result['pages'])} | {len(result['articles'])} | {len(result['articles']) - len(reprints)} "
+             f"| {len(reprints)} | {len(result['skipped'])} | {'written' if result['changed'] else 'unchanged'} |"]
+    if reprints:
+        lines += ["", "| reprint | of (earliest archived) | similarity |", "|---|---|---|"]
+        lines += [f"| {a['title']} `{a['key']}` | `{marks[a['key']]['canonical']}` "
+                  f"| {marks[a['key']]['similarity']:.2f} |" for a in reprints]
+    create_markdown_artifact(key=f"dedupe-{paper}-{date}", markdown="\n".join(lines) + "\n",
+                             description=f"{paper} {date}: dedupe summary")
 
 
 def edition_date(paper: str, date: str | None, papers_file: str | None) -> str:
@@ -85,14 +115,17 @@ def archive_edition(paper: str, date: str | None = None, papers_file: str | None
     # Without EPAPER_S3_ENDPOINT this starts the embedded server once for the whole run.
     with open_archive():
         workdir = new_workdir(paper, date)
-        stats = fetch(paper, date, papers_file, workdir)
+        with tags(site_tag(paper)):
+            stats = fetch(paper, date, papers_file, workdir)
         reason = steps.missing_reason(workdir)
         if reason:
             shutil.rmtree(workdir)
+            create_markdown_artifact(key=f"edition-{paper}-{date}", description=f"{paper} {date}: no edition",
+                                     markdown=f"### {paper} {date}: no edition\n\n{reason}\n")
             return {"paper": paper, "date": date, "status": "missing", "reason": reason}
         clean(workdir)
         dedupe(workdir)
         result = publish(workdir, paper, date, stats)
-    _report(result)
+    report(result, workdir)
     shutil.rmtree(workdir)
     return result

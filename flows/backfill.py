@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from prefect import flow
-from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 
 from epaper.config import ConfigError, get_paper, parse_date
 from flows.archive import archive_edition
@@ -22,4 +22,8 @@ def backfill(paper: str, start: str, end: str, papers_file: str | None = None) -
     for done, date in enumerate(dates, start=1):
         results.append(archive_edition(paper, date.isoformat(), papers_file))
         update_progress_artifact(progress, progress=100.0 * done / len(dates))
+    create_table_artifact(key=f"backfill-{paper}-{start}-{end}", description=f"backfill {paper} {start}..{end}",
+                          table=[{"date": r["date"], "status": r["status"],
+                                  "articles": len(r.get("articles", [])), "manifest or reason": r.get("key") or r["reason"]}
+                                 for r in results])
     return results
