@@ -75,6 +75,14 @@ def cmd_deployments(args) -> None:
         print(f"wrote {deployments.PREFECT_YAML}")
 
 
+def cmd_setup_prefect(args) -> None:
+    from epaper import deployments
+    from epaper.config import load_papers
+
+    for line in deployments.setup_prefect(load_papers(args.papers), args.fetch_limit):
+        print(line)
+
+
 def cmd_ls(args) -> None:
     from storage import keys
     from storage.archive import open_archive
@@ -178,6 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("deployments", help="write prefect.yaml from papers.yaml")
     p.add_argument("--check", action="store_true", help="only check that they match")
     p.set_defaults(run=cmd_deployments)
+
+    from epaper.deployments import FETCH_LIMIT
+
+    p = sub.add_parser("setup-prefect", help="create the work pool and concurrency limits on the Prefect server")
+    p.add_argument("--papers", help=papers_help)
+    p.add_argument("--fetch-limit", type=int, default=FETCH_LIMIT,
+                   help="crawls at once across all sites (default %(default)s)")
+    p.set_defaults(run=cmd_setup_prefect)
 
     p = sub.add_parser("ls", help="list archived editions, or one edition's articles")
     p.add_argument("paper", nargs="?")

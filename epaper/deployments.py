@@ -1,38 +1,52 @@
-"""prefect.yaml, rendered from papers.yaml: one scheduled deployment per paper.
+"""Prefect in production: prefect.yaml rendered from papers.yaml, and the server-side setup.
 
-`epaper deployments` rewrites it; `epaper deployments --check` (and a test)
-fails when the two have drifted apart.
+`epaper deployments` rewrites prefect.yaml (one scheduled deployment per paper, and one
+for backfills);
+`epaper deployments --check` (and a test) fails when the two have drifted apart.
+`epaper setup-prefect` creates the work pool and the concurrency limits the flow relies on.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import yaml
 
 from epaper.config import BUILTIN_PAPERS, Paper, load_papers
 
-PREFECT_YAML = BUILTIN_PAPERS.parent / "prefect.yaml"
+PROJECT_DIR = BUILTIN_PAPERS.parent
+PREFECT_YAML = PROJECT_DIR / "prefect.yaml"
 WORK_POOL = "epaper"
+FETCH_LIMIT = 4  # crawls running at once across all sites, whatever the number of workers
 HEADER = "# Generated from papers.yaml by `epaper deployments`; edit papers.yaml, not this file.\n"
 
 
-def render(papers: dict[str, Paper]) -> str:
+def render(papers: dict[str, Paper], papers_file: str | None = None) -> str:
+    """prefect.yaml for `papers`; with `papers_file`, their runs read that file (`--papers`)."""
+    parameters = {"papers_file": papers_file} if papers_file else {}
     document = {
         "name": "epaper-archive",
         "prefect-version": "3.8.8",
         "build": None,
         "push": None,
-        # Workers start in the project folder (the repo, or /app in the image).
-        "pull": [{"prefect.deployments.steps.set_working_directory": {"directory": "."}}],
+        "pull": [{"epaper.deployments.enter_project": {}}],
         "deployments": [{
             "name": paper.id,
             "description": f"{paper.name} ({paper.region})" if paper.region else paper.name,
             "entrypoint": "flows/archive.py:archive_edition",
-            "parameters": {"paper": paper.id},
+            "parameters": {"paper": paper.id, **parameters},
             "tags": [f"paper:{paper.id}"],
             "work_pool": {"name": WORK_POOL},
             "schedules": [{"cron": paper.schedule, "timezone": paper.timezone}],
-        } for paper in papers.values()],
+        } for paper in papers.values()] + [{
+            # Started by hand (UI or `prefect deployment run backfill/backfill --param …`).
+            "name": "backfill",
+            "description": "every edition of one paper over a date range (parameters paper, start, end)",
+            "entrypoint": "flows/backfill.py:backfill",
+            "parameters": parameters,
+            "work_pool": {"name": WORK_POOL},
+            "schedules": [],  # said outright: `prefect deploy` at a terminal would ask
+        }],
     }
     return HEADER + yaml.safe_dump(document, allow_unicode=True, sort_keys=False)
 
@@ -43,3 +57,38 @@ def drifted(path: Path = PREFECT_YAML) -> bool:
 
 def write(path: Path = PREFECT_YAML) -> None:
     path.write_text(render(load_papers()), encoding="utf-8")
+
+
+def enter_project() -> dict[str, str]:
+    """The deployments' pull step. A process worker starts each flow run in a fresh temporary
+    folder; the flow code is where this package is installed from (the repo, /app in the image)."""
+    os.chdir(PROJECT_DIR)
+    return {"directory": str(PROJECT_DIR)}
+
+
+def setup_prefect(papers: dict[str, Paper], fetch_limit: int = FETCH_LIMIT) -> list[str]:
+    """Create the process work pool (kept as is if it exists) and set the tag concurrency
+    limits: `fetch_limit` crawls at once in all, one at a time per paper. Returns what it did."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists
+    from prefect.workers.process import ProcessWorker
+
+    from flows.archive import FETCH_TAG, site_tag
+
+    done = []
+    with get_client(sync_client=True) as client:
+        try:
+            client.create_work_pool(WorkPoolCreate(
+                name=WORK_POOL, type=ProcessWorker.type,
+                base_job_template=ProcessWorker.get_default_base_job_template()))
+            done.append(f"work pool {WORK_POOL!r} ({ProcessWorker.type}) created")
+        except ObjectAlreadyExists:
+            done.append(f"work pool {WORK_POOL!r} exists")
+        # Creating a tag limit that exists updates it.
+        client.create_concurrency_limit(tag=FETCH_TAG, concurrency_limit=fetch_limit)
+        done.append(f"concurrency limit {FETCH_TAG!r}: {fetch_limit}")
+        for paper in papers.values():
+            client.create_concurrency_limit(tag=site_tag(paper.id), concurrency_limit=1)
+        done.append(f"concurrency limit 1 on {len(papers)} tags {site_tag('<paper>')!r}")
+    return done
