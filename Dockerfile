@@ -1,4 +1,5 @@
-# The epaper-archive worker image: the project and its pinned dependencies.
+# The epaper-archive image for the compose file's `deploy` and `worker` services: the project
+# and its pinned dependencies. Workers run flows from /app (the deployments' pull step).
 FROM python:3.11.7-slim-bookworm
 WORKDIR /app
 COPY requirements.lock pyproject.toml ./
