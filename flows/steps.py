@@ -62,7 +62,7 @@ def previous_warcs(archive: Archive, paper: str, date: str, dest: Path) -> list[
     folder = latest.rsplit("/", 1)[0] + "/"
     earlier = sorted((key for key in archive.list(folder) if key < latest), reverse=True)  # keys sort by time
     dest.mkdir(parents=True, exist_ok=True)
-    index, paths = WarcIndex(), []
+    index = WarcIndex()
     for key in [latest, *earlier]:
         path = dest / key.rsplit("/", 1)[1]
         path.write_bytes(archive.get(key))
@@ -70,9 +70,8 @@ def previous_warcs(archive: Archive, paper: str, date: str, dest: Path) -> list[
             index.add(path)
         except WarcError as exc:
             raise WarcError(f"{key} in bucket {archive.bucket!r}: {exc}") from None
-        paths.append(path)
         if not index.unresolved():
-            return paths
+            return index.paths
     raise WarcError(f"{latest} in bucket {archive.bucket!r}: its revisit records refer to "
                     f"{len(index.unresolved())} records found in no earlier WARC of the edition")
 
