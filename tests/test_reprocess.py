@@ -14,7 +14,7 @@ from flows.archive import archive_edition
 from flows.clean import clean_article
 from flows.reprocess import reprocess_edition
 from storage.archive import ArchiveError, open_archive
-from tests.test_edition import all_versions, epaper, error_line
+from tests.fixtures.edition import all_versions, epaper, error_line
 
 DAY = date(2025, 4, 28)
 
