@@ -23,10 +23,11 @@ DEMO_DATES = [date(2025, 4, 27), date(2025, 4, 28), date(2025, 4, 29)]
 def build_site(family: str, paper: str, dates: list[date], **options) -> Site:
     """A replica of `paper` on a `family` CMS holding the editions of `dates`.
 
-    Options common to all families: pages (default 4), missing ({date: 404|301};
+    Options common to all families: pages (default 4), missing ({date: 404|403|410|301};
     default: the two days after the last date), busy (how many articles answer 429
     with Retry-After once), robots_trap (default True: a front-page hotspot into the
-    path robots.txt forbids). Family renderers document their own.
+    path robots.txt forbids), faults ({target: kind}, see epaper/replica/faults.py;
+    with fault_retry_after, fault_size). Family renderers document their own.
     """
     try:
         renderer = RENDERERS[family]

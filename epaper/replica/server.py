@@ -4,11 +4,15 @@ One threaded HTTP/1.1 server for any number of sites, each under its paper's pre
 It serves robots.txt (forbidding each site's /private/), answers conditional requests
 with 304, refuses Scrapy's default User-Agent with 403 as several e-paper hosts do,
 and counts requests, bytes and the most requests it ever had in flight at once.
+It carries out the sites' faults on the wire (reset, truncate, timeout, a body without
+Content-Length: epaper/replica/faults.py), and can answer slowly (`delay`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import socket
+import struct
 import threading
 import time
 from datetime import timezone
@@ -25,9 +29,13 @@ BOT_AGENTS = ("Scrapy/",)
 class ReplicaServer:
     """Context manager: `with ReplicaServer(sites) as srv: srv.base_url`."""
 
-    def __init__(self, sites: list[Site], host: str = "127.0.0.1", port: int = 0, crawl_delay: float | None = None):
+    def __init__(self, sites: list[Site], host: str = "127.0.0.1", port: int = 0, crawl_delay: float | None = None,
+                 delay: float = 0.0, fault_delay: float = 30.0):
         self.sites = list(sites)
         self.crawl_delay = crawl_delay  # robots.txt Crawl-delay, seconds
+        self.delay = delay  # seconds before every answer but robots.txt: a slow site
+        self.fault_delay = fault_delay  # how long a "timeout" fault keeps the client waiting
+        self._stopping = threading.Event()  # ends the waits of delay and timeout faults
         self.requests = 0
         self.bytes_sent = 0
         self.max_in_flight = 0
@@ -55,6 +63,7 @@ class ReplicaServer:
         self._thread.start()
 
     def stop(self) -> None:
+        self._stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         if self._thread:
@@ -66,7 +75,7 @@ class ReplicaServer:
 
     # routing ------------------------------------------------------------------
     def robots(self) -> Resource:
-        lines = ["User-agent: *"] + [f"Disallow: /{s.paper}/private/" for s in self.sites]
+        lines = ["User-agent: *"] + [f"Disallow: {path}" for s in self.sites for path in s.robots_disallowed()]
         if self.crawl_delay:
             lines.append(f"Crawl-delay: {self.crawl_delay}")
         return Resource("\n".join(lines + [""]).encode(), "text/plain")
@@ -118,27 +127,57 @@ class ReplicaServer:
                     else:
                         full = path + (f"?{target.query}" if target.query else "")
                         res = server.resolve(full, self.headers.get("Host", ""))
+                    if server.delay and path != "/robots.txt":
+                        server._stopping.wait(server.delay)
                     status, headers, body = self.conditional(res)
-                    self.send_response(status)
-                    if status != 304:
-                        headers.setdefault("Content-Type", res.content_type)
-                    headers["Content-Length"] = str(len(body))
-                    for k, v in headers.items():
-                        self.send_header(k, v)
                     # counted before the body goes out: a client that has its answer sees it counted
                     with server._lock:
                         server.requests += 1
                         server.bytes_sent += 0 if head else len(body)
                         server.log.append(
                             {"method": self.command, "path": path, "status": status,
-                             "time": arrived, "user_agent": agent}
+                             "time": arrived, "user_agent": agent, "host": self.headers.get("Host", ""),
+                             "fault": res.fault}
                         )
+                    if res.fault == "timeout":
+                        server._stopping.wait(server.fault_delay)
+                    if res.fault == "reset":
+                        self.reset()
+                        return
+                    self.send_response(status)
+                    if status != 304:
+                        headers.setdefault("Content-Type", res.content_type)
+                    if res.fault == "unsized":  # HTTP/1.0 style: the body ends when the connection does
+                        headers["Connection"] = "close"
+                        self.close_connection = True
+                    else:
+                        headers["Content-Length"] = str(len(body))
+                    for k, v in headers.items():
+                        self.send_header(k, v)
                     self.end_headers()
-                    if not head:
-                        self.wfile.write(body)
+                    if head:
+                        return
+                    if res.fault == "truncate":
+                        self.wfile.write(body[: len(body) // 2])
+                        self.wfile.flush()
+                        self.close_connection = True
+                        return
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client gave up (too large, timed out)
                 finally:
                     with server._lock:
                         server._in_flight -= 1
+
+            def reset(self) -> None:
+                """Abort the connection: SO_LINGER 0 makes close() send RST."""
+                self.close_connection = True
+                try:
+                    self.wfile.flush()
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.close()
+                except OSError:
+                    pass
 
             def conditional(self, res: Resource) -> tuple[int, dict[str, str], bytes]:
                 headers = dict(res.headers)

@@ -17,6 +17,7 @@ from html import escape
 from typing import Callable
 
 from .edition import Edition, Page, Story, make_edition, paper_info
+from .faults import Fault, billion_laughs, malformed, offsite_host, relabel
 from .pdf import page_pdf
 
 CST = timezone(timedelta(hours=8))
@@ -29,6 +30,7 @@ class Resource:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     last_modified: datetime | None = None
+    fault: str | None = None  # what the server does on the wire: reset, truncate, timeout, unsized
 
 
 @dataclass
@@ -154,7 +156,7 @@ class Site:
         self.options = options
         self.pages = options.get("pages", 4)
         after = self.dates[-1] if self.dates else date(2025, 4, 28)
-        # Dates without an edition: one answers 404, the other a 301 to the root.
+        # Dates without an edition: one answers 404, the other a 301 to the root (or 403, 410).
         self.missing: dict[date, int] = options.get(
             "missing", {after + timedelta(days=1): 404, after + timedelta(days=2): 301}
         )
@@ -171,6 +173,8 @@ class Site:
         self.modified: dict[str, datetime] = {}
         self.busy: dict[str, int] = {}  # path -> how many more times to answer 429
         self._layout()
+        self.faults: dict[str, Fault] = {}  # path -> its fault (epaper/replica/faults.py)
+        self.set_faults(options.get("faults", {}))
 
     # layout ---------------------------------------------------------------
     def _layout(self) -> None:
@@ -192,6 +196,8 @@ class Site:
         for day, status in self.missing.items():
             if status == 301:
                 self.routes.update(r.missing_redirect(day))
+            elif status != 404:  # 403, 410: some sites refuse rather than deny
+                self.routes[self.url_for(day)] = lambda host, s=status: Resource(f"{s}".encode(), "text/plain", status=s)
         self.routes.update(r.extra_routes())
         slots = [s for s in self.slots.values() if s.story.article.kind == "news" and not s.story.hidden]
         for slot in slots[1 : 1 + self.options.get("busy", 0)]:
@@ -261,8 +267,16 @@ class Site:
 
     def resolve(self, path: str, host: str) -> Resource | None:
         """The answer for a request path (query included: some sites route by it)."""
+        full = path
         route = self.routes.get(path) or self.routes.get(path.split("?", 1)[0])
         path = path if path in self.routes else path.split("?", 1)[0]
+        fault = self.faults.get(path) or self.faults.get(path.split("?", 1)[0])
+        if fault is not None and fault.kind not in ("offsite", "robots") and fault.take():
+            early = self._fault_answer(fault, full, host)
+            if early is not None:
+                return early
+        else:
+            fault = None
         if route is None:
             return self.renderer.dynamic(path, host)
         if self.busy.get(path):
@@ -271,6 +285,92 @@ class Site:
         res = route(host)
         if res.last_modified is None:
             res.last_modified = self.modified.get(path) or self._published(path)
+        res = self._offsite_links(path, res, host)
+        return self._fault_body(fault, res) if fault is not None else res
+
+    # faults ---------------------------------------------------------------
+    def set_faults(self, faults: dict[str, str | int]) -> None:
+        """Replace the site's faults ({} heals it); see epaper/replica/faults.py."""
+        resolved: dict[str, Fault] = {}
+        for target, spec in faults.items():
+            for path in self.fault_paths(target):
+                resolved[path] = Fault.parse(spec)
+        self.faults = resolved
+
+    def fault_paths(self, target: str) -> list[str]:
+        """The paths a fault target names, over all editions."""
+        kind, _, arg = target.partition(":")
+        if target.startswith("/"):
+            return [target]
+        if target == "edition":
+            return [self.url_for(d) for d in self.dates]
+        if kind in ("page", "pdf") and arg.isdigit():
+            table = self.page_paths if kind == "page" else self.pdf_paths
+            return [paths[int(arg)] for paths in table.values() if int(arg) in paths]
+        if kind == "article" and arg.isdigit():
+            out = []
+            for ed in self.editions.values():
+                listed = [s for s in self.slots.values()
+                          if s.edition is ed and s.story.article.kind == "news" and not s.story.hidden]
+                if int(arg) < len(listed):
+                    out.append(listed[int(arg)].path)
+            return out
+        raise ValueError(f"bad fault target {target!r}: edition, page:N, pdf:N, article:N or a /path")
+
+    def fault_kinds(self) -> dict[str, str]:
+        """path -> fault kind, as set now."""
+        return {path: f.kind for path, f in self.faults.items()}
+
+    def robots_disallowed(self) -> list[str]:
+        return [f"/{self.paper}/private/"] + [p for p, f in self.faults.items() if f.kind == "robots"]
+
+    def _fault_answer(self, fault: Fault, full: str, host: str) -> Resource | None:
+        """The answer that replaces the page, or None when the page is served (and altered)."""
+        status = fault.status
+        if status == 301:
+            return Resource(status=301, headers={"Location": f"http://{host}/"})
+        if status is not None:
+            headers = {"Retry-After": str(self.options.get("fault_retry_after", "1"))} if status in (429, 503) else {}
+            return Resource(f"{status}".encode(), "text/plain", status=status, headers=headers)
+        if fault.kind == "redirect_loop":
+            base, _, query = full.partition("?")
+            target = base if "via=loop" in query else f"{base}?via=loop"
+            return Resource(status=302, headers={"Location": f"http://{host}{target}"})
+        if fault.kind == "xml_bomb":
+            return Resource(billion_laughs(), "application/xml; charset=utf-8")
+        return None
+
+    def _fault_body(self, fault: Fault, res: Resource) -> Resource:
+        kind = fault.kind
+        if kind in ("reset", "truncate", "timeout"):
+            res.fault = kind
+        elif kind == "huge":
+            size = int(self.options.get("fault_size", 10 * 1024 * 1024))
+            pad = max(0, size - len(res.body))
+            cut = res.body.rfind(b"</body>")
+            cut = cut if cut >= 0 else len(res.body)
+            filler = b"<!--" + b" " * max(0, pad - 7) + b"-->"
+            res.body = res.body[:cut] + filler + res.body[cut:]
+            res.fault = "unsized"
+        elif kind == "malformed":
+            res.body = malformed(res.body)
+        elif kind == "charset_wrong":
+            res.body = relabel(res.body, "iso-8859-1")
+            res.content_type = "text/html; charset=iso-8859-1"
+        elif kind == "charset_missing":
+            res.body = relabel(res.body, None)
+            res.content_type = "text/html"
+        return res
+
+    def _offsite_links(self, here: str, res: Resource, host: str) -> Resource:
+        """Links from this page to an "offsite" target point at another host."""
+        targets = [p for p, f in self.faults.items() if f.kind == "offsite"]
+        if not targets or res.status != 200 or not res.content_type.startswith("text/html"):
+            return res
+        other = offsite_host(host)
+        for target in targets:
+            rel = self.renderer.rel(here, target).encode()
+            res.body = res.body.replace(b'"' + rel + b'"', f'"http://{other}{target}"'.encode())
         return res
 
     def _published(self, path: str) -> datetime:
