@@ -1,19 +1,25 @@
-"""Downloader middlewares: politeness, request budget, charset repair.
+"""Downloader middlewares: politeness, request budget, the paper's domain, redirect
+loops, charset repair.
 
 They sit in the chain so spiders stay pure parsers (see spiders/settings.py for order).
+Requests they refuse fail with an IgnoreRequest subclass, so the spider's errback
+records them as skipped, with a reason (spiders/families/base.py `describe`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
+import ipaddress
 import re
 import time
 from email.utils import parsedate_to_datetime
 
+from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
-from scrapy.http import TextResponse
+from scrapy.http import Request, TextResponse
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.response import response_status_message
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, resolve_encoding
@@ -123,6 +129,83 @@ class RequestBudgetMiddleware:
         self.used += 1
 
 
+class Offsite(IgnoreRequest):
+    """The request leaves the paper's domain."""
+
+
+def site_domain(url: str) -> str:
+    """The domain a paper's site lives on: the registrable domain of its edition URL's
+    host (paper.people.com.cn -> people.com.cn, dzb.whb.cn -> whb.cn), or the host
+    itself when it is an IP address or a single label."""
+    host = (urlparse_cached(Request(url)).hostname or "").lower().rstrip(".")
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    labels = host.split(".")
+    # com.cn, gov.cn, sh.cn, com.hk …: the registrable domain has three labels
+    second_level = len(labels) >= 3 and len(labels[-1]) == 2 and (
+        labels[-2] in _SECOND_LEVEL or (labels[-1] == "cn" and labels[-2] in _CN_PROVINCES))
+    return ".".join(labels[-3:] if second_level else labels[-2:])
+
+
+_SECOND_LEVEL = {"com", "net", "org", "gov", "edu", "ac", "co", "mil"}
+_CN_PROVINCES = set("bj sh tj cq he sx nm ln jl hl js zj ah fj jx sd ha hb hn gd gx hi sc gz yn xz sn gs qh nx xj"
+                    " tw hk mo".split())
+
+
+def on_site(host: str | None, domain: str) -> bool:
+    host = (host or "").lower().rstrip(".")
+    return host == domain or host.endswith("." + domain)
+
+
+class OffsiteMiddleware:
+    """Never fetch outside the paper's domain (the spider's `site_domain`): links and
+    redirects to other hosts fail with Offsite, which the spider records as skipped.
+    (Scrapy's own OffsiteMiddleware drops such requests silently, at scheduling.)"""
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_request(self, request):
+        domain = getattr(self.crawler.spider, "site_domain", None)
+        if not domain or request.meta.get("allow_offsite"):
+            return
+        host = urlparse_cached(request).hostname
+        if not on_site(host, domain):
+            self.crawler.stats.inc_value("offsite/refused")
+            raise Offsite(f"{host} is outside {domain}")
+
+
+class RedirectLoop(IgnoreRequest):
+    """A redirect back to a URL of the same redirect chain."""
+
+
+class LoopAwareRedirectMiddleware(RedirectMiddleware):
+    """RedirectMiddleware that stops a redirect loop (A -> B -> A) at once, as a failure
+    the spider sees. Scrapy's own would send A again, which the duplicate filter then
+    drops without a word: the article would vanish from the crawl unrecorded."""
+
+    def process_response(self, request, response, spider=None):
+        result = super().process_response(request, response)
+        if isinstance(result, Request):
+            chain = [*request.meta.get("redirect_urls", []), request.url]
+            if result.url in chain:
+                hops = [*chain[chain.index(result.url):], result.url]
+                raise RedirectLoop(" -> ".join(url_path(u) for u in hops))
+        return result
+
+
+def url_path(url: str) -> str:
+    parts = urlparse_cached(Request(url))
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
 _GB = re.compile(r"^(gb2312|gbk|gb_2312-80|x-gbk|csgb2312)$", re.I)
 
 
@@ -134,7 +217,9 @@ class CharsetMiddleware:
     pages; GBK text is practically never valid UTF-8, while GB18030 accepts almost any
     byte string, so this test must come first). Else the first of the HTTP header and
     the meta tag that decodes the bytes cleanly, else GB18030. GBK/GB2312 labels always
-    mean GB18030, the superset real pages need.
+    mean GB18030, the superset real pages need. A single-byte label (ISO-8859-1 is
+    Tomcat's default header) decodes any bytes "cleanly" into mojibake: it is believed
+    only when GB18030 cannot read the bytes.
     """
 
     def __init__(self, crawler):
@@ -151,8 +236,10 @@ class CharsetMiddleware:
         if forced:
             return response.replace(encoding=gb18030(forced))
         content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
-        declared = [http_content_type_encoding(content_type), html_body_declared_encoding(response.body)]
-        for codec in ["utf-8", *(gb18030(e) for e in declared if e), "gb18030"]:
+        declared = [gb18030(e) for e in (http_content_type_encoding(content_type),
+                                          html_body_declared_encoding(response.body)) if e]
+        multi = [e for e in declared if not single_byte(e)]
+        for codec in ["utf-8", *multi, "gb18030", *(e for e in declared if e not in multi)]:
             if decodes(response.body, codec):
                 return response.replace(encoding=codec)
         return response
@@ -161,6 +248,15 @@ class CharsetMiddleware:
 def gb18030(label: str) -> str:
     label = label.strip().lower()
     return "gb18030" if _GB.match(label) else (resolve_encoding(label) or label)
+
+
+def single_byte(codec: str) -> bool:
+    """Latin-1, Windows-125x, ISO-8859-x, ASCII, KOI8…: one byte, one character."""
+    try:
+        name = codecs.lookup(codec).name
+    except LookupError:
+        return False
+    return bool(re.match(r"(latin|iso8859|cp125\d|cp437|cp85\d|ascii|mac-|koi8|tis-620)", name))
 
 
 def decodes(body: bytes, codec: str) -> bool:

@@ -45,6 +45,9 @@ DOWNLOADER_MIDDLEWARES = {
     "spiders.middlewares.BackoffRetryMiddleware": 550,
     "spiders.middlewares.CrawlDelayMiddleware": 110,  # robots.txt's Crawl-delay, after RobotsTxtMiddleware (100)
     "spiders.middlewares.RequestBudgetMiddleware": 120,  # after robots.txt: only real fetches count
+    "spiders.middlewares.OffsiteMiddleware": 50,  # never leave the paper's domain, by link or redirect
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "spiders.middlewares.LoopAwareRedirectMiddleware": 600,  # a redirect loop is a failure, not a silent drop
     "spiders.middlewares.CharsetMiddleware": 580,
     "spiders.warc.WarcCaptureMiddleware": 950,
     # Re-crawls revalidate what the archived crawl fetched (spiders/httpcache.py; the fetch
@@ -65,3 +68,6 @@ FEED_EXPORT_ENCODING = "utf-8"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 LOG_LEVEL = os.environ.get("EPAPER_LOG_LEVEL", "INFO")
 TELNETCONSOLE_ENABLED = False
+# Scrapy 2.19's remote control runs any Python code POSTed to a local port, inside the
+# crawl that parses hostile pages, with its bearer token in a file: never wanted here.
+REMOTE_CONTROL_ENABLED = False

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import scrapy
 from scrapy.exceptions import (
     CannotResolveHostError,
+    DownloadCancelledError,
     DownloadConnectionRefusedError,
     DownloadFailedError,
     DownloadTimeoutError,
@@ -24,12 +25,15 @@ from scrapy.exceptions import (
 )
 from scrapy.spidermiddlewares.httperror import HttpError
 
-from ..middlewares import BudgetExceeded
+from ..middlewares import BudgetExceeded, Offsite, RedirectLoop, site_domain, url_path
 
 REDIRECTS = (301, 302, 303, 307, 308)
 NO_EDITION = (403, 404, 410)
 # "第01版：要闻", "A01版：要闻", "第B02版:广告", "01版 要闻"
 PAGE_LABEL = re.compile(r"第?\s*([A-Za-z]*)\s*(\d+)\s*([A-Za-z]*)\s*版\s*[：:]?\s*(.*)", re.S)
+# No e-paper page comes near this; a bigger answer is a trap (EPAPER_MAX_PAGE_BYTES).
+# Page PDFs keep Scrapy's DOWNLOAD_MAXSIZE.
+MAX_PAGE_BYTES = 8 * 1024 * 1024
 PSEUDO = re.compile(r"^(本版|今日)?导读$|^要目$|^目录$|^本报信息|^报头|^报眼|^版面导航|^编者按$")
 AD = re.compile(r"^[^，。]{0,8}广告$")
 
@@ -63,6 +67,9 @@ class EditionSpider(scrapy.Spider):
         self.date = Date.fromisoformat(date).isoformat()
         self.edition_url = edition_url
         self.encoding = encoding or None
+        # links and redirects that leave it are never followed (middlewares.OffsiteMiddleware)
+        self.site_domain = site_domain(edition_url)
+        self.edition_chain: list[str] = []  # the edition URL and the redirects it took
         self.pages: dict[str, PageRef] = {}  # by URL, numbered once the page list is seen
         self.articles_linked = 0
         self.no_edition = False
@@ -73,15 +80,25 @@ class EditionSpider(scrapy.Spider):
 
     def edition_request(self, url: str, hops: int = 0) -> scrapy.Request:
         # Redirects and 403/404 of the edition page mean "no edition": handled here.
+        self.edition_chain.append(url)
         return scrapy.Request(
             url, callback=self.parse_edition, errback=self.edition_failed, cb_kwargs={"hops": hops},
-            meta={"dont_redirect": True, "handle_httpstatus_list": [*REDIRECTS, *NO_EDITION]},
+            meta={"dont_redirect": True, "handle_httpstatus_list": [*REDIRECTS, *NO_EDITION],
+                  "download_maxsize": self.max_page_bytes},
         )
+
+    @property
+    def max_page_bytes(self) -> int:
+        return self.settings.getint("EPAPER_MAX_PAGE_BYTES", MAX_PAGE_BYTES)
 
     def parse_edition(self, response, hops: int):
         if response.status in REDIRECTS:
             target = response.urljoin(response.headers.get(b"Location", b"/").decode("latin-1"))
-            if self.is_site_root(target) or hops >= 5:
+            if target in self.edition_chain:  # the duplicate filter would drop it unsaid
+                loop = " -> ".join(url_path(u) for u in [*self.edition_chain[self.edition_chain.index(target):], target])
+                self.crawler.stats.set_value("epaper/error", f"edition page failed: {self.edition_url}: "
+                                                             f"redirect loop: {loop}")
+            elif self.is_site_root(target) or hops >= 5:
                 yield self.missing(f"{response.status} to {urlsplit(target).path or '/'}")
             else:
                 yield self.edition_request(target, hops + 1)
@@ -103,7 +120,8 @@ class EditionSpider(scrapy.Spider):
 
     def edition_failed(self, failure):
         # The crawl could not run at all: crawl.py turns this into CrawlError.
-        what = "edition page failed" if failure.check(HttpError) else "site unreachable"
+        answered = failure.check(HttpError, IgnoreRequest, DownloadCancelledError, ResponseDataLossError)
+        what = "edition page failed" if answered else "site unreachable"
         self.crawler.stats.set_value("epaper/error", f"{what}: {self.edition_url}: {describe(failure)}")
         return []
 
@@ -112,7 +130,8 @@ class EditionSpider(scrapy.Spider):
         refs = self.page_list(response)
         for ref in refs:
             self.pages.setdefault(ref.url, ref)
-            yield scrapy.Request(ref.url, callback=self.parse_page, errback=self.skip)
+            yield scrapy.Request(ref.url, callback=self.parse_page, errback=self.skip,
+                                 meta={"download_maxsize": self.max_page_bytes})
         me = self.pages.get(response.url) or self.pages.get(response.request.url) or self.unlisted_page(response)
         # where the page list carries PDFs, a page without one there has none
         pdf = me.pdf if any(r.pdf for r in refs) else self.first(response, self.pdf_links)
@@ -162,7 +181,8 @@ class EditionSpider(scrapy.Spider):
     def article_request(self, url: str, page: dict, via: str, list_title: str) -> scrapy.Request:
         self.articles_linked += 1
         return scrapy.Request(url, callback=self.parse_article, errback=self.skip,
-                              cb_kwargs={**page, "via": via, "list_title": list_title})
+                              cb_kwargs={**page, "via": via, "list_title": list_title},
+                              meta={"download_maxsize": self.max_page_bytes})
 
     def parse_article(self, response, page_no, page_name, page_kind, via, list_title):
         title = list_title or self.first(response, self.article_title) or ""
@@ -187,7 +207,9 @@ class EditionSpider(scrapy.Spider):
         reason = describe(failure)
         key = reason.split(":")[0].replace(" ", "_")
         self.crawler.stats.inc_value(f"skipped/{key}")
-        yield {"type": "skipped", "url": failure.request.url, "reason": reason}
+        # the URL the site linked, not where its redirects ended
+        url = (failure.request.meta.get("redirect_urls") or [failure.request.url])[0]
+        yield {"type": "skipped", "url": url, "reason": reason}
 
     # helpers ------------------------------------------------------------------
     @staticmethod
@@ -240,20 +262,35 @@ def clean_text(sel) -> str:
 
 
 def describe(failure) -> str:
-    """One line for a failed request: 'robots', 'budget: …', 'http 404', 'connection refused'."""
+    """One line for a failed request, its kind first: 'robots: …', 'budget: …', 'http 404',
+    'timeout', 'connection refused', 'connection lost', 'truncated: …', 'too large: …',
+    'redirect loop: …', 'redirects: …', 'offsite: …'. The kind is the stats key."""
     exc = failure.value
     if isinstance(exc, BudgetExceeded):
         return f"budget: {exc}"
     if isinstance(exc, HttpError):
         return f"http {exc.response.status}"
+    if isinstance(exc, Offsite):
+        return f"offsite: {exc}"
+    if isinstance(exc, RedirectLoop):
+        return f"redirect loop: {exc}"
     if isinstance(exc, IgnoreRequest):
-        return "robots: forbidden by robots.txt" if "robots" in str(exc) else f"ignored: {exc}"
+        if "robots" in str(exc):
+            return "robots: forbidden by robots.txt"
+        if "max redirections" in str(exc):
+            return "redirects: too many in a row"
+        return f"ignored: {exc}"
     if isinstance(exc, DownloadConnectionRefusedError):
         return "connection refused"
     if isinstance(exc, CannotResolveHostError):
         return "dns lookup failed"
     if isinstance(exc, DownloadTimeoutError):
         return "timeout"
-    if isinstance(exc, (DownloadFailedError, ResponseDataLossError)):
-        return "download failed"
+    if isinstance(exc, ResponseDataLossError):
+        return "truncated: the body ended before its Content-Length"
+    if isinstance(exc, DownloadCancelledError):  # over download_maxsize, or cancelled
+        limit = failure.request.meta.get("download_maxsize") if failure.request else None
+        return f"too large: over {limit} bytes" if limit else "too large"
+    if isinstance(exc, DownloadFailedError):
+        return "connection lost"
     return f"{type(exc).__name__}: {exc}".splitlines()[0]
