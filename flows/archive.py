@@ -63,9 +63,10 @@ def publish(workdir: Path, paper_id: str, date: str, stats: dict) -> dict:
 
 
 def _mark(key: str, dedupe: dict) -> str:
+    """An article's duplicate mark: "first seen", or "reprint of <earliest archived key> (<similarity>)"."""
     if dedupe["canonical"] == key:
         return "first seen"
-    return f"reprint of {dedupe['canonical']} (similarity {dedupe['similarity']:.2f})"
+    return f"reprint of {dedupe['canonical']} ({dedupe['similarity']:.2f})"
 
 
 @task(name="report", task_run_name=_run_label("report"), cache_policy=NO_CACHE)
