@@ -2,7 +2,8 @@
 (workers, the CLI) pointed at it: the production set-up, without Docker.
 
     with PrefectServer(tmp_path / "prefect", database_url=...) as server:
-        subprocess.run(["prefect", "deploy", "--all"], env=server.env, ...)
+        server.run("prefect", "deploy", "--all")
+        worker = server.spawn("worker-1", ["prefect", "worker", "start", "--pool", "epaper"])
 """
 from __future__ import annotations
 
