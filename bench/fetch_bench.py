@@ -2,10 +2,10 @@
 
     python -m bench.fetch_bench [--quick] [--families F,F] [--pages N] [--repeat N] [--no-upload]
 
-For each replica edition (one per CMS family) the two contenders run in turn, `--repeat`
-times, each in a fresh process as the flow runs a crawl:
+For each replica edition (one per CMS family) the contenders run in turn, `--repeat`
+times, each crawl in a fresh process as the flow runs it:
 
-  ours   `spiders.crawl.run_crawl`, exactly as the flow's fetch step calls it: WARC capture,
+  ours   the flow's fetch step, `flows.steps.fetch_edition` (a crawl process): WARC capture,
          items feed with every article's HTML, page PDFs through FilesPipeline, charset
          repair, robots.txt Crawl-delay, request budget, AutoThrottle; then (unless
          --no-upload) the upload of what the crawl captured: the raw WARC and the page
@@ -13,6 +13,9 @@ times, each in a fresh process as the flow runs a crawl:
   bare   the same family spider (the same link-following: page list, article lists,
          hotspots, and a plain request per page PDF) on a bare Scrapy configuration:
          no WARC, no feed, no pipelines, no custom middlewares, no AutoThrottle.
+  ours, AutoThrottle off   ours with AUTOTHROTTLE_ENABLED=False (`--no-variant` skips it):
+         EPAPER_DOWNLOAD_DELAY=0 leaves AutoThrottle on, which alone adds a delay of about
+         the response latency between two requests to the host.
 
 Both get the same CONCURRENT_REQUESTS and CONCURRENT_REQUESTS_PER_DOMAIN (ours), no
 download delay, the same User-Agent and robots.txt rule, so both fetch the same URLs
@@ -25,7 +28,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import subprocess
 import sys
 import time
@@ -102,16 +104,21 @@ def bare_main(argv: list[str]) -> int:
 
 # --- the bench (parent process) ---------------------------------------------------------
 
-def run_ours(site, day, base_url: str, workdir: Path, archive, settings: dict | None = None,
+def run_ours(site, day, paper, workdir: Path, archive, settings: dict | None = None,
              run_id: str = "") -> dict:
-    """Our crawl, then the upload of its WARC and PDFs under a paper id of this run's own
-    (`paper-run_id`), so every run really writes rather than finding the content stored."""
-    from spiders.crawl import run_crawl
+    """Our fetch step (`flows.steps.fetch_edition`: it looks for an archived crawl to
+    revalidate, finds none, and runs the crawl process), then the upload of the crawl's
+    WARC and PDFs under a paper id of this run's own (`paper-run_id`), so every run really
+    writes rather than finding the content stored. With settings (or without an archive)
+    the crawl alone, through `flows.steps.crawl_edition`."""
+    from flows import steps
     from storage import keys
 
     start = time.perf_counter()
-    stats = run_crawl(site.paper, day.isoformat(), site.family, base_url + site.url_for(day), str(workdir),
-                      settings=settings)
+    if archive is not None and settings is None:
+        stats = steps.fetch_edition(paper, day, workdir)
+    else:
+        stats = steps.crawl_edition(paper, day, workdir, settings)
     crawled = time.perf_counter()
     if archive is not None:
         import datetime as dt
@@ -151,6 +158,7 @@ def measure(families: list[str], pages: int, repeat: int, upload: bool, workdir:
             no_autothrottle: bool = True, log=None) -> dict:
     """Run the bench; returns per-edition medians and the totals."""
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    from epaper.config import get_paper
     from epaper.replica import ReplicaServer
 
     day = harness.dates(1)[0]
@@ -165,6 +173,7 @@ def measure(families: list[str], pages: int, repeat: int, upload: bool, workdir:
 
             stack.enter_context(harness.s3_server(home, bucket="bench-fetch"))
             archive = stack.enter_context(open_archive())
+        papers_file = harness.write_papers_file(sites, server.base_url, home / "papers.yaml")
         for site in sites:
             runs = {who: [] for who in CONTENDERS if who != "ours_noat" or no_autothrottle}
             for i in range(repeat):
@@ -176,7 +185,7 @@ def measure(families: list[str], pages: int, repeat: int, upload: bool, workdir:
                     if who == "bare":
                         r = run_bare(site, day, server.base_url, wd)
                     else:
-                        r = run_ours(site, day, server.base_url, wd, archive, CONTENDERS[who],
+                        r = run_ours(site, day, get_paper(site.paper, papers_file), wd, archive, CONTENDERS[who],
                                      run_id=f"{who.replace('_', '-')}{i}")
                     r["served"] = server.requests - before
                     runs[who].append(r)
@@ -239,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     if argv[:1] == ["bare"]:
         sys.exit(bare_main(argv[1:]))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="three families, 4 pages, 2 repeats")
+    parser.add_argument("--quick", action="store_true", help="two families, 4 pages, 2 repeats")
     parser.add_argument("--families", help=f"comma-separated, of {', '.join(harness.PAPERS)}")
     parser.add_argument("--pages", type=int)
     parser.add_argument("--repeat", type=int)
@@ -249,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args(argv)
     families = (args.families.split(",") if args.families
-                else ["founder-new", "paperindex", "jfdaily"] if args.quick else list(harness.PAPERS))
+                else ["founder-new", "jfdaily"] if args.quick else list(harness.PAPERS))
     pages = args.pages or (4 if args.quick else 8)
     repeat = args.repeat or (2 if args.quick else 3)
     result = measure(families, pages, repeat, not args.no_upload, args.workdir, not args.no_variant)

@@ -146,22 +146,24 @@ def prefect_api(home: Path = PREFECT_HOME) -> Iterator[str]:
 
         server = SubprocessASGIServer()  # the default instance: flows find it, start no other
         server.start(timeout=int(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")))
+
+        async def drain():  # logs and events out before the server goes
+            try:
+                result = APILogWorker.instance().drain()
+                if hasattr(result, "__await__"):
+                    await result
+            except RuntimeError:
+                pass
+            result = EventsWorker.drain_all()
+            if hasattr(result, "__await__"):
+                await result
+
         try:
             with temporary_settings({PREFECT_API_URL: server.api_url}), environment(PREFECT_API_URL=server.api_url):
-                yield server.api_url
-
-                async def drain():  # logs and events out before the server goes
-                    try:
-                        result = APILogWorker.instance().drain()
-                        if hasattr(result, "__await__"):
-                            await result
-                    except RuntimeError:
-                        pass
-                    result = EventsWorker.drain_all()
-                    if hasattr(result, "__await__"):
-                        await result
-
-                run_coro_as_sync(drain())
+                try:
+                    yield server.api_url
+                finally:
+                    run_coro_as_sync(drain())
         finally:
             server.stop()
 
