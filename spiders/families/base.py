@@ -133,8 +133,10 @@ class EditionSpider(scrapy.Spider):
             yield scrapy.Request(ref.url, callback=self.parse_page, errback=self.skip,
                                  meta={"download_maxsize": self.max_page_bytes})
         me = self.pages.get(response.url) or self.pages.get(response.request.url) or self.unlisted_page(response)
-        # where the page list carries PDFs, a page without one there has none
-        pdf = me.pdf if any(r.pdf for r in refs) else self.first(response, self.pdf_links)
+        # where the page list carries PDFs, a page without one there has none; this page's
+        # own list says best (unclosed tags can nest the entries and move links between them)
+        own = next((r for r in refs if r.url in (response.url, response.request.url)), me)
+        pdf = own.pdf if any(r.pdf for r in refs) else self.first(response, self.pdf_links)
         kind = "ad" if "广告" in me.name else "news"
         yield {
             "type": "page", "paper": self.paper, "date": self.date, "page_no": me.no,
