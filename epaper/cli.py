@@ -22,6 +22,8 @@ def summary(result: dict) -> str:
     head = f"{result['paper']} {result['date']}"
     if result["status"] == "missing":
         return f"{head}: no edition ({result['reason']})"
+    if result["status"] == "failed":
+        return f"{head}: failed ({result['reason']})"
     reprints = sum(1 for a in result["articles"] if a["cluster"] != a["key"])
     return (f"{head}: {len(result['pages'])} pages, {len(result['articles'])} articles, "
             f"{reprints} reprints, {'archived' if result['changed'] else 'unchanged'} -> {result['key']}")
@@ -40,8 +42,12 @@ def cmd_archive(args) -> None:
 def cmd_backfill(args) -> None:
     from flows.backfill import backfill
 
-    for result in backfill(args.paper, args.start, args.end, args.papers):
+    results = backfill(args.paper, args.start, args.end, args.papers)
+    for result in results:
         print(summary(result))
+    failed = [r["date"] for r in results if r["status"] == "failed"]
+    if failed:
+        raise CommandError(f"{len(failed)} of {len(results)} editions of {args.paper} failed: {', '.join(failed)}")
 
 
 def cmd_reprocess(args) -> None:

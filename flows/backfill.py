@@ -20,7 +20,10 @@ def backfill(paper: str, start: str, end: str, papers_file: str | None = None) -
     progress = create_progress_artifact(progress=0.0, description=f"backfill {paper} {start}..{end}")
     results = []
     for done, date in enumerate(dates, start=1):
-        results.append(archive_edition(paper, date.isoformat(), papers_file))
+        # One bad date (a site error, say) must not stop the rest of the range.
+        state = archive_edition(paper, date.isoformat(), papers_file, return_state=True)
+        results.append(state.result() if state.is_completed() else
+                       {"paper": paper, "date": date.isoformat(), "status": "failed", "reason": state.message})
         update_progress_artifact(progress, progress=100.0 * done / len(dates))
     create_table_artifact(key=f"backfill-{paper}-{start}-{end}", description=f"backfill {paper} {start}..{end}",
                           table=[{"date": r["date"], "status": r["status"],

@@ -210,21 +210,25 @@ def test_backfill_shows_progress_and_a_run_per_edition(archive_env, prefect_api,
                                                 FlowRunFilterParentFlowRunId)
 
     monkeypatch.setenv("EPAPER_DOWNLOAD_DELAY", "0")
-    site = build_site("founder-new", "bcrb", DAYS[:1], skin="swiper")  # the next two days: no edition
-    first, last = DAYS[0], DAYS[0] + dt.timedelta(days=1)
+    # Day 1 archives, day 2's edition page answers 500 (a failed run), day 3 has no edition.
+    site = build_site("founder-new", "bcrb", DAYS[:2], skin="swiper")
+    site.set_faults({site.url_for(DAYS[1]): 500})
+    first, last = DAYS[0], DAYS[1] + dt.timedelta(days=1)
     with ReplicaServer([site]) as replica:
         papers_file = write_papers([site], replica.base_url, tmp_path / "papers.yaml")
         state = backfill(site.paper, first.isoformat(), last.isoformat(), papers_file, return_state=True)
-    assert [r["status"] for r in state.result()] == ["complete", "missing"]
+    results = state.result()
+    assert [r["status"] for r in results] == ["complete", "failed", "missing"], "a failed date does not stop the rest"
+    assert "500" in results[1]["reason"]
     with get_client(sync_client=True) as client:
         parent = client.read_flow_run(state.state_details.flow_run_id)
         assert parent.name == f"bcrb {first}..{last}"
         editions = client.read_flow_runs(flow_run_filter=FlowRunFilter(
             parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent.id])))
-        assert sorted(run.name for run in editions) == [f"bcrb {first}", f"bcrb {last}"]
+        assert sorted(run.name for run in editions) == [f"bcrb {first}", f"bcrb {DAYS[1]}", f"bcrb {last}"]
         artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
             flow_run_id=ArtifactFilterFlowRunId(any_=[parent.id])))
     assert [a.data for a in artifacts if a.type == "progress"] == [100.0]
     [summary] = [a for a in artifacts if a.type == "table"]
     assert summary.key == f"backfill-bcrb-{first}-{last}"
-    assert re.search(r"complete.*editions/bcrb/.*missing", json.dumps(summary.data))
+    assert re.search(r"complete.*editions/bcrb/.*failed.*missing", json.dumps(summary.data))
