@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from collections import Counter
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -77,10 +78,12 @@ def report(result: dict, workdir: Path) -> None:
     marks = {a["key"]: a["dedupe"] for a in read_jsonl(workdir / steps.DEDUPED)}
     rows = [{"page": p["page_no"], "item": "page", "title": p["page_name"], "key": p["pdf_key"] or "",
              "duplicate": ""} for p in result["pages"]]
+    # An article missing from `marks` was not fetched this time: the manifest keeps its archived copy.
     rows += [{"page": a["page_no"], "item": "article", "title": a["title"], "key": a["key"],
-              "duplicate": _mark(a["key"], marks[a["key"]])} for a in result["articles"]]
+              "duplicate": _mark(a["key"], marks[a["key"]]) if a["key"] in marks else "kept from an earlier crawl"}
+             for a in result["articles"]]
     rows.sort(key=lambda row: (row["page"], row["item"] != "page"))  # each page, then its articles
-    reprints = [a for a in result["articles"] if marks[a["key"]]["canonical"] != a["key"]]
+    reprints = [a for a in result["articles"] if a["key"] in marks and marks[a["key"]]["canonical"] != a["key"]]
     create_table_artifact(key=f"edition-{paper}-{date}", table=rows,
                           description=f"{paper} {date}: {len(result['pages'])} pages, "
                                       f"{len(result['articles'])} articles, {len(reprints)} reprints")
@@ -88,6 +91,10 @@ def report(result: dict, workdir: Path) -> None:
              "| pages | articles | new stories | reprints | skipped | archive |", "|---|---|---|---|---|---|",
              f"| {len(result['pages'])} | {len(result['articles'])} | {len(result['articles']) - len(reprints)} "
              f"| {len(reprints)} | {len(result['skipped'])} | {'written' if result['changed'] else 'unchanged'} |"]
+    skipped = Counter(s["reason"] for s in result["skipped"])
+    if skipped:
+        lines += ["", "| skipped because | requests |", "|---|---|"]
+        lines += [f"| {reason} | {count} |" for reason, count in skipped.most_common()]
     if reprints:
         lines += ["", "| reprint | of (earliest archived) | similarity |", "|---|---|---|"]
         lines += [f"| {a['title']} `{a['key']}` | `{marks[a['key']]['canonical']}` "

@@ -147,6 +147,19 @@ def _publish_articles(workdir: Path, archive: Archive) -> list[dict]:
     return sorted(listed, key=lambda a: (a["page_no"], a["key"]))
 
 
+def _keep_archived(manifest: dict, previous: dict) -> None:
+    """What an earlier crawl archived and this one failed to fetch (a reset, a 503) stays
+    listed with its archived version: nothing once archived drops out of its edition."""
+    listed = {a["key"] for a in manifest["articles"]}
+    manifest["articles"] = sorted(manifest["articles"] + [a for a in previous["articles"] if a["key"] not in listed],
+                                  key=lambda a: (a["page_no"], a["key"]))
+    pages = {p["page_no"]: p for p in manifest["pages"]}
+    for page in previous["pages"]:
+        now = pages.setdefault(page["page_no"], page)
+        now["pdf_key"] = now["pdf_key"] or page["pdf_key"]
+    manifest["pages"] = [pages[no] for no in sorted(pages)]
+
+
 def publish_edition(workdir: Path, archive: Archive, paper: str, date: str, stats: dict) -> dict:
     """PDFs and articles first, the WARC, then the manifest last: an edition is
     visible only once complete. An unchanged re-run writes nothing at all."""
@@ -161,6 +174,7 @@ def publish_edition(workdir: Path, archive: Archive, paper: str, date: str, stat
     if archive.exists(manifest_key):
         previous = json.loads(archive.get(manifest_key))
         previous.pop("crawl", None)
+        _keep_archived(manifest, previous)
         if previous == manifest:
             return {**manifest, "key": manifest_key, "changed": False}
     warc_key = keys.raw_warc(paper, date, dt.datetime.fromisoformat(stats["started"]))
