@@ -67,6 +67,7 @@ class StepClock:
 
     def __init__(self):
         self.current: dict[str, float] = {}
+        self.hwm: dict[str, float] = {}  # this process's peak RSS (MB) when the step ended
 
     def _wrap(self, name, fn):
         def timed(*args, **kwargs):
@@ -75,6 +76,7 @@ class StepClock:
                 return fn(*args, **kwargs)
             finally:
                 self.current[name] = self.current.get(name, 0.0) + time.perf_counter() - start
+                self.hwm[name] = (_status_kb("self", "VmHWM") or 0) / 1024
         return timed
 
     @contextlib.contextmanager
@@ -508,7 +510,7 @@ def worker_main(argv: list[str]) -> int:
     print(json.dumps({"worker_peak_mb": _status_kb("self", "VmHWM") / 1024, "worker_baseline_mb": baseline,
                       "crawl_peak_mb": max(children.peak_kb.values(), default=0) / 1024,
                       "children": len(children.peak_kb), "startup_s": flow_start - started, "flow_s": flow,
-                      "steps": clock.current, "status": result.get("status"),
+                      "steps": clock.current, "hwm": clock.hwm, "status": result.get("status"),
                       "pages": len(result.get("pages", [])), "articles": len(result.get("articles", [])),
                       "requests": stats.get("requests"), "bytes": stats.get("bytes")}))
     return 0
@@ -585,12 +587,13 @@ def memory(home: Path, page_counts: list[int], log, pdf_mb: float = 1.0, recrawl
                 cmd = [sys.executable, "-m", "bench.pipeline_bench", "worker", "--paper", sites[0].paper,
                        "--date", day.isoformat(), "--papers", papers_file]
                 for again in ([False, True] if recrawl and k == len(page_counts) - 1 else [False]):
-                    sent = server.bytes_sent
+                    sent, requests = server.bytes_sent, server.requests
                     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=harness.ROOT)
                     if proc.returncode != 0:
                         raise RuntimeError(f"memory worker failed: {proc.stderr.strip().splitlines()[-3:]}")
                     r = json.loads(proc.stdout.strip().splitlines()[-1])
-                    r.update(pages_built=pages, again=again, served_mb=(server.bytes_sent - sent) / 1e6)
+                    r.update(pages_built=pages, again=again, served_mb=(server.bytes_sent - sent) / 1e6,
+                             served=server.requests - requests)
                     out.append(r)
                     log(f"  memory {pages} pages{' again' if again else ''}: worker {r['worker_peak_mb']:.0f} MB, "
                         f"crawl {r['crawl_peak_mb']:.0f} MB, start {r['startup_s']:.0f} s, flow {r['flow_s']:.0f} s: "
@@ -604,16 +607,21 @@ def memory(home: Path, page_counts: list[int], log, pdf_mb: float = 1.0, recrawl
 
 
 def render_memory(m: dict) -> str:
-    rows = [[f"{r['pages_built']}" + (" again (re-crawl)" if r["again"] else ""), r["articles"], r["requests"],
-             f"{r['served_mb']:.1f}", f"{r['worker_baseline_mb']:.0f}", f"{r['worker_peak_mb']:.0f}",
-             f"{r['crawl_peak_mb']:.0f}", f"{r['flow_s']:.0f}"] for r in m["runs"]]
+    rows = []
+    for r in m["runs"]:
+        hwm = r.get("hwm", {})
+        rows.append([f"{r['pages_built']}" + (" again (re-crawl)" if r["again"] else ""), r["articles"], r["served"],
+                     f"{r['served_mb']:.1f}", f"{r['worker_baseline_mb']:.0f}", f"{hwm.get('fetch', 0):.0f}",
+                     f"{hwm.get('dedupe', 0):.0f}", f"{r['worker_peak_mb']:.0f}", f"{r['crawl_peak_mb']:.0f}",
+                     f"{r['flow_s']:.0f}"])
     return "\n".join([
-        harness.table(["pages", "articles", "requests", "MB served", "worker RSS before flow MB",
-                       "worker peak MB", "crawl peak MB", "flow s"], rows),
+        harness.table(["pages", "articles", "requests", "MB served", "worker MB: before flow", "after fetch",
+                       "after dedupe", "peak", "crawl process peak MB", "flow s"], rows),
         "",
         f"Page PDFs of ~{m['pdf_mb']:g} MB (text over a photo). Largest / smallest edition: {m['bytes_growth']:.1f}x "
-        f"the bytes, worker peak {m['worker_growth']:.2f}x, crawl peak {m['crawl_growth']:.2f}x. Peak RSS is VmHWM "
-        f"of the worker and of its crawl subprocess (sampled every 0.1 s).",
+        f"the bytes, worker peak {m['worker_growth']:.2f}x, crawl peak {m['crawl_growth']:.2f}x. Memory is the "
+        f"high-water mark of resident memory (VmHWM): the worker's own after each step, and its crawl subprocess's "
+        f"(sampled every 0.1 s). A re-crawl's requests are conditional: 304s carry no body.",
     ])
 
 
@@ -644,8 +652,8 @@ def main(argv: list[str] | None = None) -> None:
     with harness.scratch(args.workdir) as home, harness.s3_server(home), harness.prefect_api():
         if "throughput" in only:
             results["throughput"] = throughput(home, ["founder-new", "paperindex", "jfdaily"] if quick else
-                                               ["founder-new", "founder-classic", "paperindex", "jfdaily"],
-                                               1 if quick else 2, 8, log)
+                                               ["founder-new", "founder-classic", "jfdaily"], 1 if quick else 2, 8,
+                                               log)
         if "scaling" in only:
             results["scaling"] = scaling(home, sizes, ["founder-new", "xmwb"], 2 if quick else 4, 8, log,
                                          warm="throughput" in results,
