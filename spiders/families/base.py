@@ -8,6 +8,7 @@ non-sequentially. Items follow docs/internals.md.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date as Date
@@ -242,8 +243,15 @@ def classify(title: str, page_kind: str) -> str:
 
 
 def article_id(url: str) -> str:
+    """The file name of the URL, as [A-Za-z0-9_-]+ (an object key part). A name with other
+    characters (内容.html, %0d%0a…) gets a hash of itself appended, so that two such
+    names on one page never share a key, where one would overwrite the other."""
     stem = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    return re.sub(r"[^A-Za-z0-9_-]", "_", stem) or "index"
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", stem)
+    if safe != stem:
+        digest = hashlib.sha1(stem.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+        safe = f"{safe.strip('_')[:80]}-{digest}" if safe.strip("_") else digest
+    return safe or "index"
 
 
 def link_of(a) -> str | None:
