@@ -18,6 +18,7 @@ from flows import steps
 from flows.workdir import new_workdir, read_jsonl
 from storage.archive import ArchiveUnavailable, open_archive
 from storage.catalog import Catalog
+from storage.locks import edition_lock
 
 # Tag-based concurrency limits (created by `epaper setup-prefect`) hold on the fetch task:
 # FETCH_TAG caps crawls across all sites, site_tag(paper) allows one crawl of a paper at a time.
@@ -59,7 +60,7 @@ def _s3_unavailable(task, task_run, state) -> bool:
       retry_delay_seconds=exponential_backoff(backoff_factor=5), retry_condition_fn=_s3_unavailable,
       cache_policy=NO_CACHE)
 def publish(workdir: Path, paper_id: str, date: str, stats: dict) -> dict:
-    with open_archive() as archive:
+    with open_archive() as archive, Catalog() as catalog, edition_lock(catalog, paper_id, date):
         return steps.publish_edition(workdir, archive, paper_id, date, stats)
 
 
