@@ -1,6 +1,6 @@
 """Fetch overhead: our archive crawl beside a bare Scrapy crawl of the same replica editions.
 
-    python -m bench.fetch_bench [--quick] [--families F,F] [--pages N] [--repeat N] [--no-upload]
+    python -m bench.fetch_bench [--quick] [--families F,F] [--pages N] [--repeat N] [--no-upload] [--ablation]
 
 For each replica edition (one per CMS family) the contenders run in turn, `--repeat`
 times, each crawl in a fresh process as the flow runs it:
@@ -17,7 +17,10 @@ times, each crawl in a fresh process as the flow runs it:
          EPAPER_DOWNLOAD_DELAY=0 leaves AutoThrottle on, which alone adds a delay of about
          the response latency between two requests to the host.
 
-Both get the same CONCURRENT_REQUESTS and CONCURRENT_REQUESTS_PER_DOMAIN (ours), no
+--ablation runs instead ours (AutoThrottle off) with each of its parts switched off in turn,
+beside bare Scrapy: where our overhead goes (time in Scrapy, CPU of the crawl process).
+
+All get the same CONCURRENT_REQUESTS and CONCURRENT_REQUESTS_PER_DOMAIN (ours), no
 download delay, the same User-Agent and robots.txt rule, so both fetch the same URLs
 (the table shows each side's request count). Times are medians over the repeats;
 `ratio` is ours / bare, measured side by side in one run.
@@ -43,6 +46,28 @@ TARGET = 1.3
 # Crawl settings per contender ("bare" is the bare Scrapy crawl). ours_noat: ours with
 # AutoThrottle off, which EPAPER_DOWNLOAD_DELAY=0 leaves on (see the report).
 CONTENDERS = {"ours": None, "bare": "bare", "ours_noat": {"AUTOTHROTTLE_ENABLED": False}}
+
+
+def ablation_contenders() -> dict:
+    """Ours with AutoThrottle off, and then with one more of our parts off each: what
+    each part costs (--ablation). Variants without the WARC, the feed or the PDF
+    pipeline are not archives; they only locate the time."""
+    from spiders import settings as project
+
+    def without(*names):
+        return {"DOWNLOADER_MIDDLEWARES": {**project.DOWNLOADER_MIDDLEWARES, **{n: None for n in names}}}
+
+    base = {"AUTOTHROTTLE_ENABLED": False}
+    return {
+        "ours_noat": base,
+        "bare": "bare",
+        "- charset repair": {**base, **without("spiders.middlewares.CharsetMiddleware")},
+        "- WARC capture": {**base, **without("spiders.warc.WarcCaptureMiddleware")},
+        "- items feed": {**base, "FEEDS": {}},
+        "- PDF pipeline": {**base, "ITEM_PIPELINES": {}},
+        "- Crawl-delay check": {**base, **without("spiders.middlewares.CrawlDelayMiddleware")},
+        "- backoff retry": {**base, **without("spiders.middlewares.BackoffRetryMiddleware")},
+    }
 
 
 # --- the bare crawl (child process) ---------------------------------------------------
@@ -163,9 +188,10 @@ def _span(stats: dict) -> float:
 
 
 def measure(families: list[str], pages: int, repeat: int, upload: bool, workdir: str | None = None,
-            no_autothrottle: bool = True, log=None) -> dict:
+            no_autothrottle: bool = True, log=None, contenders: dict | None = None) -> dict:
     """Run the bench; returns per-edition medians and the totals."""
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    contenders = contenders or {k: v for k, v in CONTENDERS.items() if k != "ours_noat" or no_autothrottle}
     from epaper.config import get_paper
     from epaper.replica import ReplicaServer
 
@@ -183,18 +209,18 @@ def measure(families: list[str], pages: int, repeat: int, upload: bool, workdir:
             archive = stack.enter_context(open_archive())
         papers_file = harness.write_papers_file(sites, server.base_url, home / "papers.yaml")
         for site in sites:
-            runs = {who: [] for who in CONTENDERS if who != "ours_noat" or no_autothrottle}
+            runs = {who: [] for who in contenders}
             for i in range(repeat):
                 # rotate who goes first, so a slow spell of a shared machine hits all alike
                 order = list(runs)[i % len(runs):] + list(runs)[:i % len(runs)]
                 for who in order:
-                    wd = home / "fetch" / site.paper / f"{who}{i}"
+                    wd = home / "fetch" / site.paper / f"c{list(contenders).index(who)}-{i}"
                     before = server.requests
                     if who == "bare":
                         r = run_bare(site, day, server.base_url, wd)
                     else:
-                        r = run_ours(site, day, get_paper(site.paper, papers_file), wd, archive, CONTENDERS[who],
-                                     run_id=f"{who.replace('_', '-')}{i}")
+                        r = run_ours(site, day, get_paper(site.paper, papers_file), wd, archive, contenders[who],
+                                     run_id=f"c{list(contenders).index(who)}-{i}")
                     r["served"] = server.requests - before
                     runs[who].append(r)
             row = {"family": site.family, "paper": site.paper, "pages": pages}
@@ -217,8 +243,24 @@ def measure(families: list[str], pages: int, repeat: int, upload: bool, workdir:
             result[f"{who}_ratio_scrapy"] = total(f"{who}_crawl") / total("bare_crawl")
             result[f"{who}_ratio_cpu"] = total(f"{who}_cpu") / total("bare_cpu")
             result[f"{who}_same_requests"] = total(f"{who}_requests") == total("bare_requests")
-    result["ratio"] = result["ours_ratio"]
+    result["ratio"] = result.get("ours_ratio")
+    result["contenders"] = list(contenders)
     return result
+
+
+def render_ablation(result: dict) -> str:
+    """Time between Scrapy's start and finish, and CPU seconds of the crawl process, per
+    variant, summed over the editions; beside ours with AutoThrottle off."""
+    rows, ref = [], result["rows"]
+
+    def total(who, key):
+        return sum(r[f"{who}_{key}"] for r in ref)
+
+    for who in result["contenders"]:
+        rows.append([who, f"{total(who, 'crawl'):.2f}", f"{total(who, 'crawl') / total('ours_noat', 'crawl'):.2f}",
+                     f"{total(who, 'cpu'):.2f}", f"{total(who, 'cpu') / total('ours_noat', 'cpu'):.2f}"])
+    return (harness.table(["variant (of ours, AutoThrottle off)", "in Scrapy s", "x ours", "CPU s", "x ours"], rows)
+            + f"\n\nSummed over {len(ref)} editions, medians of {result['repeat']} rotating runs each.")
 
 
 def render(result: dict) -> str:
@@ -264,6 +306,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int)
     parser.add_argument("--no-upload", action="store_true", help="crawl only: no S3 server")
     parser.add_argument("--no-variant", action="store_true", help="skip ours with AutoThrottle off")
+    parser.add_argument("--ablation", action="store_true",
+                        help="instead: ours with each of its parts off in turn (what each part costs)")
     parser.add_argument("--workdir", help="scratch EPAPER_HOME (default: a temporary folder)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args(argv)
@@ -271,6 +315,11 @@ def main(argv: list[str] | None = None) -> None:
                 else ["founder-new", "jfdaily"] if args.quick else list(harness.PAPERS))
     pages = args.pages or (4 if args.quick else 12)
     repeat = args.repeat or 2
+    if args.ablation:
+        result = measure(families, pages, repeat, False, args.workdir, contenders=ablation_contenders())
+        print(f"fetch bench: {harness.command_line()}  [{harness.machine_line()}]")
+        print(render_ablation(result))
+        return
     result = measure(families, pages, repeat, not args.no_upload, args.workdir, not args.no_variant)
     print(f"fetch bench: {harness.command_line()}  [{harness.machine_line()}]")
     print(render(result))

@@ -80,6 +80,29 @@ def run(name: str, cmd: list[str], timeout: float) -> dict:
 
 # --- the headline figures of each bench -----------------------------------------------------
 
+NOTES = """\
+## How these are measured, and what they leave out
+
+- Everything runs on this machine: the replica sites (a Python HTTP server in the bench
+  process), the crawl processes, SeaweedFS, the Prefect API server and the SQLite catalog
+  share its cores. Politeness is off (EPAPER_DOWNLOAD_DELAY=0): real runs wait 1 s or more
+  per request, so there the fetch is the whole story and the rest is noise.
+- fetch: each contender's crawl is a fresh process, as the flow runs it; the times include
+  the process start. "In Scrapy" is the time between Scrapy's start and finish; "CPU" the
+  crawl process's user + system seconds, the steadiest figure when the machine is shared.
+  `python -m bench.fetch_bench --ablation` shows what each of our parts costs.
+- pipeline: steps are timed inside their Prefect tasks; "Prefect + glue" is the rest of the
+  flow's wall time. The replica's editions carry ~2 articles a page (real ones 5-10), so
+  per-edition costs weigh more per article here than in production.
+- scaling: the catalog is pre-filled with synthetic rows; the S3 bucket is not (its
+  lookups are by key). Time per edition is a median over a few editions: a difference
+  under ~20% is noise on a shared machine; the dedupe step's own ms/article is the
+  figure that would show the catalog's growth first.
+- memory: the replica's page PDFs are replaced by ~1 MB ones (text over a photo), so an
+  edition weighs what a real one does; peaks are VmHWM of the worker and of its crawl.
+"""
+
+
 def verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
@@ -158,21 +181,17 @@ def clean_rows(r: dict) -> list[list[str]]:
     return rows
 
 
-DEDUPE_TWO_WORDS = {("x", "first"), ("fp", "ms"), ("RSS", "MB")}
-
-
 def dedupe_rows(r: dict) -> list[list[str]]:
-    """The dedupe bench's table, read by its header (its columns may change)."""
+    """The dedupe bench's table, read by its header (its columns change): the first column
+    is left-aligned, the others right-aligned, so a column's name ends where its values do."""
     lines = r["stdout"].splitlines()
     header = next((line for line in lines if line.startswith("backend")), None)
-    if header is None:
+    first = next((line for line in lines if line.split()[:1] in (["sqlite"], ["postgres"])), None)
+    if header is None or first is None:
         return []
-    names, tokens = [], header.split()
-    while tokens:
-        if len(tokens) > 1 and (tokens[0], tokens[1]) in DEDUPE_TWO_WORDS:
-            names.append(f"{tokens.pop(0)} {tokens.pop(0)}")
-        else:
-            names.append(tokens.pop(0))
+    ends = [m.end() for m in re.finditer(r"\S+", first)][1:]
+    pieces = [header[a:b] for a, b in zip([0, *ends], ends)]
+    names = [pieces[0].split()[0], " ".join(pieces[0].split()[1:]), *(p.strip() for p in pieces[1:])]
     rows = []
     for line in lines:
         values = line.split()
@@ -228,6 +247,7 @@ def document(header: str, table: str, results: list[dict]) -> str:
         table,
         "",
     ]
+    parts += NOTES.splitlines() + [""]
     for r in results:
         parts += [f"## {r['name']}", "", f"`{r['command']}` ({r['seconds']:.0f} s, exit {r['exit']})", ""]
         out = r["stdout"].strip()
