@@ -16,23 +16,22 @@ IMMEDIATE transaction.
 from __future__ import annotations
 
 import os
-from functools import cache
 from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import xxhash
-from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Float, ForeignKey, Index, Integer,
+from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Float, Index, Integer,
                         LargeBinary, MetaData, String, Table, bindparam, create_engine, delete, event,
-                        func, insert, select, text, true, update)
+                        func, insert, select, text, update)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from flows.dedupe import Fingerprint, fingerprint, is_reprint, overlap, pack, size_allows_reprint, unpack
 
-# A candidate list is capped (by band hits), and within one cluster only its best few
-# members are verified: one verified member is enough to join a cluster.
-MAX_CANDIDATES = 200
+# Within one cluster only its best few candidates are verified: one verified member is
+# enough to join a cluster.
 VERIFY_PER_CLUSTER = 3
 
 _ID = BigInteger().with_variant(Integer, "sqlite")  # INTEGER PRIMARY KEY is SQLite's rowid
@@ -55,30 +54,30 @@ articles = Table(
     Column("bands", LargeBinary, nullable=False),  # its band keys, to replace them on update
     Index("ix_dedupe_articles_cluster", "cluster", "seq"),
 )
+# No FOREIGN KEY on `article`: PostgreSQL would look up and lock the article row once per
+# band row (48 per article); assign writes both tables in one transaction anyway.
 bands = Table(
     "dedupe_bands", metadata,
     Column("band", BigInteger, primary_key=True),
-    Column("article", _ID, ForeignKey("dedupe_articles.seq"), primary_key=True),
+    Column("article", _ID, primary_key=True),
     sqlite_with_rowid=False,  # the primary key is the table: one B-tree, looked up by band
 )
 
 # Statements are built once: SQLAlchemy then only looks up its compiled form.
 _NEVER = 1 << 62  # `before` for a new article: every archived one is earlier
-_hits = func.count().label("hits")
-_OWN = select(articles.c.seq, articles.c.sha256, articles.c.bands, articles.c.cluster, articles.c.canonical,
-              articles.c.similarity, articles.c.exact).where(articles.c.key == bindparam("key"))
-_EXACT = (select(articles.c.cluster, articles.c.canonical, articles.c.similarity, true().label("exact"))
-          .where(articles.c.sha256 == bindparam("sha256"), articles.c.seq < bindparam("before"))
-          .order_by(articles.c.seq).limit(1))
-# Exact duplicates share every band key, so they come first here (earliest first) and
-# need no query of their own, except for texts too short to have band keys.
-_CANDIDATES = (select(articles.c.key, articles.c.sha256, articles.c.cluster, articles.c.canonical,
-                      articles.c.similarity, articles.c.size, _hits)
+# The article's own row, and the earliest article with its text (an exact duplicate).
+_OWN_AND_TWIN = select(articles.c.seq, articles.c.key, articles.c.sha256, articles.c.bands, articles.c.cluster,
+                       articles.c.canonical, articles.c.similarity, articles.c.exact).where(
+    (articles.c.key == bindparam("key"))
+    | (articles.c.seq == select(func.min(articles.c.seq)).where(articles.c.sha256 == bindparam("sha256"))
+       .scalar_subquery()))
+# Postings of the article's band keys. A cluster keeps each band key once (a member adds
+# only the keys its cluster lacks), so a story reprinted by a hundred papers still
+# returns about one row per key, not a hundred.
+_CANDIDATES = (select(bands.c.band, articles.c.seq, articles.c.key, articles.c.cluster, articles.c.canonical,
+                      articles.c.size)
                .join_from(bands, articles, bands.c.article == articles.c.seq)
-               .where(bands.c.band.in_(bindparam("bands", expanding=True)), articles.c.seq < bindparam("before"))
-               .group_by(articles.c.seq)
-               .order_by((articles.c.sha256 == bindparam("sha256")).desc(), _hits.desc(), articles.c.seq)
-               .limit(MAX_CANDIDATES))
+               .where(bands.c.band.in_(bindparam("bands", expanding=True)), articles.c.seq < bindparam("before")))
 _SETS = select(articles.c.key, articles.c.shingles).where(articles.c.key.in_(bindparam("keys", expanding=True)))
 _INSERT = insert(articles)
 _UPDATE = update(articles).where(articles.c.seq == bindparam("old_seq"))
@@ -115,10 +114,11 @@ def _default_url() -> str:
     return f"sqlite:///{home / 'catalog.sqlite'}"
 
 
-def row_values(key: str, paper: str, date: str, fp: Fingerprint, record: dict) -> dict:
-    """An article's row (without archived_at), as assign writes it."""
+def row_values(key: str, paper: str, date: str, fp: Fingerprint, record: dict, stored: list[int]) -> dict:
+    """An article's row (without archived_at), as assign writes it; `stored`: the band
+    keys it adds to the index."""
     return dict(key=key, paper=paper, date=date, sha256=fp.sha256, **record, size=len(fp.shingles),
-                shingles=pack(fp.shingles), bands=np.asarray(fp.bands, "<i8").tobytes())
+                shingles=pack(fp.shingles), bands=np.asarray(stored, "<i8").tobytes())
 
 
 def _record(row) -> dict:
@@ -169,7 +169,8 @@ class Catalog:
             with self.engine.begin() as conn:
                 if self.postgres:
                     conn.execute(_LOCK, {"keys": sorted(locks)})
-                old = conn.execute(_OWN, {"key": key}).first()
+                rows = conn.execute(_OWN_AND_TWIN, {"key": key, "sha256": fp.sha256}).all()
+                old = next((r for r in rows if r.key == key), None)
                 if old is not None and old.sha256 == fp.sha256:
                     return _record(old)
                 old_bands = np.frombuffer(old.bands, "<i8").tolist() if old is not None else []
@@ -177,9 +178,13 @@ class Catalog:
                     locks.update(old_bands)  # a changed text: its old band keys too, from the start
                     continue
                 before = old.seq if old is not None else _NEVER
-                record = self._match(conn, fp, before) or \
-                    {"cluster": key, "canonical": key, "similarity": 1.0, "exact": False}  # a new story
-                values = row_values(key, paper, date, fp, record)
+                twin = next((r for r in rows if r.key != key and r.seq < before), None)
+                if twin is not None:  # an exact duplicate: its cluster has all its band keys
+                    record, stored = {**_record(twin), "exact": True}, []
+                else:
+                    record, stored = self._match(conn, fp, before)
+                    record = record or {"cluster": key, "canonical": key, "similarity": 1.0, "exact": False}
+                values = row_values(key, paper, date, fp, record, stored)
                 if old is None:
                     values["archived_at"] = datetime.now(timezone.utc)
                     seq = conn.execute(_INSERT, values).inserted_primary_key[0]
@@ -188,49 +193,51 @@ class Catalog:
                     conn.execute(_UPDATE, {**values, "old_seq": seq})
                     if old_bands:
                         conn.execute(_DELETE_BANDS, {"old_seq": seq, "old": old_bands})
-                if fp.bands:
-                    conn.execute(_insert_bands(len(fp.bands)),
-                                 {"article": seq, **{f"b{i}": b for i, b in enumerate(fp.bands)}})
+                if stored:
+                    conn.execute(_insert_bands(len(stored)), {"article": seq, **{f"b{i}": b for i, b in enumerate(stored)}})
                 return record
 
-    def _match(self, conn, fp: Fingerprint, before: int) -> dict | None:
-        """The record of the best verified match among the articles archived before `before`."""
+    def _match(self, conn, fp: Fingerprint, before: int) -> tuple[dict | None, list[int]]:
+        """The record of the best verified match among the articles archived before
+        `before` (None: a new story), and the band keys the article adds to the index."""
         if not fp.bands:
-            exact = conn.execute(_EXACT, {"sha256": fp.sha256, "before": before}).first()
-            return _record(exact) if exact is not None else None
+            return None, []
+        postings = conn.execute(_CANDIDATES, {"bands": fp.bands, "before": before}).all()
+        hits: dict[int, int] = {}
+        covered: dict[str, set[int]] = {}
+        for p in postings:
+            hits[p.seq] = hits.get(p.seq, 0) + 1
+            covered.setdefault(p.cluster, set()).add(p.band)
+        candidates = {p.seq: p for p in postings}
         per_cluster: dict[str, int] = {}
         chosen = []
-        for c in conn.execute(_CANDIDATES, {"bands": fp.bands, "before": before, "sha256": fp.sha256}):
-            if c.sha256 == fp.sha256:
-                return {"cluster": c.cluster, "canonical": c.canonical, "similarity": c.similarity, "exact": True}
+        for c in sorted(candidates.values(), key=lambda c: (-hits[c.seq], c.seq)):
             if size_allows_reprint(c.size, len(fp.shingles)) and per_cluster.get(c.cluster, 0) < VERIFY_PER_CLUSTER:
                 per_cluster[c.cluster] = per_cluster.get(c.cluster, 0) + 1
                 chosen.append(c)
-        if not chosen:
-            return None
-        # Only the chosen candidates' sets (and their canonicals', for `similarity`) are read.
-        wanted = {c.key for c in chosen} | {c.canonical for c in chosen}
-        sets = {row.key: unpack(row.shingles) for row in conn.execute(_SETS, {"keys": list(wanted)})}
-        best, best_jaccard = None, -1.0
+        best, best_jaccard, sets = None, -1.0, {}
+        if chosen:
+            # Only the chosen candidates' sets (and their canonicals', for `similarity`) are read.
+            wanted = {c.key for c in chosen} | {c.canonical for c in chosen}
+            sets = {row.key: unpack(row.shingles) for row in conn.execute(_SETS, {"keys": list(wanted)})}
         for c in chosen:  # most band hits first: ties go to the earlier article
             o = overlap(fp.shingles, sets[c.key])
             if is_reprint(o) and o.jaccard > best_jaccard:
                 best, best_jaccard = c, o.jaccard
         if best is None:
-            return None
-        return {"cluster": best.cluster, "canonical": best.canonical,
-                "similarity": round(overlap(fp.shingles, sets[best.canonical]).jaccard, 4), "exact": False}
+            return None, fp.bands
+        record = {"cluster": best.cluster, "canonical": best.canonical,
+                  "similarity": round(overlap(fp.shingles, sets[best.canonical]).jaccard, 4), "exact": False}
+        return record, [b for b in fp.bands if b not in covered[best.cluster]]
 
     def cluster_of(self, key: str) -> list[dict]:
         """Every archived reprint of `key`'s story, in archive order (canonical first).
 
         Members are dicts: paper, date, key, similarity (to the canonical), canonical.
-        Raises KeyError when `key` was never archived.
+        Empty when `key` was never archived.
         """
         with self.engine.connect() as conn:
             cluster = conn.execute(_CLUSTER, {"key": key}).scalar()
-            if cluster is None:
-                raise KeyError(key)
             return [dict(row._mapping) for row in conn.execute(_MEMBERS, {"cluster": cluster})]
 
 
@@ -239,7 +246,6 @@ def _sqlite_connect(dbapi_conn, _record) -> None:
     # WAL: readers never block the writer; NORMAL: no fsync per commit (WAL stays consistent).
     dbapi_conn.execute("PRAGMA journal_mode=WAL")
     dbapi_conn.execute("PRAGMA synchronous=NORMAL")
-    dbapi_conn.execute("PRAGMA foreign_keys=ON")
 
 
 def _sqlite_begin(conn) -> None:

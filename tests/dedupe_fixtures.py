@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import random
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
@@ -107,8 +108,9 @@ FOOTERS = ("（新华社）", "（据新华社电）", "责任编辑：王磊", 
 PREFIXES = ("据新华社电 ", "本报综合新华社电 ", "新华社电 ", "据新华网报道 ")
 _HALF = str.maketrans("，：；（）！？", ",:;()!?")
 _FULL_DIGITS = str.maketrans("0123456789", "０１２３４５６７８９")
-# Dateline of a wire story or byline of a local one, as printed at the start.
+# What opens a speech paragraph ("…习近平在主持学习时强调，"): a quote starts after it.
 _SPEAKER = re.compile(r"^.*?习近平\S{0,12}?(强调|指出)，")
+# Dateline of a wire story or byline of a local one, as printed at the start.
 _DATELINE = re.compile(r"^(新华社\S*? ?\d+月 ?\d+日电|本报讯\s*[（(][^）)]*[）)]|本报讯)\s*")
 
 
@@ -266,8 +268,8 @@ def labelled_set(seed: int = 5, reprints: int = 24, near_misses: int = 24,
         for _ in range(2 if story.wire else rng.randint(0, 1)):
             drafts.append((story.name, day(story, rng.randint(0, 2)), original))
     for n in range(near_misses):
-        quote = _DATELINE.sub("", rng.choice(quotes))
-        drafts.append((f"{prefix}near-miss-{n}", "2025-05-0" + str(rng.randint(1, 9)), _near_miss(rng, quote, pool)))
+        quote, day_ = rng.choice(quotes), f"2025-05-0{rng.randint(1, 9)}"
+        drafts.append((f"{prefix}near-miss-{n}", day_, _near_miss(rng, quote, pool)))
 
     rng.shuffle(drafts)
     drafts.sort(key=lambda d: d[1])
@@ -281,7 +283,7 @@ def labelled_set(seed: int = 5, reprints: int = 24, near_misses: int = 24,
 
 def pair_metrics(labels: dict[str, str], clusters: dict[str, str]) -> dict[str, float]:
     """Pair precision/recall of a clustering (key → cluster) against labels (key → story)."""
-    def pairs(groups: dict) -> int:
+    def pairs(groups: Iterable) -> int:
         sizes: dict = {}
         for g in groups:
             sizes[g] = sizes.get(g, 0) + 1
