@@ -92,7 +92,8 @@ def report(result: dict, workdir: Path) -> None:
              "| pages | articles | new stories | reprints | skipped | archive |", "|---|---|---|---|---|---|",
              f"| {len(result['pages'])} | {len(result['articles'])} | {len(result['articles']) - len(reprints)} "
              f"| {len(reprints)} | {len(result['skipped'])} | {'written' if result['changed'] else 'unchanged'} |"]
-    skipped = Counter(s["reason"] for s in result["skipped"])
+    # Reasons carry details after a colon (the loop's path, the offsite host): count by kind.
+    skipped = Counter(s["reason"].split(":")[0] for s in result["skipped"])
     if skipped:
         lines += ["", "| skipped because | requests |", "|---|---|"]
         lines += [f"| {reason} | {count} |" for reason, count in skipped.most_common()]

@@ -24,6 +24,8 @@ class CrawlError(RuntimeError):
     """The crawl could not run; the message is one line naming the reason."""
 
 
+_SECRETS = ("EPAPER_S3_ACCESS_KEY", "EPAPER_S3_SECRET_KEY", "EPAPER_CATALOG_URL")
+
 def run_crawl(paper: str, date: str, family: str, edition_url: str, workdir: str,
               encoding: str | None = None, settings: dict | None = None, timeout: float | None = None) -> dict:
     """Crawl one edition in a child process; returns its stats (see `write_stats`).
@@ -36,7 +38,9 @@ def run_crawl(paper: str, date: str, family: str, edition_url: str, workdir: str
         cmd += ["--encoding", encoding]
     for name, value in (settings or {}).items():
         cmd += ["--set", f"{name}={json.dumps(value)}"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    # The crawl parses hostile pages and never needs the archive's or the catalog's secrets.
+    env = {name: value for name, value in os.environ.items() if name not in _SECRETS}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
