@@ -10,7 +10,7 @@ exactly, and "near misses" are added: commentaries that quote a long paragraph o
 wire story but are different articles. Each article carries the label of its story;
 `pair_metrics()` scores a clustering against those labels.
 
-Seeds are found through EPAPER_SEEDS, else ../shared/seeds next to the repo root.
+Seeds are found through EPAPER_SEEDS, else the copy of ../shared/seeds bundled with the replica.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ class Article:
 
 
 def seed_dir() -> Path:
-    path = Path(os.environ.get("EPAPER_SEEDS") or REPO_ROOT.parent / "shared" / "seeds")
+    path = Path(os.environ.get("EPAPER_SEEDS") or REPO_ROOT / "epaper" / "replica" / "data")
     if not any(path.glob("*.txt")):
         raise FileNotFoundError(f"no seed pages (*.txt) in {path}; set EPAPER_SEEDS")
     return path
