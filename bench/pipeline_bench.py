@@ -110,10 +110,28 @@ def empty_steps():
         return {"paper": paper, "date": date, "status": "complete", "pages": [], "articles": [], "skipped": [],
                 "key": f"editions/{paper}/{date}/manifest.json", "changed": True}
 
+    class NoCatalog:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+        def close(self):
+            pass
+
+    def nothing(*args, **kwargs):
+        return contextlib.nullcontext()
+
     patches = [(steps, "fetch_edition", fetch), (steps, "clean_edition", lambda workdir: 0),
-               (steps, "dedupe_edition", lambda workdir, catalog: 0), (steps, "publish_edition", publish),
-               (archive_flow, "open_archive", lambda *a, **k: contextlib.nullcontext()),
-               (archive_flow, "Catalog", lambda *a, **k: None)]
+               (steps, "dedupe_edition", lambda workdir, catalog: 0), (steps, "publish_edition", publish)]
+    # whatever the flow module opens around the steps: archive, catalog, locks
+    patches += [(archive_flow, name, value) for name, value in
+                (("open_archive", nothing), ("Catalog", NoCatalog), ("edition_lock", nothing))
+                if hasattr(archive_flow, name)]
     saved = [(obj, name, getattr(obj, name)) for obj, name, _ in patches]
     try:
         for obj, name, value in patches:
@@ -216,16 +234,18 @@ def _topics():
 
 
 def _edit(rng, base, keep_lo: float, keep_hi: float, new_hi: float):
-    """A reprint's set: most of the story's shingles (trims, edits) and a few of its own."""
+    """A reprint's 3-grams in text order: most of the story's (trims, edits), in its
+    order, and a few of its own put in among them."""
     import numpy as np
 
-    keep = rng.choice(base, max(1, int(len(base) * rng.uniform(keep_lo, keep_hi))), replace=False)
+    keep = base[rng.random(len(base)) < rng.uniform(keep_lo, keep_hi)]
     own = rng.integers(0, 1 << 32, int(len(base) * rng.uniform(0, new_hi)), dtype=np.uint64).astype(np.uint32)
-    return np.unique(np.concatenate([keep, own]))
+    return np.insert(keep, rng.integers(0, len(keep) + 1, len(own)), own)
 
 
-def _synthetic(i: int) -> tuple[str, str, str, object, dict]:
-    """Row i of the synthetic archive: (key, paper, date, fingerprint, record)."""
+def _synthetic(i: int) -> tuple[str, str, str, object, dict, list[int]]:
+    """Row i of the synthetic archive: (key, paper, date, fingerprint, record, the band
+    keys it adds to the index: a reprint only those its cluster lacks, as assign does)."""
     import numpy as np
 
     from flows.dedupe import Fingerprint, band_keys
@@ -237,31 +257,35 @@ def _synthetic(i: int) -> tuple[str, str, str, object, dict]:
     key = f"articles/{paper}/{date}/{pos // 10 + 1:02d}/{i}.json"
     rng = np.random.default_rng(i)
     record = {"cluster": key, "canonical": key, "similarity": 1.0, "exact": False}
+    canonical_bands: set[int] = set()
     if pos >= WIRE_PER_DAY and rng.random() < REPRINT_SHARE / (1 - WIRE_PER_DAY / ROWS_PER_DAY):
         story = int(rng.integers(WIRE_PER_DAY))
         canon = day * ROWS_PER_DAY + story
         canon_key = f"articles/syn-{story % 10:02d}/{date}/01/{canon}.json"
-        hashes = _edit(rng, _wire(day, story), 0.7, 1.0, 0.15)
+        base = _wire(day, story)
+        grams = _edit(rng, base, 0.7, 1.0, 0.15)
         record = {"cluster": canon_key, "canonical": canon_key, "similarity": 0.8, "exact": False}
+        canonical_bands = set(band_keys(base))
     elif pos < WIRE_PER_DAY:
-        hashes = _wire(day, pos)
+        grams = _wire(day, pos)
     else:
         topic = topics[rng.integers(len(topics))]
         n = int(np.clip(rng.choice(sizes) * rng.lognormal(0, 0.4), 30, 4000))
         m = min(int(n * rng.uniform(0, TOPIC_SHARE)), len(topic))
-        hashes = np.unique(np.concatenate([rng.choice(topic, m, replace=False),
-                                           rng.integers(0, 1 << 32, n - m, dtype=np.uint64).astype(np.uint32)]))
-    return key, paper, date, Fingerprint(rng.bytes(32).hex(), hashes, band_keys(hashes)), record
+        grams = rng.permutation(np.concatenate([rng.choice(topic, m, replace=False),
+                                                rng.integers(0, 1 << 32, n - m, dtype=np.uint64).astype(np.uint32)]))
+    fp = Fingerprint(rng.bytes(32).hex(), np.unique(grams), band_keys(grams))
+    return key, paper, date, fp, record, [b for b in fp.bands if b not in canonical_bands]
 
 
 def _wire(day: int, story: int):
-    """The set of one wire story of one day (as its first paper printed it)."""
+    """The 3-grams, in text order, of one wire story of one day as its first paper printed it."""
     import numpy as np
 
     topics, sizes = _topics()
     rng = np.random.default_rng([day, story, 7])
     n = int(np.clip(rng.choice(sizes) * rng.lognormal(0, 0.3), 60, 3000))
-    return np.unique(rng.integers(0, 1 << 32, n, dtype=np.uint64).astype(np.uint32))
+    return rng.integers(0, 1 << 32, n, dtype=np.uint64).astype(np.uint32)
 
 
 def _synthetic_rows(span: tuple[int, int]) -> list[tuple[dict, list[int]]]:
@@ -269,8 +293,8 @@ def _synthetic_rows(span: tuple[int, int]) -> list[tuple[dict, list[int]]]:
 
     out = []
     for i in range(*span):
-        key, paper, date, fp, record = _synthetic(i)
-        out.append((row_values(key, paper, date, fp, record), fp.bands))
+        key, paper, date, fp, record, stored = _synthetic(i)
+        out.append((row_values(key, paper, date, fp, record, stored), stored))
     return out
 
 
