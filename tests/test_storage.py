@@ -142,7 +142,7 @@ def test_put_file_streams_multipart_with_the_same_change_rules(archive_env, tmp_
         first = archive.put_file(key, path, "application/warc")
         assert first.changed and first.version_id
         assert archive.put_file(key, path, "application/warc") == first.__class__(key, first.version_id, False)
-        path.write_bytes(original[:-1] + b"\0")
+        path.write_bytes(original[:-1] + bytes([original[-1] ^ 0xFF]))  # always a different last byte
         second = archive.put_file(key, path, "application/warc")
         assert second.changed and second.version_id != first.version_id
         assert [v["version_id"] for v in archive.versions(key)] == [second.version_id, first.version_id]
