@@ -14,8 +14,9 @@ throughput  articles per second from fetch to published manifest over several ed
             catalog. Between the real runs the same flow runs empty (every step a no-op,
             no archive, no catalog): Prefect's own overhead per edition.
 scaling     at each archive size (1k, 10k, 100k articles) a catalog holding that many synthetic
-            archived articles, then fresh editions through the flow: time per edition must
-            stay flat within 1.5x. Synthetic rows are written as assign writes them (shingle
+            archived articles, then new editions through the flow, the sizes taking turns
+            (one edition against each catalog per round): time per edition must stay flat
+            within 1.5x. Synthetic rows are written as assign writes them (shingle
             sets, band keys): a quarter are reprints of the day's wire stories (clusters of
             ~5 papers), the rest local stories sharing up to 12% of their shingles with a
             seed story. They are deterministic, so they are kept in .epaper/bench-cache and
@@ -23,8 +24,9 @@ scaling     at each archive size (1k, 10k, 100k articles) a catalog holding that
             The S3 bucket is not pre-filled (100k PUTs take ~10 min here); S3 lookups are
             by key.
 memory      one worker process (a fresh `python -m bench.pipeline_bench worker`) archives a
-            100-page edition, and a 10-page one for comparison: peak RSS of the worker and
-            of its crawl subprocess (getrusage: SELF and CHILDREN), beside the bytes fetched.
+            10-page and a 100-page edition (page PDFs of ~1 MB), then the 100-page one again
+            (a conditional re-crawl): peak RSS (VmHWM) of the worker after each step and of its
+            crawl subprocess, beside the bytes served.
 """
 
 from __future__ import annotations
@@ -406,40 +408,42 @@ def synthetic_catalog(size: int, cache: Path = CACHE) -> tuple[Path, float]:
 
 def scaling(home: Path, sizes: list[int], families: list[str], per_size: int, pages: int, log,
             warm: bool = False, cache: Path = CACHE) -> dict:
-    """At each size, a copy of the synthetic catalog of that size, then `per_size` new
-    editions through the flow. `warm`: this process has archived editions already, else
-    one warm-up edition goes first."""
+    """A copy of the synthetic catalog of each size, then `per_size` rounds: in each, one
+    new edition (of the round's family) through the flow against every catalog in turn,
+    the order rotating, so a slow spell of a shared machine hits every size alike.
+    `warm`: this process has archived editions already, else one warm-up edition first."""
     from epaper.replica import ReplicaServer
 
-    n_dates = -(-per_size // len(families))
-    days = harness.dates(n_dates * len(sizes) + 1, offset=100)
+    days = harness.dates(per_size * len(sizes) + 1, offset=100)
     sites = harness.build_sites(families, days, pages)
     warmup_day, days = days[0], days[1:]
+    catalogs, fills = {}, {}
+    for size in sizes:
+        snapshot, fills[size] = synthetic_catalog(size, cache)
+        log(f"  scaling: {size:,} synthetic articles " +
+            (f"generated in {fills[size]:.0f} s" if fills[size] else "(cached)"))
+        catalogs[size] = home / f"scaling-{size}.sqlite"
+        _copy_sqlite(snapshot, catalogs[size])
     clock = StepClock()
-    rounds = []
+    runs: dict[int, list[dict]] = {size: [] for size in sizes}
     with ReplicaServer(sites) as server, clock.installed(), harness.environment(EPAPER_S3_BUCKET="bench-scaling"):
         papers_file = harness.write_papers_file(sites, server.base_url, home / "papers-scaling.yaml")
         # a warm process, as in the throughput section: first imports and tables are not the archive's size
         if not warm:
             with harness.environment(EPAPER_CATALOG_URL=f"sqlite:///{home / 'scaling-warmup.sqlite'}"):
                 archive_one(clock, sites[0], warmup_day, papers_file)
-        for k, size in enumerate(sizes):
-            snapshot, fill = synthetic_catalog(size, cache)
-            log(f"  scaling: {size:,} synthetic articles " + (f"generated in {fill:.0f} s" if fill else "(cached)"))
-            catalog = home / f"scaling-{size}.sqlite"
-            _copy_sqlite(snapshot, catalog)
-            runs = []
-            with harness.environment(EPAPER_CATALOG_URL=f"sqlite:///{catalog}"):
-                for day in days[k * n_dates:(k + 1) * n_dates]:
-                    for site in sites:
-                        if len(runs) < per_size:
-                            runs.append(archive_one(clock, site, day, papers_file))
-                            log(f"  scaling {size:,}: {runs[-1]['edition']} {runs[-1]['wall']:.1f} s")
-            catalog.unlink()
-            rounds.append({"size": size, "fill_s": fill, "runs": runs,
-                           "wall": harness.median([r["wall"] for r in runs]),
-                           "dedupe_ms": 1e3 * sum(r["dedupe"] for r in runs) / sum(r["articles"] for r in runs),
-                           "articles": sum(r["articles"] for r in runs) / len(runs)})
+        for r in range(per_size):
+            site = sites[r % len(sites)]
+            order = sizes[r % len(sizes):] + sizes[:r % len(sizes)]
+            for j, size in enumerate(order):
+                with harness.environment(EPAPER_CATALOG_URL=f"sqlite:///{catalogs[size]}"):
+                    runs[size].append(archive_one(clock, site, days[r * len(sizes) + j], papers_file))
+                log(f"  scaling {size:,}: {runs[size][-1]['edition']} {runs[size][-1]['wall']:.1f} s")
+    for catalog in catalogs.values():
+        catalog.unlink()
+    rounds = [{"size": size, "fill_s": fills[size], "runs": rs, "wall": harness.median([x["wall"] for x in rs]),
+               "dedupe_ms": 1e3 * sum(x["dedupe"] for x in rs) / sum(x["articles"] for x in rs),
+               "articles": sum(x["articles"] for x in rs) / len(rs)} for size, rs in runs.items()]
     first = rounds[0]
     for r in rounds:
         r["x_wall"] = r["wall"] / first["wall"]
@@ -458,7 +462,8 @@ def render_scaling(s: dict) -> str:
                        "dedupe ms/article", "x first", "synthetic rows made in s"], rows),
         "",
         f"time per edition at the largest archive / the smallest: {s['ratio']:.2f} (target <= {SCALING_TARGET}: "
-        f"{verdict}). Editions: {', '.join(s['families'])}, {s['pages']} pages, new dates at every size.",
+        f"{verdict}). Editions: {', '.join(s['families'])}, {s['pages']} pages, each a new date; the sizes take "
+        f"turns, one edition each per round.",
     ])
 
 
@@ -686,7 +691,7 @@ def main(argv: list[str] | None = None) -> None:
                                                ["founder-new", "founder-classic", "jfdaily"], 1 if quick else 2, 8,
                                                log)
         if "scaling" in only:
-            results["scaling"] = scaling(home, sizes, ["founder-new", "xmwb"], 2 if quick else 4, 8, log,
+            results["scaling"] = scaling(home, sizes, ["founder-new", "xmwb"], 2 if quick else 6, 8, log,
                                          warm="throughput" in results,
                                          cache=home / "catalogs" if args.fresh_catalogs else CACHE)
         if "memory" in only:
