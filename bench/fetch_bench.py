@@ -7,18 +7,15 @@ times, each crawl in a fresh process as the flow runs it:
 
   ours   the flow's fetch step, `flows.steps.fetch_edition` (a crawl process): WARC capture,
          items feed with every article's HTML, page PDFs through FilesPipeline, charset
-         repair, robots.txt Crawl-delay, request budget, AutoThrottle; then (unless
-         --no-upload) the upload of what the crawl captured: the raw WARC and the page
-         PDFs into the S3 archive.
+         repair, robots.txt Crawl-delay, request budget (AutoThrottle is off without a
+         download delay); then (unless --no-upload) the upload of what the crawl captured:
+         the raw WARC and the page PDFs into the S3 archive.
   bare   the same family spider (the same link-following: page list, article lists,
          hotspots, and a plain request per page PDF) on a bare Scrapy configuration:
          no WARC, no feed, no pipelines, no custom middlewares, no AutoThrottle.
-  ours, AutoThrottle off   ours with AUTOTHROTTLE_ENABLED=False (`--no-variant` skips it):
-         EPAPER_DOWNLOAD_DELAY=0 leaves AutoThrottle on, which alone adds a delay of about
-         the response latency between two requests to the host.
 
---ablation runs instead ours (AutoThrottle off) with each of its parts switched off in turn,
-beside bare Scrapy: where our overhead goes (time in Scrapy, CPU of the crawl process).
+--ablation runs instead ours with each of its parts switched off in turn, beside bare
+Scrapy: where our overhead goes (time in Scrapy, CPU of the crawl process).
 
 All get the same CONCURRENT_REQUESTS and CONCURRENT_REQUESTS_PER_DOMAIN (ours), no
 download delay, the same User-Agent and robots.txt rule, so both fetch the same URLs
@@ -43,30 +40,28 @@ if __package__ in (None, ""):
 from bench import harness  # noqa: E402
 
 TARGET = 1.3
-# Crawl settings per contender ("bare" is the bare Scrapy crawl). ours_noat: ours with
-# AutoThrottle off, which EPAPER_DOWNLOAD_DELAY=0 leaves on (see the report).
-CONTENDERS = {"ours": None, "bare": "bare", "ours_noat": {"AUTOTHROTTLE_ENABLED": False}}
+# Crawl settings per contender ("bare" is the bare Scrapy crawl).
+CONTENDERS = {"ours": None, "bare": "bare"}
 
 
 def ablation_contenders() -> dict:
-    """Ours with AutoThrottle off, and then with one more of our parts off each: what
-    each part costs (--ablation). Variants without the WARC, the feed or the PDF
-    pipeline are not archives; they only locate the time."""
+    """Ours, and then ours with one of its parts off each: what each part costs
+    (--ablation). Variants without the WARC, the feed or the PDF pipeline are not
+    archives; they only locate the time."""
     from spiders import settings as project
 
     def without(*names):
         return {"DOWNLOADER_MIDDLEWARES": {**project.DOWNLOADER_MIDDLEWARES, **{n: None for n in names}}}
 
-    base = {"AUTOTHROTTLE_ENABLED": False}
     return {
-        "ours_noat": base,
+        "ours": None,
         "bare": "bare",
-        "- charset repair": {**base, **without("spiders.middlewares.CharsetMiddleware")},
-        "- WARC capture": {**base, **without("spiders.warc.WarcCaptureMiddleware")},
-        "- items feed": {**base, "FEEDS": {}},
-        "- PDF pipeline": {**base, "ITEM_PIPELINES": {}},
-        "- Crawl-delay check": {**base, **without("spiders.middlewares.CrawlDelayMiddleware")},
-        "- backoff retry": {**base, **without("spiders.middlewares.BackoffRetryMiddleware")},
+        "- charset repair": without("spiders.middlewares.CharsetMiddleware"),
+        "- WARC capture": without("spiders.warc.WarcCaptureMiddleware"),
+        "- items feed": {"FEEDS": {}},
+        "- PDF pipeline": {"ITEM_PIPELINES": {}},
+        "- Crawl-delay check": without("spiders.middlewares.CrawlDelayMiddleware"),
+        "- backoff retry": without("spiders.middlewares.BackoffRetryMiddleware"),
     }
 
 
@@ -148,14 +143,18 @@ def run_ours(site, day, paper, workdir: Path, archive, settings: dict | None = N
     crawled, cpu = time.perf_counter(), _children_cpu() - cpu
     if archive is not None:
         import datetime as dt
+        from functools import partial
+
+        from storage.archive import in_parallel
 
         paper = f"{site.paper}-{run_id}" if run_id else site.paper
+        pages = [p for p in map(json.loads, (workdir / "items.jsonl").read_text(encoding="utf-8").splitlines())
+                 if p.get("type") == "page" and p.get("pdf_path")]
+        # as flows.steps.publish_edition writes them: the PDFs at once, then the WARC
+        in_parallel(partial(archive.put_file, keys.page_pdf(paper, day, int(p["page_no"])),
+                            workdir / p["pdf_path"], "application/pdf") for p in pages)
         archive.put_file(keys.raw_warc(paper, day, dt.datetime.fromisoformat(stats["started"])),
                          workdir / "crawl.warc.gz", "application/warc")
-        for page in map(json.loads, (workdir / "items.jsonl").read_text(encoding="utf-8").splitlines()):
-            if page.get("type") == "page" and page.get("pdf_path"):
-                archive.put_file(keys.page_pdf(paper, day, int(page["page_no"])),
-                                 workdir / page["pdf_path"], "application/pdf")
     done = time.perf_counter()
     return {"wall": done - start, "crawl_wall": crawled - start, "upload": done - crawled, "cpu": cpu,
             "requests": stats["requests"], "bytes": stats["bytes"], "crawl": _span(stats)}
@@ -188,10 +187,10 @@ def _span(stats: dict) -> float:
 
 
 def measure(families: list[str], pages: int, repeat: int, upload: bool, workdir: str | None = None,
-            no_autothrottle: bool = True, log=None, contenders: dict | None = None) -> dict:
+            log=None, contenders: dict | None = None) -> dict:
     """Run the bench; returns per-edition medians and the totals."""
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    contenders = contenders or {k: v for k, v in CONTENDERS.items() if k != "ours_noat" or no_autothrottle}
+    contenders = contenders or CONTENDERS
     from epaper.config import get_paper
     from epaper.replica import ReplicaServer
 
@@ -207,6 +206,8 @@ def measure(families: list[str], pages: int, repeat: int, upload: bool, workdir:
 
             stack.enter_context(harness.s3_server(home, bucket="bench-fetch"))
             archive = stack.enter_context(open_archive())
+            # A new SeaweedFS grows its volumes at its first write (~1 s), a cost of no edition.
+            archive.put("bench-warm-up", b"warm-up")
         papers_file = harness.write_papers_file(sites, server.base_url, home / "papers.yaml")
         for site in sites:
             runs = {who: [] for who in contenders}
@@ -236,13 +237,12 @@ def measure(families: list[str], pages: int, repeat: int, upload: bool, workdir:
 
     result = {"rows": rows, "repeat": repeat, "pages": pages, "upload": upload,
               "editions": len(rows), "requests": total("bare_requests")}
-    for who in ("ours", "ours_noat"):
-        if rows and f"{who}_wall" in rows[0]:
-            result[f"{who}_ratio"] = total(f"{who}_wall") / total("bare_wall")
-            result[f"{who}_ratio_crawl"] = total(f"{who}_crawl_wall") / total("bare_wall")
-            result[f"{who}_ratio_scrapy"] = total(f"{who}_crawl") / total("bare_crawl")
-            result[f"{who}_ratio_cpu"] = total(f"{who}_cpu") / total("bare_cpu")
-            result[f"{who}_same_requests"] = total(f"{who}_requests") == total("bare_requests")
+    if rows:
+        result["ours_ratio"] = total("ours_wall") / total("bare_wall")
+        result["ours_ratio_crawl"] = total("ours_crawl_wall") / total("bare_wall")
+        result["ours_ratio_scrapy"] = total("ours_crawl") / total("bare_crawl")
+        result["ours_ratio_cpu"] = total("ours_cpu") / total("bare_cpu")
+        result["ours_same_requests"] = total("ours_requests") == total("bare_requests")
     result["ratio"] = result.get("ours_ratio")
     result["contenders"] = list(contenders)
     return result
@@ -250,21 +250,20 @@ def measure(families: list[str], pages: int, repeat: int, upload: bool, workdir:
 
 def render_ablation(result: dict) -> str:
     """Time between Scrapy's start and finish, and CPU seconds of the crawl process, per
-    variant, summed over the editions; beside ours with AutoThrottle off."""
+    variant, summed over the editions; beside ours."""
     rows, ref = [], result["rows"]
 
     def total(who, key):
         return sum(r[f"{who}_{key}"] for r in ref)
 
     for who in result["contenders"]:
-        rows.append([who, f"{total(who, 'crawl'):.2f}", f"{total(who, 'crawl') / total('ours_noat', 'crawl'):.2f}",
-                     f"{total(who, 'cpu'):.2f}", f"{total(who, 'cpu') / total('ours_noat', 'cpu'):.2f}"])
-    return (harness.table(["variant (of ours, AutoThrottle off)", "in Scrapy s", "x ours", "CPU s", "x ours"], rows)
+        rows.append([who, f"{total(who, 'crawl'):.2f}", f"{total(who, 'crawl') / total('ours', 'crawl'):.2f}",
+                     f"{total(who, 'cpu'):.2f}", f"{total(who, 'cpu') / total('ours', 'cpu'):.2f}"])
+    return (harness.table(["variant (of ours)", "in Scrapy s", "x ours", "CPU s", "x ours"], rows)
             + f"\n\nSummed over {len(ref)} editions, medians of {result['repeat']} rotating runs each.")
 
 
 def render(result: dict) -> str:
-    noat = "ours_noat_ratio" in result
     rows = []
     for r in [*result["rows"], None]:
         if r is None:  # the totals
@@ -273,22 +272,14 @@ def render(result: dict) -> str:
         row = [r["family"], r["pages"], r["bare_requests"], f"{r['bare_wall']:.2f}",
                f"{r['ours_crawl_wall']:.2f} + {r['ours_upload']:.2f}", f"{r['ours_wall'] / r['bare_wall']:.2f}",
                f"{r['ours_crawl'] / r['bare_crawl']:.2f}", f"{r['ours_cpu'] / r['bare_cpu']:.2f}"]
-        if noat:
-            row += [f"{r['ours_noat_wall']:.2f}", f"{r['ours_noat_wall'] / r['bare_wall']:.2f}",
-                    f"{r['ours_noat_crawl'] / r['bare_crawl']:.2f}"]
         rows.append(row)
     head = ["edition (family)", "pages", "requests", "bare s", "ours s (crawl + upload)", "ours/bare",
             "in Scrapy", "CPU"]
-    if noat:
-        head += ["ours, AutoThrottle off s", "ours/bare", "in Scrapy"]
     verdict = "met" if result["ratio"] <= TARGET else "MISSED"
     notes = [f"ours / bare = {result['ratio']:.2f} (target <= {TARGET}: {verdict}); crawl alone "
              f"{result['ours_ratio_crawl']:.2f}; between Scrapy's start and finish {result['ours_ratio_scrapy']:.2f}; "
              f"CPU seconds of the crawl process {result['ours_ratio_cpu']:.2f} (the steadiest on a shared machine)."]
-    if noat:
-        notes.append(f"With AutoThrottle off (EPAPER_DOWNLOAD_DELAY=0 leaves it on): {result['ours_noat_ratio']:.2f}, "
-                     f"in Scrapy {result['ours_noat_ratio_scrapy']:.2f}.")
-    same = all(result.get(f"{w}_same_requests", True) for w in ("ours", "ours_noat"))
+    same = result["ours_same_requests"]
     notes.append(f"Seconds are medians of {result['repeat']} rotating runs per contender, process start included"
                  + ("" if result["upload"] else ", no upload") + "; "
                  + ("every contender made the same requests." if same else "REQUEST COUNTS DIFFER."))
@@ -305,7 +296,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pages", type=int)
     parser.add_argument("--repeat", type=int)
     parser.add_argument("--no-upload", action="store_true", help="crawl only: no S3 server")
-    parser.add_argument("--no-variant", action="store_true", help="skip ours with AutoThrottle off")
     parser.add_argument("--ablation", action="store_true",
                         help="instead: ours with each of its parts off in turn (what each part costs)")
     parser.add_argument("--workdir", help="scratch EPAPER_HOME (default: a temporary folder)")
@@ -320,7 +310,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"fetch bench: {harness.command_line()}  [{harness.machine_line()}]")
         print(render_ablation(result))
         return
-    result = measure(families, pages, repeat, not args.no_upload, args.workdir, not args.no_variant)
+    result = measure(families, pages, repeat, not args.no_upload, args.workdir)
     print(f"fetch bench: {harness.command_line()}  [{harness.machine_line()}]")
     print(render(result))
     if args.json:

@@ -63,6 +63,7 @@ def assert_matches_truth(site, day, server, items, workdir):
 @pytest.mark.parametrize("family,options", VARIANTS, ids=lambda v: v if isinstance(v, str) else "-".join(v.values()))
 def test_spider_finds_every_article_once(family, options, crawl_site, monkeypatch):
     monkeypatch.setenv("EPAPER_USER_AGENT", UA)
+    monkeypatch.setenv("EPAPER_DOWNLOAD_DELAY", "0.01")  # polite as in production, if quicker
     site = build_site(family, "bcrb", [DAY], **options)
     with ReplicaServer([site]) as server:
         stats, items, workdir = crawl_site(server, site, DAY)
@@ -122,6 +123,19 @@ def test_robots_crawl_delay_is_honoured(crawl_site):
         times = [e["time"] for e in server.log if e["path"] != "/robots.txt"]
     assert len(times) > 5
     assert min(b - a for a, b in zip(times, times[1:])) >= 0.28
+
+
+@pytest.mark.parametrize("delay", ["0", "0.05"])
+def test_autothrottle_only_with_a_download_delay(delay, crawl_site, monkeypatch):
+    # A delay of 0 is politeness off: AutoThrottle would wait a response time per request.
+    monkeypatch.setenv("EPAPER_DOWNLOAD_DELAY", delay)
+    site = build_site("founder-new", "bcrb", [DAY], pages=2)
+    with ReplicaServer([site]) as server:
+        _, items, workdir = crawl_site(server, site, DAY)
+    log = (workdir / "crawl.log").read_text(encoding="utf-8")
+    enabled = log.split("Enabled extensions:", 1)[1].split("]", 1)[0]
+    assert ("scrapy.extensions.throttle.AutoThrottle" in enabled) == (delay != "0")
+    assert items["article"]
 
 
 def test_request_budget_stops_a_link_loop(crawl_site):
