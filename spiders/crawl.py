@@ -97,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=JSON", help="a Scrapy setting")
     args = parser.parse_args(argv)
 
+    # Our items are dicts, yet itemadapter (feed, FilesPipeline) imports pydantic, there for
+    # Prefect, to recognise its models: 60 ms of every crawl process's start.
+    sys.modules.setdefault("pydantic", None)
     from scrapy.crawler import CrawlerProcess
 
     workdir = Path(args.workdir)

@@ -207,6 +207,7 @@ def url_path(url: str) -> str:
 
 
 _GB = re.compile(r"^(gb2312|gbk|gb_2312-80|x-gbk|csgb2312)$", re.I)
+_BINARY = re.compile(r"\s*(application/pdf|image/|audio/|video/|font/)", re.I)
 
 
 class CharsetMiddleware:
@@ -230,12 +231,14 @@ class CharsetMiddleware:
         return cls(crawler)
 
     def process_response(self, request, response):
-        if not isinstance(response, TextResponse):
+        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        # Scrapy sniffs a page PDF's bytes as text; replace() below would then have it guess
+        # their charset (charset_normalizer: up to 0.1 s a PDF) for bytes no one decodes.
+        if not isinstance(response, TextResponse) or _BINARY.match(content_type):
             return response
         forced = getattr(self.crawler.spider, "encoding", None)
         if forced:
             return response.replace(encoding=gb18030(forced))
-        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
         declared = [gb18030(e) for e in (http_content_type_encoding(content_type),
                                           html_body_declared_encoding(response.body)) if e]
         multi = [e for e in declared if not single_byte(e)]

@@ -7,7 +7,8 @@ from pathlib import PurePosixPath
 
 from itemadapter import ItemAdapter
 from scrapy import Request
-from scrapy.pipelines.files import FileException, FilesPipeline
+from scrapy.pipelines.files import FilesPipeline
+from scrapy.pipelines.media import FileException
 
 
 class PagePdfPipeline(FilesPipeline):

@@ -167,3 +167,17 @@ def test_wrong_family_is_a_crawl_error(tmp_path, monkeypatch):
 def test_unknown_family_is_a_crawl_error(tmp_path):
     with pytest.raises(CrawlError, match="unknown family: nope"):
         run_crawl("bcrb", DAY.isoformat(), "nope", "http://127.0.0.1:9/", str(tmp_path))
+
+
+def test_charset_repair_leaves_page_pdfs_alone():
+    # Scrapy sniffs reportlab's PDFs as text; guessing their charset cost up to 0.1 s each.
+    from types import SimpleNamespace
+
+    from scrapy.http import TextResponse
+
+    from spiders.middlewares import CharsetMiddleware
+
+    pdf = TextResponse("http://x/1.pdf", body=b"%PDF-1.3\n%\x93\x8c\x8b\x9e", headers={"Content-Type": "application/pdf"})
+    for encoding in (None, "gbk"):
+        mw = CharsetMiddleware(SimpleNamespace(spider=SimpleNamespace(encoding=encoding)))
+        assert mw.process_response(None, pdf) is pdf
