@@ -26,6 +26,12 @@ from .site import Resource, Site, html_doc
 BOT_AGENTS = ("Scrapy/",)
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's listen backlog of 5 drops the SYN of a 6th simultaneous connect, which
+    # the client resends only after 1 s; real web servers listen with 511 (nginx) or more.
+    request_queue_size = 511
+
+
 class ReplicaServer:
     """Context manager: `with ReplicaServer(sites) as srv: srv.base_url`."""
 
@@ -42,7 +48,7 @@ class ReplicaServer:
         self.log: list[dict] = []  # method, path, status, time (of arrival, monotonic), user_agent
         self._in_flight = 0
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((host, port), self._handler())
+        self._httpd = _Server((host, port), self._handler())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
