@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+from functools import partial
 from pathlib import Path
 
 from epaper.config import Paper
@@ -19,7 +20,7 @@ from flows.workdir import items, read_jsonl, write_jsonl
 from spiders.crawl import run_crawl
 from spiders.httpcache import WarcError, WarcIndex, revalidate_settings
 from storage import keys
-from storage.archive import Archive, ObjectNotFound, open_archive
+from storage.archive import Archive, ObjectNotFound, in_parallel, open_archive
 from storage.catalog import Catalog
 
 log = logging.getLogger(__name__)
@@ -120,29 +121,30 @@ def _json_bytes(document: dict) -> bytes:
 
 
 def _publish_pages(workdir: Path, archive: Archive, paper: str, date: str) -> list[dict]:
-    pages = []
+    pages, writes = [], []
     for page in sorted(items(workdir, "page"), key=lambda p: int(p["page_no"])):
         page_no = int(page["page_no"])
         pdf_key = None
         if page.get("pdf_path"):
-            pdf = (workdir / page["pdf_path"]).read_bytes()
+            path = workdir / page["pdf_path"]
             pdf_key = keys.page_pdf(paper, date, page_no)
-            archive.put(pdf_key, pdf, "application/pdf")
-            archive.put(keys.page_text(paper, date, page_no),
-                        page_text(pdf).encode("utf-8"), "text/plain; charset=utf-8")
+            text = page_text(path.read_bytes()).encode("utf-8")
+            writes += [partial(archive.put_file, pdf_key, path, "application/pdf"),
+                       partial(archive.put, keys.page_text(paper, date, page_no), text, "text/plain; charset=utf-8")]
         pages.append({"page_no": page_no, "page_name": page.get("page_name", ""),
                       "url": page["url"], "pdf_key": pdf_key})
+    in_parallel(writes)
     return pages
 
 
 def _publish_articles(workdir: Path, archive: Archive) -> list[dict]:
-    listed = []
-    for article in read_jsonl(workdir / DEDUPED):
-        key = article.pop("key")
-        stored = archive.put(key, _json_bytes(article), "application/json")
-        listed.append({"key": key, "version_id": stored.version_id, "url": article["url"],
-                       "page_no": article["page_no"], "title": article["title"],
-                       "sha256": article["sha256"], "cluster": article["dedupe"]["cluster"]})
+    articles = [(article.pop("key"), article) for article in read_jsonl(workdir / DEDUPED)]
+    stored = in_parallel(partial(archive.put, key, _json_bytes(article), "application/json")
+                         for key, article in articles)
+    listed = [{"key": key, "version_id": result.version_id, "url": article["url"],
+               "page_no": article["page_no"], "title": article["title"],
+               "sha256": article["sha256"], "cluster": article["dedupe"]["cluster"]}
+              for (key, article), result in zip(articles, stored)]
     # Crawl order varies run to run; a stable order keeps an unchanged manifest unchanged.
     return sorted(listed, key=lambda a: (a["page_no"], a["key"]))
 

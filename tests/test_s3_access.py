@@ -130,12 +130,15 @@ def test_presigned_urls_work_until_they_expire_and_anonymous_requests_are_refuse
 
 
 class S3Outage:
-    """A TCP relay to the S3 server that fails as a network or S3 outage would: once
-    `puts` PUT requests went through, it drops every connection and refuses new ones."""
+    """A TCP relay to the S3 server that fails as a network or S3 outage would: after
+    `puts` PUT requests it refuses new connections and drops each connection that sends
+    one more PUT. The PUTs let through finish, however many run at once (publish writes
+    in parallel), so exactly `puts` objects are written."""
 
     def __init__(self, upstream: str, puts: int):
         host, port = upstream.rsplit(":", 1)
         self.upstream, self.puts_left, self.down = (host, int(port)), puts, False
+        self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.endpoint = f"127.0.0.1:{self._listener.getsockname()[1]}"
         self._sockets: list[socket.socket] = []
@@ -158,18 +161,21 @@ class S3Outage:
     def _relay(self, source: socket.socket, sink: socket.socket, from_client: bool) -> None:
         try:
             while data := source.recv(65536):
-                if from_client:
-                    self.puts_left -= data.count(b"PUT /")
-                    if self.puts_left < 0:
-                        self.cut()
+                if from_client and data.count(b"PUT /"):
+                    with self._lock:
+                        self.puts_left -= data.count(b"PUT /")
+                        self.down = self.down or self.puts_left < 0
+                        refused = self.puts_left < 0
+                    if refused:
+                        self._drop(source, sink)
                         return
                 sink.sendall(data)
         except OSError:
             pass  # the other direction cut the connection
 
-    def cut(self) -> None:
-        self.down = True
-        for s in self._sockets:
+    @staticmethod
+    def _drop(*sockets: socket.socket) -> None:
+        for s in sockets:
             try:
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
@@ -177,7 +183,8 @@ class S3Outage:
             s.close()
 
     def close(self) -> None:
-        self.cut()
+        self.down = True
+        self._drop(*self._sockets)
         self._listener.close()
 
 
