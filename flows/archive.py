@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from collections import Counter
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,7 +14,7 @@ from prefect.tasks import exponential_backoff
 
 from epaper.config import get_paper, parse_date
 from flows import steps
-from flows.workdir import new_workdir, read_jsonl
+from flows.workdir import edition_workdir, read_jsonl
 from storage.archive import ArchiveUnavailable, open_archive
 from storage.catalog import Catalog
 from storage.locks import edition_lock
@@ -123,19 +122,16 @@ def archive_edition(paper: str, date: str | None = None, papers_file: str | None
     date = edition_date(paper, date, papers_file)
     # Reach the archive before crawling: a bad S3 setting fails in seconds, not after the crawl.
     # Without EPAPER_S3_ENDPOINT this starts the embedded server once for the whole run.
-    with open_archive():
-        workdir = new_workdir(paper, date)
+    with open_archive(), edition_workdir(paper, date) as workdir:
         with tags(site_tag(paper)):
             stats = fetch(paper, date, papers_file, workdir)
         reason = steps.missing_reason(workdir)
         if reason:
-            shutil.rmtree(workdir)
             create_markdown_artifact(key=f"edition-{paper}-{date}", description=f"{paper} {date}: no edition",
                                      markdown=f"### {paper} {date}: no edition\n\n{reason}\n")
             return {"paper": paper, "date": date, "status": "missing", "reason": reason}
         clean(workdir)
         dedupe(workdir)
         result = publish(workdir, paper, date, stats)
-    report(result, workdir)
-    shutil.rmtree(workdir)
+        report(result, workdir)
     return result

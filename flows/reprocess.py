@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from epaper.config import Paper, get_paper, parse_date
 from flows import archive as archive_flow
 from flows import steps
-from flows.workdir import new_workdir
+from flows.workdir import edition_workdir
 from spiders.httpcache import replay_settings
 from storage import keys
 from storage.archive import Archive, ArchiveError, open_archive
@@ -49,12 +49,9 @@ def reprocess_edition(paper: str, date: str, papers_file: str | None = None) -> 
     """Clean and dedupe an archived edition again from its WARC; publish what changed."""
     get_paper(paper, papers_file)  # fail fast, naming the paper
     date = parse_date(date).isoformat()
-    with open_archive():
-        workdir = new_workdir(paper, date)
+    with open_archive(), edition_workdir(paper, date) as workdir:
         stats = replay(paper, date, papers_file, workdir)
         # The archive flow's own tasks: the same retries on a busy catalog or an S3 outage.
         archive_flow.clean(workdir)
         archive_flow.dedupe(workdir)
-        result = archive_flow.publish(workdir, paper, date, stats)
-    shutil.rmtree(workdir)
-    return result
+        return archive_flow.publish(workdir, paper, date, stats)

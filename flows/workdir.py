@@ -5,11 +5,21 @@ Steps hand each other JSON-lines files rather than lists in memory, so a
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import json
 import os
+import shutil
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+# Held (flock) by the run that owns a work folder: the kernel lets go of it when that
+# process dies, however it dies, so a later run can tell an abandoned folder from a live one.
+OWNER_LOCK = ".owner.lock"
+# A folder without a lock file is one being created, or one older than the lock file.
+UNLOCKED_GRACE_S = 24 * 3600
 
 
 def epaper_home() -> Path:
@@ -21,6 +31,41 @@ def new_workdir(paper: str, date: str) -> Path:
     path = epaper_home() / "work" / paper / date / stamp
     path.mkdir(parents=True)
     return path
+
+
+@contextlib.contextmanager
+def edition_workdir(paper: str, date: str) -> Iterator[Path]:
+    """A fresh work folder for one run, owned while the run lives and removed when it ends
+    well. A failed run's folder stays for inspection; the next run sweeps it, and the
+    folders of runs that were killed, first."""
+    sweep_abandoned()
+    path = new_workdir(paper, date)
+    with (path / OWNER_LOCK).open("w") as owner:
+        fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        yield path
+    shutil.rmtree(path)
+
+
+def sweep_abandoned() -> list[Path]:
+    """Remove the work folders no live run owns; returns them."""
+    swept = []
+    for path in (epaper_home() / "work").glob("*/*/*"):
+        try:
+            owner = (path / OWNER_LOCK).open("r")
+        except FileNotFoundError:
+            with contextlib.suppress(FileNotFoundError):  # another run swept it meanwhile
+                if time.time() - path.stat().st_mtime > UNLOCKED_GRACE_S:
+                    shutil.rmtree(path, ignore_errors=True)
+                    swept.append(path)
+            continue
+        with owner:
+            try:
+                fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live run's
+            shutil.rmtree(path, ignore_errors=True)
+            swept.append(path)
+    return swept
 
 
 def read_jsonl(path: Path) -> Iterator[dict]:

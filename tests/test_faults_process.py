@@ -236,12 +236,16 @@ def test_sigkill_mid_crawl_leaves_nothing_visible_and_a_rerun_completes(archive_
         server.delay = 0
         assert keys_under() == [], "a killed crawl published something"
 
+        [abandoned] = work.iterdir()
         result = archive_edition(PAPER, DAY.isoformat(), papers_file)
         assert result["status"] == "complete"
         manifest = assert_complete_once(site, server)
+        assert not abandoned.exists(), "the killed run's work folder was not swept"
+        assert list(work.iterdir()) == []
     fault_report.row("SIGKILL to the whole run (CLI and crawl process group) mid-crawl",
                      f"killed after {fetched} requests: no object written, no manifest, edition not visible",
-                     f"re-run: {len(manifest['articles'])} articles, every object one version, no orphan")
+                     f"re-run: {len(manifest['articles'])} articles, every object one version, no orphan; "
+                     "the killed run's work folder swept")
 
 
 def test_sigkill_mid_publish_leaves_no_manifest_and_a_rerun_completes_without_duplicates(
