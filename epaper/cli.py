@@ -85,7 +85,10 @@ def cmd_setup_prefect(args) -> None:
     from epaper import deployments
     from epaper.config import load_papers
 
-    for line in deployments.setup_prefect(load_papers(args.papers), args.fetch_limit):
+    if args.crash_after < 60:
+        raise CommandError(f"--crash-after {args.crash_after}: under 60 s, two heartbeats at Prefect's shortest "
+                           "interval (30 s): live runs would be crashed")
+    for line in deployments.setup_prefect(load_papers(args.papers), args.fetch_limit, args.crash_after):
         print(line)
 
 
@@ -193,12 +196,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="only check that they match")
     p.set_defaults(run=cmd_deployments)
 
-    from epaper.deployments import FETCH_LIMIT
+    from epaper.deployments import CRASH_AFTER, FETCH_LIMIT
 
-    p = sub.add_parser("setup-prefect", help="create the work pool and concurrency limits on the Prefect server")
+    p = sub.add_parser("setup-prefect", help="create the work pool, concurrency limits and the crashed-run "
+                                           "automation on the Prefect server")
     p.add_argument("--papers", help=papers_help)
     p.add_argument("--fetch-limit", type=int, default=FETCH_LIMIT,
                    help="crawls at once across all sites (default %(default)s)")
+    p.add_argument("--crash-after", type=int, default=CRASH_AFTER, metavar="SECONDS",
+                   help="mark a flow run Crashed after this long without a heartbeat (default %(default)s; "
+                        "at least 3x PREFECT_FLOWS_HEARTBEAT_FREQUENCY of the workers)")
     p.set_defaults(run=cmd_setup_prefect)
 
     p = sub.add_parser("ls", help="list archived editions, or one edition's articles")

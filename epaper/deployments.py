@@ -3,7 +3,8 @@
 `epaper deployments` rewrites prefect.yaml (one scheduled deployment per paper, and one
 for backfills);
 `epaper deployments --check` (and a test) fails when the two have drifted apart.
-`epaper setup-prefect` creates the work pool and the concurrency limits the flow relies on.
+`epaper setup-prefect` creates the work pool, the concurrency limits the flow relies on, and
+the automation that marks killed runs Crashed.
 """
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ PROJECT_DIR = BUILTIN_PAPERS.parent
 PREFECT_YAML = PROJECT_DIR / "prefect.yaml"
 WORK_POOL = "epaper"
 FETCH_LIMIT = 4  # crawls running at once across all sites, whatever the number of workers
+# A flow run sends a heartbeat every PREFECT_FLOWS_HEARTBEAT_FREQUENCY seconds (Prefect's
+# default 180); one silent for three of them was killed (SIGKILL, a lost machine or
+# container) and stays "Running" for ever unless an automation marks it Crashed.
+CRASH_AFTER = 600
+ZOMBIE_AUTOMATION = "epaper: crash flow runs whose heartbeat stopped"
 HEADER = "# Generated from papers.yaml by `epaper deployments`; edit papers.yaml, not this file.\n"
 
 
@@ -66,9 +72,11 @@ def enter_project() -> dict[str, str]:
     return {"directory": str(PROJECT_DIR)}
 
 
-def setup_prefect(papers: dict[str, Paper], fetch_limit: int = FETCH_LIMIT) -> list[str]:
-    """Create the process work pool (kept as is if it exists) and set the tag concurrency
-    limits: `fetch_limit` crawls at once in all, one at a time per paper. Returns what it did."""
+def setup_prefect(papers: dict[str, Paper], fetch_limit: int = FETCH_LIMIT, crash_after: int = CRASH_AFTER) -> list[str]:
+    """Create the process work pool (kept as is if it exists), set the tag concurrency
+    limits (`fetch_limit` crawls at once in all, one at a time per paper) and the automation
+    that marks a flow run Crashed after `crash_after` seconds without a heartbeat. Returns
+    what it did."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.exceptions import ObjectAlreadyExists
@@ -91,4 +99,34 @@ def setup_prefect(papers: dict[str, Paper], fetch_limit: int = FETCH_LIMIT) -> l
         for paper in papers.values():
             client.create_concurrency_limit(tag=site_tag(paper.id), concurrency_limit=1)
         done.append(f"concurrency limit 1 on {len(papers)} tags {site_tag('<paper>')!r}")
+        for old in client.read_automations_by_name(ZOMBIE_AUTOMATION):  # replaced: its window may change
+            client.delete_automation(old.id)
+        client.create_automation(zombie_automation(crash_after))
+        done.append(f"automation {ZOMBIE_AUTOMATION!r}: after {crash_after} s without a heartbeat")
     return done
+
+
+def zombie_automation(crash_after: int):
+    """Prefect's recipe for zombie flow runs (docs: "detect zombie flows")."""
+    from datetime import timedelta
+
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
+    from prefect.events.schemas.events import ResourceSpecification
+
+    return AutomationCore(
+        name=ZOMBIE_AUTOMATION,
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={"prefect.flow-run.heartbeat", "prefect.flow-run.Completed", "prefect.flow-run.Failed",
+                    "prefect.flow-run.Cancelled", "prefect.flow-run.Crashed"},
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=timedelta(seconds=crash_after),
+        ),
+        actions=[ChangeFlowRunState(state=StateType.CRASHED,
+                                    message=f"no heartbeat for {crash_after} s: the run's process died")],
+    )

@@ -1,5 +1,8 @@
 """prefect.yaml in step with papers.yaml, and deployed offline to a real Prefect server."""
 import os
+import signal
+import time
+from datetime import date
 
 import httpx
 import pytest
@@ -8,7 +11,11 @@ import yaml
 from epaper import deployments
 from epaper.cli import main
 from epaper.config import load_papers
+from epaper.replica import ReplicaServer, build_site
 from tests.prefect_server import PROJECT, PrefectServer
+
+
+DAY = date(2025, 4, 28)
 
 
 def archive_deployments(document: dict) -> dict[str, dict]:
@@ -93,3 +100,45 @@ def test_setup_and_deploy_all_offline_without_prompts(server):
     assert again.returncode == 0 and "exists" in again.stdout, again.stderr
     fetch = api.get("/concurrency_limits/tag/fetch").json()
     assert fetch["concurrency_limit"] == 2
+
+
+def flow_runs(api: httpx.Client, *names: str) -> dict[str, dict]:
+    body = {"flow_runs": {"name": {"any_": list(names)}}}
+    return {run["name"]: run for run in api.post("/flow_runs/filter", json=body).json()}
+
+
+def test_a_killed_run_is_marked_crashed_and_a_finished_one_left_alone(server, tmp_path):
+    """SIGKILL leaves a run "Running" on the server; the automation made by setup-prefect
+    crashes it once its heartbeats stop. Heartbeats every 30 s (Prefect's shortest), window 60 s."""
+    setup = server.run("epaper", "setup-prefect", "--crash-after", "60")
+    assert setup.returncode == 0, setup.stderr
+    api = httpx.Client(base_url=server.url, timeout=30)
+    [automation] = [a for a in api.post("/automations/filter", json={}).json()
+                    if a["name"] == deployments.ZOMBIE_AUTOMATION]
+    assert automation["trigger"]["within"] == 60 and automation["enabled"]
+
+    site = build_site("founder-new", "bcrb", [DAY], pages=2)
+    env = {"EPAPER_HOME": str(tmp_path / "home"), "EPAPER_DOWNLOAD_DELAY": "0", "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"}
+    with ReplicaServer([site], delay=0.5) as replica:  # slow: the crawl is still going when the run is killed
+        papers_file = tmp_path / "papers.yaml"
+        papers_file.write_text(yaml.safe_dump([site.paper_entry(replica.base_url)], allow_unicode=True),
+                               encoding="utf-8")
+        finished = server.run("epaper", "archive", "bcrb", "--date", "2025-04-27", "--papers", str(papers_file), **env)
+        assert finished.returncode == 0 and "no edition" in finished.stdout + finished.stderr, finished.stderr
+        killed = server.spawn("killed-run", ["epaper", "archive", "bcrb", "--date", DAY.isoformat(),
+                                             "--papers", str(papers_file)], **env)
+        try:
+            deadline = time.monotonic() + 120
+            while (not [p for p in replica.paths() if "/202504/28/" in p] and time.monotonic() < deadline
+                   and killed.poll() is None):
+                time.sleep(0.2)
+            assert flow_runs(api, f"bcrb {DAY}")[f"bcrb {DAY}"]["state_type"] == "RUNNING"
+        finally:
+            os.killpg(killed.pid, signal.SIGKILL)
+            killed.wait(30)
+    deadline = time.monotonic() + 180
+    while flow_runs(api, f"bcrb {DAY}")[f"bcrb {DAY}"]["state_type"] != "CRASHED" and time.monotonic() < deadline:
+        time.sleep(2)
+    runs = flow_runs(api, f"bcrb {DAY}", "bcrb 2025-04-27")
+    assert runs[f"bcrb {DAY}"]["state_type"] == "CRASHED", runs[f"bcrb {DAY}"]["state"]
+    assert runs["bcrb 2025-04-27"]["state_type"] == "COMPLETED"
