@@ -461,7 +461,7 @@ def render_scaling(s: dict) -> str:
         harness.table(["archived articles", "editions", "articles each", "s per edition (median)", "x first",
                        "dedupe ms/article", "x first", "synthetic rows made in s"], rows),
         "",
-        f"time per edition at the largest archive / the smallest: {s['ratio']:.2f} (target <= {SCALING_TARGET}: "
+        f"time per edition at the slowest archive size / the smallest: {s['ratio']:.2f} (target <= {SCALING_TARGET}: "
         f"{verdict}). Editions: {', '.join(s['families'])}, {s['pages']} pages, each a new date; the sizes take "
         f"turns, one edition each per round.",
     ])
