@@ -40,8 +40,11 @@ def edition_workdir(paper: str, date: str) -> Iterator[Path]:
     folders of runs that were killed, first."""
     sweep_abandoned()
     path = new_workdir(paper, date)
-    with (path / OWNER_LOCK).open("w") as owner:
+    claimed = path / f"{OWNER_LOCK}.new"
+    with claimed.open("w") as owner:
         fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        # Named only once held: a sweep between creating and locking it would take the folder.
+        claimed.rename(path / OWNER_LOCK)
         yield path
     shutil.rmtree(path)
 
