@@ -34,20 +34,24 @@ def cmd_archive(args) -> None:
 
     get_paper(args.paper, args.papers)  # a bad paper or date fails before Prefect starts
     parse_date(args.date)
+    from epaper.runner import flow_at_terminal
     from flows.archive import archive_edition
 
-    print(summary(archive_edition(args.paper, args.date, args.papers)))
+    with flow_at_terminal("archive", args.verbose, progress_line) as args.log:
+        print(summary(archive_edition(args.paper, args.date, args.papers)))
+
+
+def progress_line(record) -> str:
+    """A backfill's line per date as it ends: "[dates done/dates to do] <summary>"."""
+    return f"[{record.done}/{record.total}] {summary(record.edition)}"
 
 
 def cmd_backfill(args) -> None:
+    from epaper.runner import flow_at_terminal
     from flows.backfill import backfill
 
-    results = backfill(args.paper, args.start, args.end, args.papers)
-    for result in results:
-        print(summary(result))
-    failed = [r["date"] for r in results if r["status"] == "failed"]
-    if failed:
-        raise CommandError(f"{len(failed)} of {len(results)} editions of {args.paper} failed: {', '.join(failed)}")
+    with flow_at_terminal("backfill", args.verbose, progress_line) as args.log:
+        backfill(args.paper, args.start, args.end, args.papers)  # EditionsFailed names the dates
 
 
 def cmd_reprocess(args) -> None:
@@ -166,6 +170,8 @@ def cmd_demo(args) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="epaper", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show Prefect's log on the terminal (it always goes to EPAPER_HOME/logs)")
     sub = parser.add_subparsers(dest="command", required=True)
     papers_help = "YAML file whose entries add to (or override) the built-in papers.yaml"
 
@@ -240,14 +246,20 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except KeyboardInterrupt:
-        print("epaper: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signame = "SIGTERM" if str(exc) == "SIGTERM" else "SIGINT"
+        print(f"epaper: interrupted by {signame}{_log_note(args)}", file=sys.stderr)
+        return 143 if signame == "SIGTERM" else 130
     except Exception as exc:  # every failure ends as one line naming its input
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"epaper: error: {message}", file=sys.stderr)
+        print(f"epaper: error: {message}{_log_note(args)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _log_note(args) -> str:
+    log = getattr(args, "log", None)
+    return f" (details: {log})" if log else ""
 
 
 if __name__ == "__main__":

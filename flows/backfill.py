@@ -7,11 +7,22 @@ from prefect import flow
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 
 from epaper.config import ConfigError, get_paper, parse_date
+from epaper.runner import EDITIONS
 from flows.archive import archive_edition
+
+
+class EditionsFailed(RuntimeError):
+    """Some editions of a backfill failed; `results` holds every date's outcome."""
+
+    def __init__(self, message: str, results: list[dict]):
+        super().__init__(message)
+        self.results = results
 
 
 @flow(name="backfill", flow_run_name="{paper} {start}..{end}")
 def backfill(paper: str, start: str, end: str, papers_file: str | None = None) -> list[dict]:
+    """Every date's outcome; the run ends Failed (EditionsFailed) if any edition failed,
+    after all dates were tried."""
     get_paper(paper, papers_file)
     first, last = parse_date(start), parse_date(end)
     if last < first:
@@ -25,8 +36,14 @@ def backfill(paper: str, start: str, end: str, papers_file: str | None = None) -
         results.append(state.result() if state.is_completed() else
                        {"paper": paper, "date": date.isoformat(), "status": "failed", "reason": state.message})
         update_progress_artifact(progress, progress=100.0 * done / len(dates))
+        EDITIONS.info("%s %s: %s", paper, date, results[-1]["status"],
+                      extra={"edition": results[-1], "done": done, "total": len(dates)})
     create_table_artifact(key=f"backfill-{paper}-{start}-{end}", description=f"backfill {paper} {start}..{end}",
                           table=[{"date": r["date"], "status": r["status"],
                                   "articles": len(r.get("articles", [])), "manifest or reason": r.get("key") or r["reason"]}
                                  for r in results])
+    failed = [r["date"] for r in results if r["status"] == "failed"]
+    if failed:
+        raise EditionsFailed(f"{len(failed)} of {len(results)} editions of {paper} failed: {', '.join(failed)}",
+                             results)
     return results
