@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -118,6 +119,14 @@ def interrupt(process, home: Path, send) -> dict:
             "still_listening": {port for port in ports if accepts(port)}}
 
 
+def last_run_state(prefect_home: Path) -> str:
+    """State of the latest flow run of the edition in the temporary server's database."""
+    with sqlite3.connect(prefect_home / "prefect.db") as db:
+        [(state,)] = db.execute("SELECT state_type FROM flow_run WHERE name = ? ORDER BY created DESC LIMIT 1",
+                                (f"bcrb {DAY}",)).fetchall()
+    return state
+
+
 def manifests(home: Path, monkeypatch) -> list[str]:
     """What the run's embedded SeaweedFS holds under editions/ (started again to look)."""
     monkeypatch.setenv("EPAPER_HOME", str(home))
@@ -138,10 +147,11 @@ def check_ended_cleanly(outcome: dict, code: int, signame: str) -> None:
 
 @pytest.mark.timeout(360)
 def test_ctrl_c_to_the_process_group_ends_the_run_and_everything_it_started(
-        stuck_run, monkeypatch, fault_report):
+        stuck_run, prefect_home, monkeypatch, fault_report):
     process, home = stuck_run
     outcome = interrupt(process, home, lambda p: os.killpg(p.pid, signal.SIGINT))
     check_ended_cleanly(outcome, 130, "SIGINT")
+    assert last_run_state(prefect_home) == "CRASHED"  # reported before its server was stopped
     assert manifests(home, monkeypatch) == []
     fault_report.row("Ctrl-C (SIGINT to the process group) during a crawl stuck on an unanswered article",
                      f"exit 130 in {outcome['took']:.1f} s with one line; the run reported Crashed to "
@@ -151,13 +161,15 @@ def test_ctrl_c_to_the_process_group_ends_the_run_and_everything_it_started(
 
 
 @pytest.mark.timeout(360)
-def test_one_sigterm_ends_the_run_and_everything_it_started(stuck_run, monkeypatch, fault_report):
+def test_one_sigterm_ends_the_run_and_everything_it_started(stuck_run, prefect_home, monkeypatch,
+                                                           fault_report):
     process, home = stuck_run
     outcome = interrupt(process, home, lambda p: os.kill(p.pid, signal.SIGTERM))
     check_ended_cleanly(outcome, 143, "SIGTERM")
+    assert last_run_state(prefect_home) == "CRASHED"
     assert manifests(home, monkeypatch) == []
     fault_report.row("One SIGTERM to `epaper archive` during a crawl stuck on an unanswered article",
-                     f"exit 143 in {outcome['took']:.1f} s with one line; crawl, temporary Prefect "
-                     f"server and embedded SeaweedFS ended by the command ({outcome['started']} processes)",
+                     f"exit 143 in {outcome['took']:.1f} s with one line; run reported Crashed; crawl, "
+                     f"temporary Prefect server and embedded SeaweedFS ended ({outcome['started']} processes)",
                      f"no process left, none of their {len(outcome['ports'])} ports listening, "
                      "no manifest of the half edition in the bucket")
