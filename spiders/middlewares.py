@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import functools
 import ipaddress
 import re
+import socket
 import time
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
@@ -160,9 +163,48 @@ def on_site(host: str | None, domain: str) -> bool:
     return host == domain or host.endswith("." + domain)
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@functools.cache
+def _private_address(host: str) -> bool:
+    """Whether `host` is, or resolves to, a loopback, link-local or private address."""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (OSError, UnicodeError):
+        return False  # unresolvable: the download itself fails with its own reason
+    ips = [ipaddress.ip_address(a.split("%")[0]) for a in addresses]  # "%": IPv6 zone
+    return any(ip.is_private or ip.is_loopback or ip.is_link_local for ip in ips)
+
+
+def off_site_reason(url: str, edition_url: str, domain: str) -> str | None:
+    """Why `url` is not the paper's own site, or None. The site is the edition URL's
+    domain, over http(s), on its port (a paper on the default port may also switch
+    between 80 and 443, as http -> https redirects do), and not on a loopback or private
+    address unless the paper itself is configured on one: a hostile page linking to a
+    local service (the embedded S3 server's master, say) must not be fetched."""
+    parts, edition = urlsplit(url), urlsplit(edition_url)
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        return f"scheme {scheme or '(none)'} is not http(s)"
+    host = (parts.hostname or "").lower().rstrip(".")
+    if not on_site(host, domain):
+        return f"{host} is outside {domain}"
+    try:
+        port = parts.port or _DEFAULT_PORTS[scheme]
+    except ValueError:
+        return f"bad port in {parts.netloc}"
+    allowed = {edition.port} if edition.port else set(_DEFAULT_PORTS.values())
+    if port not in allowed:
+        return f"{host}:{port} is not the site's port ({', '.join(map(str, sorted(allowed)))})"
+    if _private_address(host) and not _private_address(edition.hostname or ""):
+        return f"{host} resolves to a local or private address"
+    return None
+
+
 class OffsiteMiddleware:
-    """Never fetch outside the paper's domain (the spider's `site_domain`): links and
-    redirects to other hosts fail with Offsite, which the spider records as skipped.
+    """Never fetch outside the paper's own site (`off_site_reason`): links and redirects
+    elsewhere fail with Offsite, which the spider records as skipped.
     (Scrapy's own OffsiteMiddleware drops such requests silently, at scheduling.)"""
 
     def __init__(self, crawler):
@@ -173,13 +215,14 @@ class OffsiteMiddleware:
         return cls(crawler)
 
     def process_request(self, request):
-        domain = getattr(self.crawler.spider, "site_domain", None)
+        spider = self.crawler.spider
+        domain = getattr(spider, "site_domain", None)
         if not domain or request.meta.get("allow_offsite"):
             return
-        host = urlparse_cached(request).hostname
-        if not on_site(host, domain):
+        reason = off_site_reason(request.url, spider.edition_url, domain)
+        if reason:
             self.crawler.stats.inc_value("offsite/refused")
-            raise Offsite(f"{host} is outside {domain}")
+            raise Offsite(reason)
 
 
 class RedirectLoop(IgnoreRequest):
