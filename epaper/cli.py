@@ -74,15 +74,20 @@ def cmd_papers(args) -> None:
 
 
 def cmd_deployments(args) -> None:
+    from pathlib import Path
+
     from epaper import deployments
 
+    path = Path(args.output).resolve()
+    papers = f"papers.yaml and {args.papers}" if args.papers else "papers.yaml"
     if args.check:
-        if deployments.drifted():
-            raise CommandError("prefect.yaml is out of step with papers.yaml: run `epaper deployments`")
-        print("prefect.yaml matches papers.yaml")
+        if deployments.drifted(path, args.papers):
+            again = f"epaper deployments{f' --papers {args.papers}' if args.papers else ''} -o {args.output}"
+            raise CommandError(f"{path} is out of step with {papers}: run `{again}`")
+        print(f"{path} matches {papers}")
     else:
-        deployments.write()
-        print(f"wrote {deployments.PREFECT_YAML}")
+        deployments.write(path, args.papers)
+        print(f"wrote {path} from {papers}")
 
 
 def cmd_setup_prefect(args) -> None:
@@ -200,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("deployments", help="write prefect.yaml from papers.yaml")
     p.add_argument("--check", action="store_true", help="only check that they match")
+    p.add_argument("--papers", help=papers_help)
+    p.add_argument("-o", "--output", default="prefect.yaml",
+                   help="where to write prefect.yaml (default: the current folder's)")
     p.set_defaults(run=cmd_deployments)
 
     from epaper.deployments import CRASH_AFTER, FETCH_LIMIT

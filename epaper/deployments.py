@@ -1,7 +1,7 @@
 """Prefect in production: prefect.yaml rendered from papers.yaml, and the server-side setup.
 
-`epaper deployments` rewrites prefect.yaml (one scheduled deployment per paper, and one
-for backfills);
+`epaper deployments [--papers FILE] [-o PATH]` writes prefect.yaml (one scheduled deployment
+per paper, and one for backfills) into the current folder;
 `epaper deployments --check` (and a test) fails when the two have drifted apart.
 `epaper setup-prefect` creates the work pool, the concurrency limits the flow relies on, and
 the automation that marks killed runs Crashed.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from epaper.config import BUILTIN_PAPERS, Paper, load_papers
+from epaper.config import BUILTIN_PAPERS, Paper, load_papers, read_papers
 
 PROJECT_DIR = BUILTIN_PAPERS.parent
 PREFECT_YAML = PROJECT_DIR / "prefect.yaml"
@@ -27,9 +27,16 @@ ZOMBIE_AUTOMATION = "epaper: crash flow runs whose heartbeat stopped"
 HEADER = "# Generated from papers.yaml by `epaper deployments`; edit papers.yaml, not this file.\n"
 
 
-def render(papers: dict[str, Paper], papers_file: str | None = None) -> str:
-    """prefect.yaml for `papers`; with `papers_file`, their runs read that file (`--papers`)."""
-    parameters = {"papers_file": papers_file} if papers_file else {}
+def render(papers: dict[str, Paper], papers_file: str | None = None, folder: Path = PROJECT_DIR) -> str:
+    """prefect.yaml for `papers`, to be written into `folder`. With `papers_file` (`--papers`),
+    the deployments of its papers and the backfill's carry it as a default parameter."""
+    own = set(read_papers(papers_file)) if papers_file else set()
+    file_parameter = {"papers_file": str(Path(papers_file).resolve())} if papers_file else {}
+
+    def entrypoint(path: str) -> str:
+        # Outside the project folder `prefect deploy` finds the flows only by a full path.
+        return path if Path(folder).resolve() == PROJECT_DIR else str(PROJECT_DIR / path)
+
     document = {
         "name": "epaper-archive",
         "prefect-version": "3.8.8",
@@ -39,8 +46,8 @@ def render(papers: dict[str, Paper], papers_file: str | None = None) -> str:
         "deployments": [{
             "name": paper.id,
             "description": f"{paper.name} ({paper.region})" if paper.region else paper.name,
-            "entrypoint": "flows/archive.py:archive_edition",
-            "parameters": {"paper": paper.id, **parameters},
+            "entrypoint": entrypoint("flows/archive.py:archive_edition"),
+            "parameters": {"paper": paper.id, **(file_parameter if paper.id in own else {})},
             "tags": [f"paper:{paper.id}"],
             "work_pool": {"name": WORK_POOL},
             "schedules": [{"cron": paper.schedule, "timezone": paper.timezone}],
@@ -48,8 +55,8 @@ def render(papers: dict[str, Paper], papers_file: str | None = None) -> str:
             # Started by hand (UI or `prefect deployment run backfill/backfill --param …`).
             "name": "backfill",
             "description": "every edition of one paper over a date range (parameters paper, start, end)",
-            "entrypoint": "flows/backfill.py:backfill",
-            "parameters": parameters,
+            "entrypoint": entrypoint("flows/backfill.py:backfill"),
+            "parameters": file_parameter,
             "work_pool": {"name": WORK_POOL},
             "schedules": [],  # said outright: `prefect deploy` at a terminal would ask
         }],
@@ -57,12 +64,13 @@ def render(papers: dict[str, Paper], papers_file: str | None = None) -> str:
     return HEADER + yaml.safe_dump(document, allow_unicode=True, sort_keys=False)
 
 
-def drifted(path: Path = PREFECT_YAML) -> bool:
-    return not path.exists() or path.read_text(encoding="utf-8") != render(load_papers())
+def drifted(path: Path = PREFECT_YAML, papers_file: str | None = None) -> bool:
+    expected = render(load_papers(papers_file), papers_file, path.parent)
+    return not path.exists() or path.read_text(encoding="utf-8") != expected
 
 
-def write(path: Path = PREFECT_YAML) -> None:
-    path.write_text(render(load_papers()), encoding="utf-8")
+def write(path: Path = PREFECT_YAML, papers_file: str | None = None) -> None:
+    path.write_text(render(load_papers(papers_file), papers_file, path.parent), encoding="utf-8")
 
 
 def enter_project() -> dict[str, str]:

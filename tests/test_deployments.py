@@ -1,6 +1,7 @@
 """prefect.yaml in step with papers.yaml, and deployed offline to a real Prefect server."""
 import os
 import signal
+import subprocess
 import time
 from datetime import date
 
@@ -12,7 +13,7 @@ from epaper import deployments
 from epaper.cli import main
 from epaper.config import load_papers
 from epaper.replica import ReplicaServer, build_site
-from tests.prefect_server import PROJECT, PrefectServer
+from tests.prefect_server import BIN, PROJECT, PrefectServer
 
 
 DAY = date(2025, 4, 28)
@@ -22,7 +23,8 @@ def archive_deployments(document: dict) -> dict[str, dict]:
     return {d["name"]: d for d in document["deployments"] if d["entrypoint"].startswith("flows/archive.py:")}
 
 
-def test_prefect_yaml_is_in_step_with_papers_yaml(capsys):
+def test_prefect_yaml_is_in_step_with_papers_yaml(capsys, monkeypatch):
+    monkeypatch.chdir(PROJECT)  # `epaper deployments` works on the current folder's prefect.yaml
     assert not deployments.drifted(), "run `epaper deployments` to regenerate prefect.yaml"
     assert main(["deployments", "--check"]) == 0
     assert "matches" in capsys.readouterr().out
@@ -33,7 +35,8 @@ def test_drift_is_reported(tmp_path, capsys, monkeypatch):
     stale.write_text(deployments.PREFECT_YAML.read_text(encoding="utf-8").replace("Asia/Shanghai", "UTC", 1),
                      encoding="utf-8")
     assert deployments.drifted(stale)
-    monkeypatch.setattr(deployments, "render", lambda papers: "an edited papers.yaml")
+    monkeypatch.setattr(deployments, "render", lambda *args: "an edited papers.yaml")
+    monkeypatch.chdir(PROJECT)
     assert main(["deployments", "--check"]) == 1
     assert "out of step" in capsys.readouterr().err
 
@@ -51,6 +54,40 @@ def test_one_scheduled_deployment_per_paper_on_the_process_pool():
     backfill = next(d for d in document["deployments"] if d["name"] == "backfill")
     assert (backfill["entrypoint"], backfill["schedules"]) == ("flows/backfill.py:backfill", [])
     assert document["build"] is None and document["push"] is None
+
+
+def test_deployments_for_your_own_papers_go_into_the_current_folder(tmp_path):
+    mine = tmp_path / "papers.yaml"
+    own = build_site("founder-new", "bcrb", [DAY]).paper_entry("http://127.0.0.1:8080")
+    mine.write_text(yaml.safe_dump([{**own, "id": "mypaper"}], allow_unicode=True), encoding="utf-8")
+    before = deployments.PREFECT_YAML.read_bytes()
+
+    def epaper(*args: str):
+        return subprocess.run([str(BIN / "epaper"), "deployments", *args], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+
+    wrote = epaper("--papers", "papers.yaml")
+    assert wrote.returncode == 0, wrote.stderr
+    assert wrote.stdout == f"wrote {tmp_path / 'prefect.yaml'} from papers.yaml and papers.yaml\n"
+    assert deployments.PREFECT_YAML.read_bytes() == before  # nothing beside the installed package
+    document = yaml.safe_load((tmp_path / "prefect.yaml").read_text(encoding="utf-8"))
+    by_name = {d["name"]: d for d in document["deployments"]}
+    assert by_name["mypaper"]["parameters"] == {"paper": "mypaper", "papers_file": str(mine)}
+    assert by_name["backfill"]["parameters"] == {"papers_file": str(mine)}
+    assert by_name["rmrb"]["parameters"] == {"paper": "rmrb"}  # built-in: runs without the file
+    # Deployed from this folder, the flows are found by their full path.
+    assert all(os.path.exists(d["entrypoint"].split(":")[0]) for d in document["deployments"])
+    assert epaper("--papers", "papers.yaml", "--check").returncode == 0
+
+    elsewhere = epaper("--papers", str(mine), "-o", "sub/prefect.yaml")  # no folder sub/: one line
+    assert elsewhere.returncode == 1 and elsewhere.stderr.count("\n") == 1 and "sub/prefect.yaml" in elsewhere.stderr
+    (tmp_path / "sub").mkdir()
+    assert epaper("--papers", str(mine), "-o", "sub/prefect.yaml").returncode == 0
+    assert yaml.safe_load((tmp_path / "sub" / "prefect.yaml").read_text(encoding="utf-8")) == document
+    stale = epaper("--check")  # without the papers file, mypaper's deployment is one too many
+    assert stale.returncode == 1
+    assert stale.stderr == (f"epaper: error: {tmp_path / 'prefect.yaml'} is out of step with papers.yaml: "
+                            "run `epaper deployments -o prefect.yaml`\n")
 
 
 def test_pull_step_enters_the_project_folder(monkeypatch, tmp_path):
