@@ -82,7 +82,8 @@ def cmd_deployments(args) -> None:
     papers = f"papers.yaml and {args.papers}" if args.papers else "papers.yaml"
     if args.check:
         if deployments.drifted(path, args.papers):
-            again = f"epaper deployments{f' --papers {args.papers}' if args.papers else ''} -o {args.output}"
+            papers_option = ["--papers", args.papers] if args.papers else []
+            again = " ".join(["epaper deployments", *papers_option, "-o", args.output])
             raise CommandError(f"{path} is out of step with {papers}: run `{again}`")
         print(f"{path} matches {papers}")
     else:
@@ -176,7 +177,7 @@ def cmd_demo(args) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="epaper", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true",
-                        help="show Prefect's log on the terminal (it always goes to EPAPER_HOME/logs)")
+                        help="Prefect's log on the terminal too (it goes to EPAPER_HOME/logs)")
     sub = parser.add_subparsers(dest="command", required=True)
     papers_help = "YAML file whose entries add to (or override) the built-in papers.yaml"
 

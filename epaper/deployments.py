@@ -27,7 +27,8 @@ ZOMBIE_AUTOMATION = "epaper: crash flow runs whose heartbeat stopped"
 HEADER = "# Generated from papers.yaml by `epaper deployments`; edit papers.yaml, not this file.\n"
 
 
-def render(papers: dict[str, Paper], papers_file: str | None = None, folder: Path = PROJECT_DIR) -> str:
+def render(papers: dict[str, Paper], papers_file: str | None = None,
+           folder: Path = PROJECT_DIR) -> str:
     """prefect.yaml for `papers`, to be written into `folder`. With `papers_file` (`--papers`),
     the deployments of its papers and the backfill's carry it as a default parameter."""
     own = set(read_papers(papers_file)) if papers_file else set()

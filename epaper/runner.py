@@ -63,7 +63,8 @@ def terminal_logging(path: Path, verbose: bool, line) -> Iterator[None]:
     to_file = logging.FileHandler(path, encoding="utf-8")
     to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     changed: list[tuple[logging.Logger, list[logging.Handler]]] = []
-    loggers = [logging.getLogger()] + [logging.getLogger(name) for name in logging.root.manager.loggerDict]
+    names = list(logging.root.manager.loggerDict)
+    loggers = [logging.getLogger()] + [logging.getLogger(name) for name in names]
     for logger in loggers:
         if logger is logging.root or (not logger.propagate and logger.handlers):
             removed = [] if verbose else _terminal_handlers(logger)
@@ -152,7 +153,8 @@ def _drain_prefect() -> None:
 def prefect_api(log: Path) -> Iterator[None]:
     """PREFECT_API_URL if set; else a temporary API server of ours for the command's
     duration (its output into `log`)."""
-    from prefect.settings import (PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+    from prefect.settings import (PREFECT_API_URL,
+                                  PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
                                   temporary_settings)
 
     if PREFECT_API_URL.value():
@@ -167,14 +169,15 @@ def prefect_api(log: Path) -> Iterator[None]:
                "--port", str(port), "--no-services", "--no-ui"]
     with open(log, "ab") as output:
         # Own session: a Ctrl-C at the terminal must not stop it before the run is reported.
-        server = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                  start_new_session=True, env={**os.environ, "PREFECT_UI_ENABLED": "0"})
+        server = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, start_new_session=True,
+                                  env={**os.environ, "PREFECT_UI_ENABLED": "0"})
     try:
         deadline = time.monotonic() + PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()
         while not _healthy(url):
             if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the temporary Prefect server did not start (exit {server.poll()}); "
-                                   f"see {log}")
+                raise RuntimeError(f"the temporary Prefect server did not start "
+                                   f"(exit {server.poll()}); see {log}")
             time.sleep(0.2)
         with temporary_settings({PREFECT_API_URL: url}):
             try:

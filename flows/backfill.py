@@ -44,6 +44,6 @@ def backfill(paper: str, start: str, end: str, papers_file: str | None = None) -
                                  for r in results])
     failed = [r["date"] for r in results if r["status"] == "failed"]
     if failed:
-        raise EditionsFailed(f"{len(failed)} of {len(results)} editions of {paper} failed: {', '.join(failed)}",
-                             results)
+        raise EditionsFailed(f"{len(failed)} of {len(results)} editions of {paper} failed: "
+                             f"{', '.join(failed)}", results)
     return results

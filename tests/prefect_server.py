@@ -92,7 +92,8 @@ class PrefectServer:
             return subprocess.Popen([str(BIN / command[0]), *command[1:]], env={**self.env, **env},
                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=PROJECT)
 
-    def run(self, *command: str, timeout: float = 300, cwd: Path = PROJECT, **env: str) -> subprocess.CompletedProcess:
+    def run(self, *command: str, timeout: float = 300, cwd: Path = PROJECT,
+            **env: str) -> subprocess.CompletedProcess:
         """A command from the virtualenv (prefect, epaper) against this server, in `cwd`."""
         return subprocess.run([str(BIN / command[0]), *command[1:]], env={**self.env, **env},
                               capture_output=True, text=True, timeout=timeout, cwd=cwd,

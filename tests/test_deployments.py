@@ -59,7 +59,8 @@ def test_one_scheduled_deployment_per_paper_on_the_process_pool():
 def test_deployments_for_your_own_papers_go_into_the_current_folder(tmp_path):
     mine = tmp_path / "papers.yaml"
     own = build_site("founder-new", "bcrb", [DAY]).paper_entry("http://127.0.0.1:8080")
-    mine.write_text(yaml.safe_dump([{**own, "id": "mypaper"}], allow_unicode=True), encoding="utf-8")
+    mine.write_text(yaml.safe_dump([{**own, "id": "mypaper"}], allow_unicode=True),
+                    encoding="utf-8")
     before = deployments.PREFECT_YAML.read_bytes()
 
     def epaper(*args: str):
@@ -80,14 +81,16 @@ def test_deployments_for_your_own_papers_go_into_the_current_folder(tmp_path):
     assert epaper("--papers", "papers.yaml", "--check").returncode == 0
 
     elsewhere = epaper("--papers", str(mine), "-o", "sub/prefect.yaml")  # no folder sub/: one line
-    assert elsewhere.returncode == 1 and elsewhere.stderr.count("\n") == 1 and "sub/prefect.yaml" in elsewhere.stderr
+    assert elsewhere.returncode == 1 and elsewhere.stderr.count("\n") == 1
+    assert "sub/prefect.yaml" in elsewhere.stderr
     (tmp_path / "sub").mkdir()
     assert epaper("--papers", str(mine), "-o", "sub/prefect.yaml").returncode == 0
-    assert yaml.safe_load((tmp_path / "sub" / "prefect.yaml").read_text(encoding="utf-8")) == document
+    written = (tmp_path / "sub" / "prefect.yaml").read_text(encoding="utf-8")
+    assert yaml.safe_load(written) == document
     stale = epaper("--check")  # without the papers file, mypaper's deployment is one too many
     assert stale.returncode == 1
-    assert stale.stderr == (f"epaper: error: {tmp_path / 'prefect.yaml'} is out of step with papers.yaml: "
-                            "run `epaper deployments -o prefect.yaml`\n")
+    assert stale.stderr == (f"epaper: error: {tmp_path / 'prefect.yaml'} is out of step with "
+                            "papers.yaml: run `epaper deployments -o prefect.yaml`\n")
 
 
 def test_pull_step_enters_the_project_folder(monkeypatch, tmp_path):

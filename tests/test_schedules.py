@@ -19,6 +19,7 @@ from storage.archive import open_archive
 from tests.prefect_server import PrefectServer, stop
 
 EVERY_MINUTE = "* * * * *"
+ENDED = ("COMPLETED", "FAILED", "CRASHED")
 
 
 @pytest.mark.timeout(420)
@@ -31,9 +32,9 @@ def test_a_cron_deployment_gets_scheduled_runs_and_a_worker_completes_one(archiv
             tmp_path / "prefect", PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="1") as server:
         folder = tmp_path / "mine"  # the user's own folder, papers file and prefect.yaml
         folder.mkdir()
-        (folder / "papers.yaml").write_text(yaml.safe_dump(
-            [{**site.paper_entry(replica.base_url), "schedule": EVERY_MINUTE}], allow_unicode=True),
-            encoding="utf-8")
+        entry = {**site.paper_entry(replica.base_url), "schedule": EVERY_MINUTE}
+        (folder / "papers.yaml").write_text(yaml.safe_dump([entry], allow_unicode=True),
+                                            encoding="utf-8")
         for command in (["epaper", "setup-prefect", "--papers", "papers.yaml"],
                         ["epaper", "deployments", "--papers", "papers.yaml"],
                         ["prefect", "deploy", "--name", "archive-edition/bcrb"]):
@@ -42,28 +43,30 @@ def test_a_cron_deployment_gets_scheduled_runs_and_a_worker_completes_one(archiv
 
         api = httpx.Client(base_url=server.url, timeout=30)
         deployment = api.get("/deployments/name/archive-edition/bcrb").json()
-        assert deployment["parameters"] == {"paper": "bcrb", "papers_file": str(folder / "papers.yaml")}
+        papers_file = str(folder / "papers.yaml")
+        assert deployment["parameters"] == {"paper": "bcrb", "papers_file": papers_file}
         scheduled = wait_for_runs(api, deployment["id"], lambda runs: len(runs) >= 2, timeout=60)
         starts = sorted(dt.datetime.fromisoformat(run["expected_start_time"]) for run in scheduled)
         assert all(run["auto_scheduled"] for run in scheduled)
         assert all(start.second == 0 for start in starts)
         assert starts[1] - starts[0] == dt.timedelta(minutes=1)
 
-        worker = server.spawn("worker", ["prefect", "worker", "start", "--pool", deployments.WORK_POOL,
-                                         "--limit", "1"],
+        worker = server.spawn("worker", ["prefect", "worker", "start", "--pool",
+                                         deployments.WORK_POOL, "--limit", "1"],
                               **{**archive_env, "EPAPER_HOME": str(tmp_path / "worker")},
                               EPAPER_DOWNLOAD_DELAY="0", PREFECT_WORKER_QUERY_SECONDS="1")
         try:
             runs = wait_for_runs(api, deployment["id"], lambda runs: any(
-                run["state_type"] in ("COMPLETED", "FAILED", "CRASHED") for run in runs), timeout=150)
+                run["state_type"] in ENDED for run in runs), timeout=150)
         finally:
             stop(worker)
-    [ended] = [run for run in runs if run["state_type"] in ("COMPLETED", "FAILED", "CRASHED")]
+    [ended] = [run for run in runs if run["state_type"] in ENDED]
     assert ended["state_type"] == "COMPLETED", ended["state"]
     assert ended["name"] == f"bcrb {today}" and ended["auto_scheduled"]
     with open_archive() as archive:
         manifest = json.loads(archive.get(f"editions/bcrb/{today}/manifest.json"))
-    assert len(manifest["articles"]) == sum(1 for a in site.truth(today)["articles"] if a["kind"] == "news")
+    news = [a for a in site.truth(today)["articles"] if a["kind"] == "news"]
+    assert len(manifest["articles"]) == len(news)
 
 
 def wait_for_runs(api: httpx.Client, deployment_id: str, done, timeout: float) -> list[dict]:

@@ -32,11 +32,11 @@ def run_processes(marker: str) -> dict[int, str]:
         try:
             environ = Path(f"/proc/{pid}/environ").read_bytes()
             state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
         except OSError:
             continue
         if marker.encode() in environ.split(b"\0") and state != "Z":
-            found[int(pid)] = command
+            found[int(pid)] = command.decode(errors="replace")
     return found
 
 
@@ -77,7 +77,8 @@ def stuck_run(tmp_path, prefect_home):
     [stuck_path] = site.fault_paths("article:0")
     home = tmp_path / "home"
     home.mkdir()
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("PREFECT_", "EPAPER_"))}
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith(("PREFECT_", "EPAPER_"))}
     env.update(EPAPER_HOME=str(home), EPAPER_DOWNLOAD_DELAY="0", PREFECT_HOME=str(prefect_home))
     with ReplicaServer([site], fault_delay=300) as replica:
         papers = tmp_path / "papers.yaml"
@@ -98,15 +99,16 @@ def stuck_run(tmp_path, prefect_home):
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(30)
-            for pid in run_processes(f"EPAPER_HOME={home}"):  # a failed test leaves nothing running
+            # A failed test leaves nothing running either.
+            for pid in run_processes(f"EPAPER_HOME={home}"):
                 os.kill(pid, signal.SIGKILL)
 
 
 def interrupt(process, home: Path, send) -> dict:
     marker = f"EPAPER_HOME={home}"
     during = run_processes(marker)
-    kinds = {kind for kind, needle in (("crawl", "spiders.crawl"), ("prefect", "prefect server start"),
-                                       ("seaweedfs", "weed")) if any(needle in c for c in during.values())}
+    needles = {"crawl": "spiders.crawl", "prefect": "prefect server start", "seaweedfs": "weed"}
+    kinds = {kind for kind, needle in needles.items() if any(needle in c for c in during.values())}
     assert kinds == {"crawl", "prefect", "seaweedfs"}, during  # all three are there to be ended
     ports = listening_ports(during)
     sent = time.monotonic()
@@ -122,15 +124,16 @@ def interrupt(process, home: Path, send) -> dict:
 def last_run_state(prefect_home: Path) -> str:
     """State of the latest flow run of the edition in the temporary server's database."""
     with sqlite3.connect(prefect_home / "prefect.db") as db:
-        [(state,)] = db.execute("SELECT state_type FROM flow_run WHERE name = ? ORDER BY created DESC LIMIT 1",
-                                (f"bcrb {DAY}",)).fetchall()
+        [(state,)] = db.execute("SELECT state_type FROM flow_run WHERE name = ? "
+                                "ORDER BY created DESC LIMIT 1", (f"bcrb {DAY}",)).fetchall()
     return state
 
 
 def manifests(home: Path, monkeypatch) -> list[str]:
     """What the run's embedded SeaweedFS holds under editions/ (started again to look)."""
     monkeypatch.setenv("EPAPER_HOME", str(home))
-    for name in ("EPAPER_S3_ENDPOINT", "EPAPER_S3_ACCESS_KEY", "EPAPER_S3_SECRET_KEY", "EPAPER_S3_BUCKET"):
+    for name in ("EPAPER_S3_ENDPOINT", "EPAPER_S3_ACCESS_KEY", "EPAPER_S3_SECRET_KEY",
+                 "EPAPER_S3_BUCKET"):
         monkeypatch.delenv(name, raising=False)
     with open_archive() as archive:
         return list(archive.list("editions/"))
@@ -153,9 +156,11 @@ def test_ctrl_c_to_the_process_group_ends_the_run_and_everything_it_started(
     check_ended_cleanly(outcome, 130, "SIGINT")
     assert last_run_state(prefect_home) == "CRASHED"  # reported before its server was stopped
     assert manifests(home, monkeypatch) == []
-    fault_report.row("Ctrl-C (SIGINT to the process group) during a crawl stuck on an unanswered article",
-                     f"exit 130 in {outcome['took']:.1f} s with one line; the run reported Crashed to "
-                     f"its own temporary Prefect server; {outcome['started']} processes ended",
+    fault_report.row("Ctrl-C (SIGINT to the process group) during a crawl stuck on an "
+                     "unanswered article",
+                     f"exit 130 in {outcome['took']:.1f} s with one line; the run reported "
+                     f"Crashed to its own temporary Prefect server; "
+                     f"{outcome['started']} processes ended",
                      f"no process left, none of their {len(outcome['ports'])} ports listening, "
                      "no manifest of the half edition in the bucket")
 
@@ -168,8 +173,10 @@ def test_one_sigterm_ends_the_run_and_everything_it_started(stuck_run, prefect_h
     check_ended_cleanly(outcome, 143, "SIGTERM")
     assert last_run_state(prefect_home) == "CRASHED"
     assert manifests(home, monkeypatch) == []
-    fault_report.row("One SIGTERM to `epaper archive` during a crawl stuck on an unanswered article",
-                     f"exit 143 in {outcome['took']:.1f} s with one line; run reported Crashed; crawl, "
-                     f"temporary Prefect server and embedded SeaweedFS ended ({outcome['started']} processes)",
+    fault_report.row("One SIGTERM to `epaper archive` during a crawl stuck on an "
+                     "unanswered article",
+                     f"exit 143 in {outcome['took']:.1f} s with one line; run reported Crashed; "
+                     "crawl, temporary Prefect server and embedded SeaweedFS ended "
+                     f"({outcome['started']} processes)",
                      f"no process left, none of their {len(outcome['ports'])} ports listening, "
                      "no manifest of the half edition in the bucket")

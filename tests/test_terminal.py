@@ -9,7 +9,8 @@ from pathlib import Path
 
 from tests.fixtures.edition import DAYS, epaper
 
-EDITION_LINE = r"bcrb {day}: \d+ pages, \d+ articles, \d+ reprints, archived -> editions/bcrb/{day}/manifest.json"
+EDITION_LINE = (r"bcrb {day}: \d+ pages, \d+ articles, \d+ reprints, "
+                r"archived -> editions/bcrb/{day}/manifest.json")
 
 
 def log_files(home: str) -> list[Path]:
@@ -44,15 +45,17 @@ def test_a_failed_edition_is_one_line_naming_the_log_file(sites, papers, archive
     assert run.returncode == 1
     [line] = run.stderr.splitlines()
     [log] = log_files(archive_env["EPAPER_HOME"])
-    assert line.startswith("epaper: error: ") and "500" in line and line.endswith(f" (details: {log})")
+    assert line.startswith("epaper: error: ") and "500" in line
+    assert line.endswith(f" (details: {log})")
     assert "Traceback" not in run.stderr + run.stdout
     assert "Traceback" in log.read_text(encoding="utf-8")  # the detail is kept, in the file
 
 
-def test_backfill_with_a_failed_edition_prints_every_date_and_ends_failed(sites, papers, archive_env):
+def test_backfill_with_a_failed_edition_prints_every_date_and_ends_failed(
+        sites, papers, archive_env):
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, \
-        FlowRunFilterName
+    from prefect.client.schemas.filters import (ArtifactFilter, ArtifactFilterFlowRunId,
+                                                FlowRunFilter, FlowRunFilterName)
 
     _, papers_file = papers
     # Day 1 archives, day 2's edition page answers 500, day 3 has no edition.
@@ -66,7 +69,8 @@ def test_backfill_with_a_failed_edition_prints_every_date_and_ends_failed(sites,
     assert re.fullmatch(rf"\[2/3\] bcrb {DAYS[1]}: failed \(.*500.*\)", lines[1])
     assert re.fullmatch(r"\[3/3\] bcrb 2025-04-30: no edition \(.*\)", lines[2])
     [log] = log_files(archive_env["EPAPER_HOME"])
-    assert run.stderr == f"epaper: error: 1 of 3 editions of bcrb failed: {DAYS[1]} (details: {log})\n"
+    assert run.stderr == (f"epaper: error: 1 of 3 editions of bcrb failed: {DAYS[1]} "
+                          f"(details: {log})\n")
 
     with get_client(sync_client=True) as client:
         [parent] = client.read_flow_runs(flow_run_filter=FlowRunFilter(
