@@ -31,10 +31,17 @@ from ..middlewares import BudgetExceeded, Offsite, RedirectLoop, site_domain, ur
 REDIRECTS = (301, 302, 303, 307, 308)
 NO_EDITION = (403, 404, 410)
 # "第01版：要闻", "A01版：要闻", "第B02版:广告", "01版 要闻"
-PAGE_LABEL = re.compile(r"第?\s*([A-Za-z]*)\s*(\d+)\s*([A-Za-z]*)\s*版\s*[：:]?\s*(.*)", re.S)
+PAGE_LABEL = re.compile(r"第?\s*([A-Za-z]*)\s*(\d+)\s*([A-Za-z]*)\s*版\s*[：:]?\s*(.*)", re.DOTALL)
 # No e-paper page comes near this; a bigger answer is a trap (EPAPER_MAX_PAGE_BYTES).
 # Page PDFs keep Scrapy's DOWNLOAD_MAXSIZE.
 MAX_PAGE_BYTES = 8 * 1024 * 1024
+# Links that lead nowhere by design, ignored without a record: the empty href, in-page
+# anchors ("#", "#top") and scripts that do nothing (javascript:; javascript:void(0)).
+NO_OP_SCRIPTS = {"", "void(0)", "void0", "void()", "returnfalse", "false", "undefined"}
+# What a script link opens, if it names it: window.open('content_1.htm'), location.href='…'
+SCRIPT_TARGET = re.compile(r"(?:https?:)?//[^\s'\"]+|\.{0,2}/[^\s'\"]*"
+                           r"|[\w./%-]+\.(?:s?html?|jsp|aspx?|php|json|pdf)(?:[?#][^\s'\"]*)?", re.IGNORECASE)
+QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
 PSEUDO = re.compile(r"^(本版|今日)?导读$|^要目$|^目录$|^本报信息|^报头|^报眼|^版面导航|^编者按$")
 AD = re.compile(r"^[^，。]{0,8}广告$")
 
@@ -74,6 +81,8 @@ class EditionSpider(scrapy.Spider):
         self.pages: dict[str, PageRef] = {}  # by URL, numbered once the page list is seen
         self.articles_linked = 0
         self.no_edition = False
+        self.unfollowed: set[str] = set()  # links already reported as not fetched
+        self.unreported: list[dict] = []  # their skipped items, yet to be yielded
 
     # edition ------------------------------------------------------------------
     async def start(self):
@@ -112,7 +121,7 @@ class EditionSpider(scrapy.Spider):
     def is_site_root(self, target: str) -> bool:
         """A redirect to the home page of a folder above the edition means no edition."""
         folder, _, leaf = (urlsplit(target).path or "/").rpartition("/")
-        home_page = leaf == "" or re.fullmatch(r"(index|default)\.s?html?", leaf, re.I)
+        home_page = leaf == "" or re.fullmatch(r"(index|default)\.s?html?", leaf, re.IGNORECASE)
         return bool(home_page) and urlsplit(self.edition_url).path.startswith(folder + "/")
 
     def missing(self, reason: str) -> dict:
@@ -147,32 +156,49 @@ class EditionSpider(scrapy.Spider):
         listed = {}
         for sel in self.article_links:
             for a in response.css(sel):
-                href = link_of(a)
-                if href:
-                    listed.setdefault(response.urljoin(href), clean_text(a))
-        hotspots = [response.urljoin(h) for sel in self.hotspot_links for h in response.css(sel).getall()]
+                url = self.target(response, link_of(a))
+                if url:
+                    listed.setdefault(url, clean_text(a))
+        hotspots = [self.target(response, href)
+                    for sel in self.hotspot_links for href in response.css(sel).getall()]
         page = {"page_no": me.no, "page_name": me.name, "page_kind": kind}
         for url, title in listed.items():
             yield self.article_request(url, page, "list", title)
-        for url in dict.fromkeys(hotspots):
+        for url in dict.fromkeys(filter(None, hotspots)):
             if url not in listed:
                 yield self.article_request(url, page, "hotspot", "")
+        yield from self.report_unfollowed()
 
     def page_list(self, response) -> list[PageRef]:
         refs = []
         for sel in self.page_entries:
             for entry in response.css(sel):
-                links = [(a, link_of(a)) for a in entry.css("a")]
-                pages = [(a, href) for a, href in links if href and not is_pdf(href)]
+                links = [(a, self.target(response, link_of(a))) for a in entry.css("a")]
+                pages = [(a, url) for a, url in links if url and not is_pdf(url)]
                 if not pages:
                     continue
-                pdf = next((href for _, href in links if href and is_pdf(href)), None)
-                refs.append(PageRef(response.urljoin(pages[0][1]), clean_text(pages[0][0]),
-                                    response.urljoin(pdf) if pdf else None))
+                pdf = next((url for _, url in links if url and is_pdf(url)), None)
+                refs.append(PageRef(pages[0][1], clean_text(pages[0][0]), pdf))
             if refs:
                 break
         number_pages(refs)
         return refs
+
+    # links --------------------------------------------------------------------
+    def target(self, response, href: str | None) -> str | None:
+        """The absolute URL a link leads to, or None. A link that names something not
+        fetched (mailto:, a script without a URL) is reported once as skipped; one that
+        leads nowhere by design (`NO_OP_SCRIPTS`, "#") is ignored."""
+        url, reason = resolve_link(href or "", response.urljoin)
+        if reason and href not in self.unfollowed:
+            self.unfollowed.add(href)
+            self.crawler.stats.inc_value(f"skipped/{reason.split(':')[0]}")
+            self.unreported.append({"type": "skipped", "url": href, "reason": reason})
+        return url
+
+    def report_unfollowed(self):
+        while self.unreported:
+            yield self.unreported.pop(0)
 
     def unlisted_page(self, response) -> PageRef:
         label = self.first(response, self.current_page) or ""
@@ -255,12 +281,39 @@ def article_id(url: str) -> str:
 
 
 def link_of(a) -> str | None:
-    """Where a link leads; script-driven skins keep the target in data-href."""
+    """The link of an <a>: its href, or where that leads nowhere by design, its data-href
+    (script-driven skins keep the target there)."""
     for attr in ("href", "data-href"):
         href = (a.attrib.get(attr) or "").strip()
-        if href and not href.lower().startswith(("javascript:", "#")):
+        if not leads_nowhere(href):
             return href
     return None
+
+
+def leads_nowhere(href: str) -> bool:
+    href = href.strip()
+    if href.lower().startswith("javascript:"):
+        return re.sub(r"[\s;]", "", href[len("javascript:"):]).lower() in NO_OP_SCRIPTS
+    return href == "" or href.startswith("#")
+
+
+def resolve_link(href: str, join) -> tuple[str | None, str | None]:
+    """(absolute URL to fetch, None), (None, why it is not fetched) or (None, None) for a
+    link that leads nowhere by design; `join` makes a URL absolute (the response's urljoin,
+    which heeds <base>). A script link is followed to the page it opens."""
+    href = href.strip()
+    if leads_nowhere(href):
+        return None, None
+    scheme = urlsplit(href).scheme.lower()
+    if scheme == "javascript":
+        quoted = (one or other for one, other in QUOTED.findall(href))
+        inside = next((q for q in quoted if SCRIPT_TARGET.fullmatch(q)), None)
+        if inside is None:
+            return None, "script: a javascript link that names no URL"
+        return resolve_link(inside, join)
+    if scheme and scheme not in ("http", "https"):
+        return None, f"scheme: {scheme} links are not fetched"
+    return join(href), None
 
 
 def is_pdf(href: str) -> bool:
