@@ -6,7 +6,10 @@
 Configuration comes from the environment (architecture.md, "Environment"). Every object
 carries the sha256 of its content in user metadata, so "did it change?" costs one HEAD.
 Transient failures (connection errors, 5xx) are retried with exponential backoff, then
-reported in one line; credentials never appear in messages, logs or reprs.
+reported in one line; credentials never appear in messages, logs or reprs. A connection
+error is first checked with one quick HEAD of the bucket: if that fails too, the server is
+down and every later call of this Archive fails at once (a publish of 1,000 objects must
+not retry each of them on its own). An S3 server whose disk is full says so.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ import hashlib
 import io
 import logging
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -42,6 +46,13 @@ SHA256_META = "sha256"  # user metadata: x-amz-meta-sha256
 _NOT_FOUND = {"NoSuchKey", "NoSuchVersion", "NoSuchObject"}
 _AUTH_FAILED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
 _TRANSIENT = (urllib3.exceptions.HTTPError, ServerError, InvalidResponseError, ConnectionError)
+# No answer at all (refused, reset, timed out), as opposed to an answer with an error status.
+_NO_ANSWER = (urllib3.exceptions.HTTPError, ConnectionError)
+# MinIO names a full disk; SeaweedFS answers 500 InternalError, so for a server whose data
+# folder is on this machine (the embedded one) a 5xx is checked against its free space.
+_FULL_CODE = "XMinioStorageFull"
+FULL_BELOW = 16 << 20  # bytes free in the server's data folder
+PROBE_TIMEOUT = urllib3.Timeout(connect=2, read=5)
 
 T = TypeVar("T")
 
@@ -52,6 +63,10 @@ class ArchiveError(RuntimeError):
 
 class ArchiveUnavailable(ArchiveError):
     """The S3 server could not be reached (after retries)."""
+
+
+class ArchiveFull(ArchiveError):
+    """The S3 server's storage is full: it refuses new writes."""
 
 
 class ArchiveAuthError(ArchiveError):
@@ -89,7 +104,10 @@ class Archive:
         secure: bool = False,
         tries: int = DEFAULT_TRIES,
         backoff: float = 0.5,
+        data_dir: Path | None = None,
     ) -> None:
+        """`data_dir`: the server's data folder when it runs on this machine (the embedded
+        one), so that its errors can be told apart from a full disk."""
         if "://" in endpoint or "/" in endpoint:
             raise ValueError(f"S3 endpoint must be host:port, got {endpoint!r}")
         self.endpoint = endpoint
@@ -97,11 +115,18 @@ class Archive:
         self.bucket = bucket
         self.tries = max(1, tries)
         self.backoff = backoff
+        self.data_dir = data_dir
         # Retries are ours (urllib3's are off) so that the final error is one clear line.
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=5, read=120), retries=False, maxsize=10
         )
         self._client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure, http_client=http)
+        # The down check: one quick try, on a pool of its own (the main one may be all busy).
+        probe_http = urllib3.PoolManager(timeout=PROBE_TIMEOUT, retries=False, maxsize=1)
+        self._probe_client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure,
+                                   http_client=probe_http)
+        self._down: str | None = None  # why the server is known down: every call fails with it
+        self._down_lock = threading.Lock()
         self._ensure_versioned_bucket()
 
     def __repr__(self) -> str:
@@ -258,6 +283,8 @@ class Archive:
     def _call(self, fn: Callable[..., T], *args, **kwargs) -> T:
         """fn(*args, **kwargs), retried on transient failures, with errors made clear."""
         for attempt in range(1, self.tries + 1):
+            if self._down:
+                raise ArchiveUnavailable(self._down)
             try:
                 return fn(*args, **kwargs)
             except Exception as exc:
@@ -276,28 +303,80 @@ class Archive:
                     f"S3 at {self.endpoint} refused access key {self.access_key!r} ({exc.code}); "
                     "check EPAPER_S3_ACCESS_KEY and EPAPER_S3_SECRET_KEY"
                 ) from exc
+            target = "/".join(filter(None, (exc.bucket_name, exc.object_name)))
+            if exc.code == _FULL_CODE:
+                raise ArchiveFull(f"the S3 server's storage is full ({self.endpoint} refused "
+                                  f"{target or 'a write'}: {exc.code} {exc.message})") from exc
             if exc.response.status < 500:
-                target = "/".join(filter(None, (exc.bucket_name, exc.object_name)))
                 raise ArchiveError(f"S3 at {self.endpoint} refused {target or 'the request'}: {exc.code} ({exc.message})") from exc
         elif not isinstance(exc, _TRANSIENT):
             raise exc
         reason = _reason(exc)
+        if isinstance(exc, _NO_ANSWER):
+            if self._is_down(reason):
+                raise ArchiveUnavailable(self._down) from exc
+        else:
+            self._check_space(reason, exc)
         if attempt >= self.tries:
+            if isinstance(exc, _NO_ANSWER):
+                raise ArchiveUnavailable(f"S3 at {self.endpoint} unreachable: {reason} ({attempt} tries)") from exc
             raise ArchiveUnavailable(
-                f"S3 at {self.endpoint} unreachable: {reason} ({attempt} tries)"
+                f"S3 at {self.endpoint} answered {reason} to {attempt} tries (a full disk on the server "
+                "gives this answer too: see the server's log)"
             ) from exc
         delay = self.backoff * 2 ** (attempt - 1)
         log.warning("S3 at %s: %s; retry %d/%d in %.1fs", self.endpoint, reason, attempt, self.tries - 1, delay)
         time.sleep(delay)
 
+    def _check_space(self, reason: str, exc: Exception) -> None:
+        """An error answer from a server whose data folder is here: is its disk full?"""
+        if self.data_dir is None:
+            return
+        try:
+            free = shutil.disk_usage(self.data_dir).free
+        except OSError:
+            return  # the folder is gone: not a question of space
+        if free < FULL_BELOW:
+            raise ArchiveFull(f"the S3 server's storage is full ({self.data_dir}: {free} bytes free; "
+                              f"S3 at {self.endpoint} answered {reason})") from exc
+
+    def _is_down(self, reason: str) -> bool:
+        """After a request got no answer: is the server down? One HEAD of the bucket, with
+        a short timeout and no retries, decides for every thread (the first to ask checks)."""
+        with self._down_lock:
+            if self._down:
+                return True
+            try:
+                self._probe_client.bucket_exists(self.bucket)
+            except (S3Error, ServerError, InvalidResponseError):
+                return False  # it answered
+            except _NO_ANSWER as exc:
+                self._down = (f"S3 at {self.endpoint} unreachable: {reason}; a check of bucket "
+                              f"{self.bucket!r} got no answer either ({_reason(exc)}), so nothing more "
+                              "is sent to it")
+                log.warning("%s", self._down)
+                return True
+            return False
+
 
 def in_parallel(calls: Iterable[Callable[[], T]], workers: int = 8) -> list[T]:
     """Run `calls` (archive writes of one edition) on a thread pool, results in their order,
-    so their S3 round trips overlap. Every call has ended when the first failure is raised.
+    so their S3 round trips overlap. At the first failure the calls not started yet are
+    dropped; the failure is raised once the running ones have ended.
     At most 8 at once: the client's connection pool holds 10."""
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(call) for call in calls]
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = [f for f in futures if f in done and f.exception() is not None]
+        if failed:
+            for future in pending:
+                future.cancel()
+            wait(pending)
+            raise failed[0].exception()
     return [future.result() for future in futures]
+
+
+
 
 
 def _reason(exc: Exception) -> str:
@@ -307,6 +386,10 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, ServerError):
         return f"HTTP {exc.status_code}"
     cause = getattr(exc, "reason", None) or exc  # urllib3's MaxRetryError wraps the cause
+    if isinstance(cause, urllib3.exceptions.ProtocolError) and len(cause.args) == 2:
+        # ('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))
+        what, inner = cause.args
+        return f"{str(what).rstrip('.').lower()}: {getattr(inner, 'strerror', None) or inner}"[:200]
     text = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
     if text.startswith("HTTP"):  # drop urllib3's "HTTPConnection(host=…, port=…): " prefix
         text = text.split("): ", 1)[-1]
@@ -334,6 +417,7 @@ def _archive_from_env(bucket: str | None = None, tries: int = DEFAULT_TRIES) -> 
         bucket=bucket or env.get("EPAPER_S3_BUCKET") or DEFAULT_BUCKET,
         secure=_env_flag("EPAPER_S3_SECURE"),
         tries=tries,
+        data_dir=server.data_dir if (server := _shared["server"]) and server.endpoint == endpoint else None,
     )
 
 

@@ -1,0 +1,179 @@
+"""An S3 server that dies mid-publish, and disks that fill up: the work folder's, the S3
+server's. Real SeaweedFS, real file systems (small tmpfs mounts), real steps.
+
+A dead server fails the publish step at once, naming its endpoint, instead of every
+object retrying on its own; a full disk is named as full, never as "unreachable" or a
+JSON parse error; nothing archived is lost and a re-run completes the edition.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from flows import steps
+from flows.workdir import write_jsonl
+from storage import keys
+from storage.archive import Archive, ArchiveUnavailable
+from storage.catalog import Catalog
+from storage.s3server import EmbeddedS3
+from tests.faults_report import fault_report  # noqa: F401  (fixture)
+
+PAPER, DAY = "bcrb", "2025-04-28"
+MANIFEST = keys.edition_manifest(PAPER, DAY)
+ARTICLES = 300
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+def generated_edition(workdir: Path, catalog: Catalog, articles: int = ARTICLES) -> dict:
+    """A work folder as a crawl and clean leave it, with `articles` articles on 10 pages,
+    deduped by the real step; returns the crawl stats publish needs."""
+    workdir.mkdir(parents=True)
+    pages = [{"type": "page", "paper": PAPER, "date": DAY, "page_no": no, "page_name": f"第{no}版",
+              "url": f"http://paper.test/{DAY}/node_{no}.html", "pdf_url": None, "kind": "news"}
+             for no in range(1, 11)]
+    write_jsonl(workdir / "items.jsonl", pages)
+    cleaned = [{"paper": PAPER, "date": DAY, "page_no": n % 10 + 1, "page_name": f"第{n % 10 + 1}版",
+                "url": f"http://paper.test/{DAY}/content_{n}.html", "article_id": f"a{n}",
+                "kicker": "", "title": f"第{n}篇", "subtitle": "", "author": "", "source": "",
+                "paragraphs": [f"稿件{n}的正文，第{k}段。" for k in range(3)],
+                "text": "\n".join(f"稿件{n}的正文，第{k}段。" for k in range(3)), "images": [], "warnings": []}
+               for n in range(articles)]
+    write_jsonl(workdir / steps.CLEANED, cleaned)
+    steps.dedupe_edition(workdir, catalog)
+    with gzip.open(workdir / "crawl.warc.gz", "wb") as warc:
+        warc.write(b"WARC/1.1\r\n\r\n")
+    now = dt.datetime.now(dt.timezone.utc).isoformat()
+    return {"started": now, "finished": now, "requests": articles + 10, "bytes": 0}
+
+
+class KillingRelay:
+    """A TCP relay to an S3 server that SIGKILLs the server's process group when the
+    `kill_at`-th PUT comes through (that PUT is dropped), as a crash mid-publish would.
+    `target` can be changed (the restarted server) and `kill_at` set to None.
+    `acknowledged`: the paths of the PUTs the server answered 200 (HTTP/1.1 is one
+    request at a time per connection, so an answer belongs to the connection's last request)."""
+
+    def __init__(self, s3: EmbeddedS3, kill_at: int | None):
+        self.s3, self.target, self.kill_at = s3, s3.endpoint, kill_at
+        self.puts = 0
+        self.acknowledged: set[str] = set()
+        self.killed_at: float | None = None
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.endpoint = f"127.0.0.1:{self._listener.getsockname()[1]}"
+        self._sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            host, port = self.target.rsplit(":", 1)
+            try:
+                upstream = socket.create_connection((host, int(port)), timeout=5)
+            except OSError:
+                client.close()  # the server is gone: the client's connection drops
+                continue
+            upstream.settimeout(None)
+            self._sockets += [client, upstream]
+            last_request: list[bytes] = [b""]  # this connection's
+            threading.Thread(target=self._pump, args=(client, upstream, last_request), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, last_request, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, last_request: list[bytes],
+              from_client: bool = True) -> None:
+        try:
+            while data := source.recv(1 << 16):
+                if from_client and data[:1].isupper() and b" /" in data[:8]:  # a request line
+                    last_request[0] = data.split(b" ", 2)[1] if data.startswith(b"PUT /") else b""
+                    if last_request[0] and self._kill_now():
+                        break
+                elif not from_client and data.startswith(b"HTTP/1.1 200") and last_request[0]:
+                    self.acknowledged.add(last_request[0].split(b"?")[0].decode())
+                sink.sendall(data)
+        except OSError:
+            pass  # the other direction cut the connection
+        for s in (source, sink):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _kill_now(self) -> bool:
+        with self._lock:
+            self.puts += 1
+            if self.kill_at is None or self.puts != self.kill_at:
+                return False
+            os.killpg(self.s3.pid, signal.SIGKILL)
+            self.killed_at = time.monotonic()
+            return True
+
+    def close(self) -> None:
+        self._listener.close()
+        for s in self._sockets:
+            s.close()
+
+
+def archived(archive: Archive) -> dict[str, int]:
+    """Versions of every object in the bucket."""
+    return {key: len(archive.versions(key)) for key in archive.list()}
+
+
+# --- the S3 server dies mid-publish -----------------------------------------------------
+
+def test_s3_killed_mid_publish_fails_at_once_naming_the_endpoint_and_a_rerun_completes(tmp_path, fault_report):
+    s3 = EmbeddedS3(tmp_path / "s3")
+    s3.start()
+    relay = KillingRelay(s3, kill_at=None)
+    try:
+        with Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}") as catalog:
+            stats = generated_edition(tmp_path / "work", catalog)
+        archive = Archive(relay.endpoint, s3.access_key, s3.secret_key, bucket="down")  # default tries
+        relay.kill_at = relay.puts + 40  # past the bucket's set-up: 39 articles go through
+        with pytest.raises(ArchiveUnavailable) as failure:
+            steps.publish_edition(tmp_path / "work", archive, PAPER, DAY, stats)
+        took = time.monotonic() - relay.killed_at
+        print(f"publish failed {took:.2f} s after the S3 server was killed ({relay.puts} PUTs sent)")
+        message = str(failure.value)
+        assert message.startswith(f"S3 at {relay.endpoint} unreachable: "), message
+        assert "got no answer either" in message and "\n" not in message and s3.secret_key not in message
+        assert relay.puts < 40 + 8, "the publisher kept sending after the server was known down"
+
+        s3.stop()  # reaps the killed weed and frees its data folder
+        s3.start()
+        relay.target, relay.kill_at = s3.endpoint, None
+        again = Archive(relay.endpoint, s3.access_key, s3.secret_key, bucket="down")
+        written = archived(again)
+        assert not [key for key in written if key.startswith("editions/")], "a half-written edition is visible"
+        stored = {f"/down/{key}" for key in written}
+        assert len(relay.acknowledged) > 30 and relay.acknowledged - {"/down"} <= stored, \
+            "an object the server acknowledged was lost"
+        result = steps.publish_edition(tmp_path / "work", again, PAPER, DAY, stats)
+        after = archived(again)
+    finally:
+        relay.close()
+        s3.stop()
+    assert result["changed"] and len(result["articles"]) == ARTICLES
+    assert {a["key"] for a in result["articles"]} | {MANIFEST} <= set(after)
+    assert set(after.values()) == {1}, "the re-run wrote a second version of an object it had"
+    fault_report.row("S3 server SIGKILLed mid-publish of 300 articles",
+                     f"the publish step failed {took:.1f} s after the kill, with one line naming the endpoint: "
+                     f"`{message[:70]}…`; the remaining uploads were not attempted",
+                     f"no manifest: edition not visible; the {len(written)} objects written before stayed; "
+                     f"re-run after the restart: {ARTICLES} articles, every object one version")
