@@ -7,11 +7,29 @@ geometry: its first line is indented, its last line stops short of the column's
 right edge. So lines are grouped into column blocks, the blocks put in reading
 order by recursive XY-cut (headline band above, then columns left to right), and
 lines joined into paragraphs with flows.cjk's rule (no space inside CJK).
+
+A page PDF comes from the paper's site and may be hostile: a small file whose
+streams inflate to gigabytes, or one that keeps the parser busy for minutes. So the
+text is extracted in a separate process (`python -m flows.pdftext`) under an
+address-space and CPU limit and a wall-clock timeout; a PDF over them is killed,
+gives no text and says why, and the edition goes on.
 """
 
+import atexit
 import io
 import logging
+import math
+import os
+import resource
+import selectors
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from statistics import median
 
 import pdfplumber
@@ -36,6 +54,12 @@ INDENT = 0.5
 SHORT = 1.0
 NEAR = 4.0
 LINE_GAP = 1.0
+
+# Bounds of one PDF's extraction. A newspaper page takes well under a second and
+# some tens of MiB; the extracting process itself takes about 50 MiB of address space.
+TIMEOUT_S = 30.0  # wall clock, and CPU time; EPAPER_PDF_TEXT_TIMEOUT
+MEMORY_MIB = 512  # address space of the extracting process; EPAPER_PDF_TEXT_MEMORY_MIB
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -68,19 +92,218 @@ class _Block:
         return median(ln.size for ln in self.lines)
 
 
+@dataclass(frozen=True)
+class PageText:
+    text: str  # one paragraph a line, pages in order
+    skipped: str | None = None  # why there is no text ("text extraction: over 30 s"), else None
+
+
 def page_text(pdf_bytes: bytes) -> str:
-    """All text of a PDF, one paragraph a line, pages in order. A file that is
-    not a readable PDF gives "" (logged): a bad page must not fail the edition."""
-    paras: list[str] = []
+    """All text of a PDF, one paragraph a line, pages in order. A file that is not
+    a readable PDF, or is over the bounds, gives "" (logged): a bad page must not
+    fail the edition."""
+    return extract(pdf_bytes).text
+
+
+def extract(pdf_bytes: bytes) -> PageText:
+    """page_text with the reason when there is none, extracted within the bounds
+    (EPAPER_PDF_TEXT_TIMEOUT seconds, EPAPER_PDF_TEXT_MEMORY_MIB MiB)."""
+    timeout = _setting("EPAPER_PDF_TEXT_TIMEOUT", TIMEOUT_S)
+    memory_mib = int(_setting("EPAPER_PDF_TEXT_MEMORY_MIB", MEMORY_MIB))
+    worker = _POOL.take(memory_mib)
     try:
-        with pdfplumber.open(io.BytesIO(pdf_bytes), laparams=LAPARAMS) as pdf:
-            for page in pdf.pages:
-                paras.extend(_paragraphs(_xy_cut(_blocks(_lines(page.layout)))))
-                page.flush_cache()  # keep memory flat on 100-page editions
-    except (PdfminerException, PSException) as exc:
-        log.warning("page PDF unreadable, no text extracted: %s", exc)
-        return ""
-    return "".join(p + "\n" for p in paras)
+        result = worker.run(pdf_bytes, timeout)
+    finally:
+        _POOL.give_back(worker)
+    if result.skipped:
+        log.warning("page PDF (%d bytes) gives no text: %s", len(pdf_bytes), result.skipped)
+    return result
+
+
+def _setting(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not value > 0:
+        raise ValueError(f"{name}={raw!r}: a positive number is needed (default {default:g})")
+    return value
+
+
+# Requests to the extracting process: the CPU seconds it may spend and the PDF's
+# length, then the PDF. Answers: a status byte and the payload's length, then the
+# payload (the text, or why there is none), UTF-8.
+_REQUEST = struct.Struct(">dQ")
+_ANSWER = struct.Struct(">cQ")
+_TEXT, _UNREADABLE, _OUT_OF_MEMORY = b"T", b"U", b"M"
+_READY = b"ready\n"  # the process's first words, once pdfplumber is imported
+START_S = 60.0
+
+
+class _Extractor:
+    """One extracting process, reused PDF after PDF (it imports pdfplumber once);
+    replaced after any PDF it did not come back from cleanly."""
+
+    def __init__(self, memory_mib: int):
+        self.memory_mib = memory_mib
+        path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        env = {**os.environ, "PYTHONPATH": path}
+        self.proc = subprocess.Popen([sys.executable, "-m", "flows.pdftext", str(memory_mib)], env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.healthy = True
+        try:  # its start (imports) is not any PDF's time
+            if self._read(len(_READY), time.monotonic() + START_S) != _READY:
+                raise EOFError
+        except (TimeoutError, EOFError):
+            self.stop()
+            raise RuntimeError(f"the PDF text extractor ({sys.executable} -m flows.pdftext) did not start")
+
+    def run(self, pdf_bytes: bytes, timeout: float) -> PageText:
+        deadline = time.monotonic() + timeout
+        try:
+            self.proc.stdin.write(_REQUEST.pack(timeout + 1, len(pdf_bytes)) + pdf_bytes)
+            self.proc.stdin.flush()
+            status, length = _ANSWER.unpack(self._read(_ANSWER.size, deadline))
+            payload = self._read(length, deadline).decode("utf-8")
+        except TimeoutError:
+            self.stop()
+            return PageText("", f"text extraction: over {timeout:g} s")
+        except (EOFError, BrokenPipeError):
+            return PageText("", f"text extraction: {self._death(timeout)}")
+        if status == _TEXT:
+            return PageText(payload)
+        if status == _OUT_OF_MEMORY:
+            self.stop()  # a MemoryError may leave the process in any state
+            return PageText("", f"text extraction: over {self.memory_mib} MiB of memory")
+        return PageText("", f"unreadable PDF: {payload}")
+
+    def _read(self, size: int, deadline: float) -> bytes:
+        chunks, got = [], 0
+        fd = self.proc.stdout.fileno()
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            while got < size:
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(left):
+                    raise TimeoutError
+                chunk = os.read(fd, min(size - got, 1 << 20))
+                if not chunk:
+                    raise EOFError
+                chunks.append(chunk)
+                got += len(chunk)
+        return b"".join(chunks)
+
+    def _death(self, timeout: float) -> str:
+        self.healthy = False
+        code = self.proc.wait()
+        if code == -signal.SIGXCPU:
+            return f"over {timeout:g} s of CPU"
+        if code < 0:
+            return f"the extracting process died of {signal.Signals(-code).name}"
+        return f"the extracting process exited with status {code}"
+
+    def stop(self) -> None:
+        self.healthy = False
+        self.proc.kill()
+        self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            pipe.close()
+
+
+class _Pool:
+    """Idle extracting processes, one per PDF extracted at the same time."""
+
+    def __init__(self):
+        self.idle: list[_Extractor] = []
+        self.lock = threading.Lock()
+
+    def take(self, memory_mib: int) -> _Extractor:
+        with self.lock:
+            while self.idle:
+                worker = self.idle.pop()
+                if worker.memory_mib == memory_mib and worker.proc.poll() is None:
+                    return worker
+                worker.stop()
+        return _Extractor(memory_mib)
+
+    def give_back(self, worker: _Extractor) -> None:
+        if not worker.healthy:
+            worker.stop()
+            return
+        with self.lock:
+            self.idle.append(worker)
+
+    def stop_all(self) -> None:
+        with self.lock:
+            while self.idle:
+                self.idle.pop().stop()
+
+
+_POOL = _Pool()
+atexit.register(_POOL.stop_all)
+
+
+def _extract_here(pdf_bytes: bytes) -> list[str]:
+    paras: list[str] = []
+    with pdfplumber.open(io.BytesIO(pdf_bytes), laparams=LAPARAMS) as pdf:
+        for page in pdf.pages:
+            paras.extend(_paragraphs(_xy_cut(_blocks(_lines(page.layout)))))
+            page.flush_cache()  # keep memory flat on 100-page editions
+    return paras
+
+
+def _serve(memory_mib: int) -> None:
+    """The extracting process: PDF after PDF from stdin, each answered on stdout."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent, which ends us
+    limit = memory_mib * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a PDF over its CPU time leaves no core file
+    parent = os.getppid()
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+    requests, answers = sys.stdin.buffer, sys.stdout.buffer
+    answers.write(_READY)
+    answers.flush()
+    while head := requests.read(_REQUEST.size):
+        cpu_s, length = _REQUEST.unpack(head)
+        pdf_bytes = requests.read(length)
+        used = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+        _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        soft = math.ceil(used + cpu_s)
+        if hard != resource.RLIM_INFINITY:
+            soft = min(soft, hard)
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+        try:
+            status, payload = _TEXT, "".join(p + "\n" for p in _extract_here(pdf_bytes))
+        except Exception as exc:  # a malformed PDF trips pdfminer anywhere  # noqa: BLE001
+            status, payload = (_OUT_OF_MEMORY, "") if _out_of_memory(exc) else (_UNREADABLE, _describe(exc))
+        data = payload.encode("utf-8", "surrogatepass")
+        answers.write(_ANSWER.pack(status, len(data)) + data)
+        answers.flush()
+
+
+def _out_of_memory(exc: BaseException | None) -> bool:
+    # pdfplumber wraps what pdfminer raises (a MemoryError inflating a stream too) in PdfminerException
+    while exc is not None:
+        if isinstance(exc, MemoryError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, (PdfminerException, PSException)):
+        return str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _exit_with(parent: int) -> None:
+    # A parent killed mid-PDF closes no pipe we would notice before the PDF is done.
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
 
 
 def _lines(layout) -> list[_Line]:
@@ -186,3 +409,7 @@ def _column_edge(lines: list[_Line], size: float) -> float | None:
         if edge - ends[i + 1] <= 0.5 * size:
             return edge
     return None
+
+
+if __name__ == "__main__":
+    _serve(int(sys.argv[1]))
