@@ -1,10 +1,15 @@
-"""The `epaper` command line (contract: ../shared/design/architecture.md, section CLI)."""
+"""The `epaper` command line (contract: docs/architecture.md, section CLI).
+
+Local state (embedded S3 data, catalog, work folders, logs) lives in EPAPER_HOME, by default
+$XDG_DATA_HOME/epaper (~/.local/share/epaper): the same archive from whatever folder you run in.
+After `epaper demo`, its papers (demo-*) are known to every command without --papers."""
 from __future__ import annotations
 
 import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 # Closed networks: Prefect must not try to phone home.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -17,6 +22,42 @@ class CommandError(Exception):
     """A failure the user can act on, printed as one line."""
 
 
+def default_home() -> Path:
+    """EPAPER_HOME when unset: the user's data folder, not the current folder, so that a
+    command run from anywhere finds the same archive."""
+    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data) / "epaper"
+
+
+def settle_home() -> Path:
+    """Export EPAPER_HOME (the default unless set), for this process and its children."""
+    home = os.environ.get("EPAPER_HOME") or str(default_home())
+    old_default = Path(".epaper")
+    if not os.environ.get("EPAPER_HOME") and old_default.is_dir() and old_default.resolve() != Path(home).resolve():
+        print(f"epaper: note: using {home}; the archive in {old_default.resolve()} (the default before) "
+              f"is used with EPAPER_HOME={old_default.resolve()}", file=sys.stderr)
+    os.environ["EPAPER_HOME"] = home
+    return Path(home).resolve()
+
+
+def demo_papers_file() -> Path:
+    """Where `epaper demo` keeps the papers file of its replica sites."""
+    return Path(os.environ.get("EPAPER_HOME") or default_home()) / "demo-papers.yaml"
+
+
+def papers_file(args) -> str | None:
+    """--papers, else the demo's papers file once there is one: its ids (demo-*) are its own,
+    so it adds papers and overrides none."""
+    if args.papers:
+        return args.papers
+    demo = demo_papers_file()
+    return str(demo) if demo.exists() else None
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
 def summary(result: dict) -> str:
     """One line per edition run, for the terminal."""
     head = f"{result['paper']} {result['date']}"
@@ -25,20 +66,21 @@ def summary(result: dict) -> str:
     if result["status"] == "failed":
         return f"{head}: failed ({result['reason']})"
     reprints = sum(1 for a in result["articles"] if a["cluster"] != a["key"])
-    return (f"{head}: {len(result['pages'])} pages, {len(result['articles'])} articles, "
-            f"{reprints} reprints, {'archived' if result['changed'] else 'unchanged'} -> {result['key']}")
+    return (f"{head}: {plural(len(result['pages']), 'page')}, {plural(len(result['articles']), 'article')}, "
+            f"{plural(reprints, 'reprint')}, {'archived' if result['changed'] else 'unchanged'} -> {result['key']}")
 
 
 def cmd_archive(args) -> None:
     from epaper.config import get_paper, parse_date
 
-    get_paper(args.paper, args.papers)  # a bad paper or date fails before Prefect starts
+    papers = papers_file(args)
+    get_paper(args.paper, papers)  # a bad paper or date fails before Prefect starts
     parse_date(args.date)
     from epaper.runner import flow_at_terminal
     from flows.archive import archive_edition
 
     with flow_at_terminal("archive", args.verbose, progress_line) as args.log:
-        print(summary(archive_edition(args.paper, args.date, args.papers)))
+        print(summary(archive_edition(args.paper, args.date, papers)))
 
 
 def progress_line(record) -> str:
@@ -51,23 +93,24 @@ def cmd_backfill(args) -> None:
     from flows.backfill import backfill
 
     with flow_at_terminal("backfill", args.verbose, progress_line) as args.log:
-        backfill(args.paper, args.start, args.end, args.papers)  # EditionsFailed names the dates
+        backfill(args.paper, args.start, args.end, papers_file(args))  # EditionsFailed names the dates
 
 
 def cmd_reprocess(args) -> None:
     from epaper.config import get_paper, parse_date
 
-    get_paper(args.paper, args.papers)
+    papers = papers_file(args)
+    get_paper(args.paper, papers)
     parse_date(args.date)
     from flows.reprocess import reprocess_edition
 
-    print(summary(reprocess_edition(args.paper, args.date, args.papers)))
+    print(summary(reprocess_edition(args.paper, args.date, papers)))
 
 
 def cmd_papers(args) -> None:
     from epaper.config import load_papers
 
-    for paper in load_papers(args.papers).values():
+    for paper in load_papers(papers_file(args)).values():
         era = paper.eras[-1]
         mark = "" if paper.confirmed else "  (address unconfirmed)"
         print(f"{paper.id:12} {paper.name:10} {era.family:16} {paper.schedule:14} {era.edition_url}{mark}")
@@ -102,24 +145,42 @@ def cmd_setup_prefect(args) -> None:
         print(line)
 
 
+def archive_place(archive, embedded: bool) -> str:
+    """Which archive a command read, for a user who expected another."""
+    if embedded:
+        return f"{os.environ['EPAPER_HOME']} (bucket {archive.bucket!r} of the embedded S3 server)"
+    return f"bucket {archive.bucket!r} at {archive.endpoint} (EPAPER_S3_ENDPOINT)"
+
+
 def cmd_ls(args) -> None:
+    from epaper.config import BUILTIN_PAPERS, load_papers
     from storage import keys
     from storage.archive import open_archive
 
+    papers = papers_file(args)
+    embedded = not os.environ.get("EPAPER_S3_ENDPOINT")
     with open_archive() as archive:
+        prefix = f"editions/{keys.paper_id(args.paper)}/" if args.paper else "editions/"
+        editions = [key.split("/")[1:3] for key in archive.list(prefix) if key.endswith("/manifest.json")]
+        # A paper archived from a papers file not given here is known by its editions.
+        if args.paper and not editions and args.paper not in load_papers(papers):
+            raise CommandError(f"unknown paper {args.paper!r}: not in {BUILTIN_PAPERS.name}"
+                               + (f" or {papers}" if papers else "")
+                               + f", and no editions of it in {archive_place(archive, embedded)}")
         if args.paper and args.date:
             key = keys.edition_manifest(args.paper, args.date)
             if not archive.exists(key):
-                raise CommandError(f"no archived edition {args.paper} {args.date} ({key})")
+                raise CommandError(f"no archived edition {args.paper} {args.date} ({key}) "
+                                   f"in {archive_place(archive, embedded)}")
             manifest = json.loads(archive.get(key))
             for article in manifest["articles"]:
                 print(f"{article['page_no']:>3}  {article['key']}  {article['title']}")
             return
-        prefix = f"editions/{args.paper}/" if args.paper else "editions/"
-        for key in archive.list(prefix):
-            if key.endswith("/manifest.json"):
-                _, paper, date, _ = key.split("/")
-                print(f"{paper} {date}")
+        for paper, date in editions:
+            print(f"{paper} {date}")
+        if not editions:
+            of = f" of {args.paper}" if args.paper else ""
+            print(f"epaper: no editions{of} in {archive_place(archive, embedded)}", file=sys.stderr)
 
 
 def cmd_show(args) -> None:
@@ -151,35 +212,55 @@ def cmd_presign(args) -> None:
 
     embedded = not os.environ.get("EPAPER_S3_ENDPOINT")
     with open_archive() as archive:
-        archive.stat(args.key)  # a URL to nothing helps no one: fail naming the key
-        print(archive.presign(args.key, expires=timedelta(seconds=args.expires)))
+        archive.stat(args.key, version_id=args.version)  # a URL to nothing helps no one: fail naming the key
+        print(archive.presign(args.key, expires=timedelta(seconds=args.expires), version_id=args.version))
     if embedded:
         print(f"epaper: note: the embedded S3 server stopped with this command; the URL works while it runs "
               f"again on {archive.endpoint} (`python -m storage.s3server` reuses the port)", file=sys.stderr)
 
 
 def cmd_cluster(args) -> None:
+    from storage.archive import ObjectNotFound, open_archive
     from storage.catalog import Catalog
 
-    members = Catalog().cluster_of(args.key)
+    with Catalog() as catalog:
+        members = catalog.cluster_of(args.key)
     if not members:
         raise CommandError(f"{args.key} is not in the catalog")
-    for member in members:
-        print(f"{member['similarity']:.2f}  {member['paper']:8} {member['date']}  {member['key']}")
+    with open_archive() as archive:
+        for member in members:
+            try:
+                title = json.loads(archive.get(member["key"])).get("title") or "(untitled)"
+            except ObjectNotFound:  # a catalog shared by several buckets
+                title = "(not in this bucket)"
+            print(f"{member['similarity']:.2f}  {member['paper']:8} {member['date']}  {member['key']}  {title}")
 
 
 def cmd_demo(args) -> None:
     from epaper.demo import run_demo
+    from epaper.runner import flow_at_terminal
 
-    run_demo()
+    with flow_at_terminal("demo", args.verbose, progress_line) as args.log:
+        run_demo()
+
+
+REPLICA_PORT = 8765
+
+
+def cmd_replica(args) -> None:
+    from epaper.demo import serve_replica
+
+    serve_replica(args.family, args.port, Path(args.papers_out) if args.papers_out else None)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="epaper", description=__doc__)
+    parser = argparse.ArgumentParser(prog="epaper", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="Prefect's log on the terminal too (it goes to EPAPER_HOME/logs)")
     sub = parser.add_subparsers(dest="command", required=True)
-    papers_help = "YAML file whose entries add to (or override) the built-in papers.yaml"
+    papers_help = ("YAML file whose entries add to (or override) the built-in papers.yaml "
+                   "(default: the demo's, EPAPER_HOME/demo-papers.yaml, once `epaper demo` ran)")
 
     p = sub.add_parser("archive", help="archive one edition (runs the Prefect flow)")
     p.add_argument("paper")
@@ -223,36 +304,65 @@ def build_parser() -> argparse.ArgumentParser:
                         "at least 3x PREFECT_FLOWS_HEARTBEAT_FREQUENCY of the workers)")
     p.set_defaults(run=cmd_setup_prefect)
 
-    p = sub.add_parser("ls", help="list archived editions, or one edition's articles")
-    p.add_argument("paper", nargs="?")
-    p.add_argument("date", nargs="?")
+    p = sub.add_parser("ls", help="list archived editions, or one edition's articles",
+                       description="Without arguments: every archived edition (paper date). With PAPER: "
+                                   "that paper's editions. With PAPER DATE: the edition's articles "
+                                   "(page, object key, title).")
+    p.add_argument("paper", nargs="?", help="paper id, as `epaper papers` lists them (e.g. whb)")
+    p.add_argument("date", nargs="?", help="edition date, YYYY-MM-DD (needs PAPER)")
+    p.add_argument("--papers", help=papers_help)
     p.set_defaults(run=cmd_ls)
 
+    key_help = ("object key, e.g. editions/<paper>/<date>/manifest.json or an article's "
+                "articles/<paper>/<date>/<page>/<id>.json (`epaper ls PAPER DATE` lists them)")
     p = sub.add_parser("show", help="print one archived object (any version)")
-    p.add_argument("key")
-    p.add_argument("--version", help="version id (default: latest)")
+    p.add_argument("key", help=key_help)
+    p.add_argument("--version", "--version-id", dest="version",
+                   help="version id, as `epaper versions KEY` lists them (default: latest)")
     p.set_defaults(run=cmd_show)
 
     p = sub.add_parser("versions", help="version history of one object")
-    p.add_argument("key")
+    p.add_argument("key", help=key_help)
     p.set_defaults(run=cmd_versions)
 
     p = sub.add_parser("presign", help="a URL anyone can GET one archived object with, for a while")
-    p.add_argument("key")
+    p.add_argument("key", help=key_help)
+    p.add_argument("--version-id", "--version", dest="version",
+                   help="sign this version, as `epaper versions KEY` lists them (default: latest)")
     p.add_argument("--expires", type=int, default=3600, help="seconds the URL stays valid (default 3600, at most 604800)")
     p.set_defaults(run=cmd_presign)
 
-    p = sub.add_parser("cluster", help="an article's reprints across papers and dates")
-    p.add_argument("key")
+    p = sub.add_parser("cluster", help="an article's reprints across papers and dates",
+                       description="Every archived copy of an article's story, canonical (earliest) first: "
+                                   "similarity to the canonical, paper, date, key, title.")
+    p.add_argument("key", help="an article's object key, articles/<paper>/<date>/<page>/<id>.json "
+                               "(`epaper ls PAPER DATE` lists them)")
     p.set_defaults(run=cmd_cluster)
 
-    p = sub.add_parser("demo", help="archive the bundled replica sites into the embedded S3")
+    p = sub.add_parser("demo", help="archive the bundled replica sites (papers demo-*) into the embedded S3")
     p.set_defaults(run=cmd_demo)
+
+    # The replica's families, from the config: importing the renderers would slow every command.
+    from epaper.config import FAMILIES
+
+    p = sub.add_parser("replica", help="serve the replica sites on 127.0.0.1 until Ctrl-C, with a papers file",
+                       description="Serve the bundled replica e-paper sites (papers replica-*) on 127.0.0.1 "
+                                   "until Ctrl-C, and write a papers file for them: try archive, backfill, "
+                                   "deployments and the Prefect UI against them (docs/prefect.md).")
+    p.add_argument("--family", action="append", choices=FAMILIES,
+                   help="only the sites of this CMS family (repeatable; default: all)")
+    p.add_argument("--port", type=int, default=REPLICA_PORT,
+                   help="port on 127.0.0.1 (default %(default)s, so the papers file stays valid "
+                        "across restarts; 0: any free port)")
+    p.add_argument("--papers-out", metavar="FILE",
+                   help="where to write the papers file (default: EPAPER_HOME/replica-papers.yaml)")
+    p.set_defaults(run=cmd_replica)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    settle_home()
     try:
         args.run(args)
     except KeyboardInterrupt as exc:

@@ -76,7 +76,11 @@ def write(path: Path = PREFECT_YAML, papers_file: str | None = None) -> None:
 
 def enter_project() -> dict[str, str]:
     """The deployments' pull step. A process worker starts each flow run in a fresh temporary
-    folder; the flow code is where this package is installed from (the repo, /app in the image)."""
+    folder; the flow code is where this package is installed from (the repo, /app in the image).
+    EPAPER_HOME, unless the worker sets it, is the CLI's default: runs and commands share one archive."""
+    from epaper.cli import settle_home
+
+    settle_home()
     os.chdir(PROJECT_DIR)
     return {"directory": str(PROJECT_DIR)}
 

@@ -93,6 +93,11 @@ def _insert_bands(n: int):
                 + ", ".join(f"(:b{i}, :article)" for i in range(n)))
 
 
+# The other members of a cluster, whose similarity to the canonical a correction changes.
+_OTHERS = select(articles.c.seq, articles.c.key, articles.c.sha256, articles.c.shingles).where(
+    articles.c.cluster == bindparam("cluster"), articles.c.key != bindparam("key"))
+_SET_SIMILARITY = (update(articles).where(articles.c.seq == bindparam("member"))
+                   .values(similarity=bindparam("new_similarity"), exact=bindparam("new_exact")))
 _CLUSTER = select(articles.c.cluster).where(articles.c.key == bindparam("key"))
 _MEMBERS = (select(articles.c.paper, articles.c.date, articles.c.key, articles.c.similarity, articles.c.canonical)
             .where(articles.c.cluster == bindparam("cluster")).order_by(articles.c.seq))
@@ -178,8 +183,21 @@ class Catalog:
                     locks.update(old_bands)  # a changed text: its old band keys too, from the start
                     continue
                 before = old.seq if old is not None else _NEVER
+                # A corrected canonical stays one: its reprints are measured against the new text.
+                canonical_of = old is not None and old.canonical == key
+                others = conn.execute(_OTHERS, {"cluster": old.cluster, "key": key}).all() if canonical_of else []
+                if self.postgres and not locks.issuperset(_hash64(o.key) for o in others):
+                    locks.update(_hash64(o.key) for o in others)  # their rows change too
+                    continue
                 twin = next((r for r in rows if r.key != key and r.seq < before), None)
-                if twin is not None:  # an exact duplicate: its cluster has all its band keys
+                if others:
+                    record = {"cluster": old.cluster, "canonical": key, "similarity": 1.0, "exact": False}
+                    stored = fp.bands
+                    conn.execute(_SET_SIMILARITY, [{
+                        "member": o.seq, "new_exact": o.sha256 == fp.sha256,
+                        "new_similarity": round(overlap(fp.shingles, unpack(o.shingles)).jaccard, 4),
+                    } for o in others])
+                elif twin is not None:  # an exact duplicate: its cluster has all its band keys
                     record, stored = {**_record(twin), "exact": True}, []
                 else:
                     record, stored = self._match(conn, fp, before)

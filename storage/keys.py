@@ -1,4 +1,4 @@
-"""Object keys of the archive layout (see architecture.md, "Archive layout").
+"""Object keys of the archive layout (see docs/architecture.md, "Archive layout").
 
 Every component that comes from site data or config is checked here, so no key can
 climb out of its prefix (`..`, `/`), be absolute, or carry control characters.
