@@ -80,10 +80,22 @@ def write_stats(stats: dict, path: Path) -> dict:
         "skipped": {k.split("/", 1)[1]: v for k, v in sorted(stats.items()) if k.startswith("skipped/")},
         "retries": stats.get("retry/count", 0),
         "finish_reason": stats.get("finish_reason"),
+        # The edition's time or request budget ran out: what it cut is in "skipped".
+        "incomplete": incomplete(stats),
         "error": stats.get("epaper/error"),
     }
     path.write_text(json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
     return out
+
+
+def incomplete(stats: dict) -> str | None:
+    """Why the crawl stopped before the end of the edition, or None."""
+    if stats.get("epaper/deadline_cut"):
+        return (f"deadline: {stats['epaper/deadline_cut']} requests not done within the edition's "
+                f"time budget of {stats['epaper/deadline_budget']:g} s")
+    if stats.get("skipped/budget"):
+        return f"budget: {stats['skipped/budget']} requests over the edition's request budget"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,5 @@
-"""Downloader middlewares: politeness, request budget, the paper's domain, redirect
-loops, charset repair.
+"""Downloader middlewares: politeness, request and time budgets, the paper's domain,
+redirect loops, charset repair, decompression bombs.
 
 They sit in the chain so spiders stay pure parsers (see spiders/settings.py for order).
 Requests they refuse fail with an IgnoreRequest subclass, so the spider's errback
@@ -12,20 +12,30 @@ import asyncio
 import codecs
 import functools
 import ipaddress
+import logging
+import math
 import re
 import socket
 import time
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
+from scrapy import signals
+from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
+from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
 from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import DownloadTimeoutError, IgnoreRequest
 from scrapy.http import Request, TextResponse
+from scrapy.utils._compression import _DecompressionMaxSizeExceeded
+from scrapy.utils.asyncio import call_later
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.response import response_status_message
+from twisted.python.failure import Failure
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, resolve_encoding
+
+log = logging.getLogger(__name__)
 
 
 class BackoffRetryMiddleware(RetryMiddleware):
@@ -42,14 +52,29 @@ class BackoffRetryMiddleware(RetryMiddleware):
         super().__init__(settings)
         self.base = settings.getfloat("RETRY_BACKOFF_BASE", 2.0)
         self.cap = settings.getfloat("RETRY_BACKOFF_MAX", 120.0)
+        self.timeout_retries = settings.getint("RETRY_TIMEOUT_TIMES", 1)
         self.paused_until: dict[str, float] = {}
 
     async def process_request(self, request):
-        # Requests to a host that asked us to wait are held here, before the slot.
+        # Requests to a host that asked us to wait are held here, before the slot, but not
+        # past the edition's deadline (EditionDeadlineMiddleware refuses them then).
         host = urlparse_cached(request).netloc
-        wait = self.paused_until.get(host, 0.0) - time.monotonic()
+        wait = min(self.paused_until.get(host, 0.0) - time.monotonic(), time_left(self.crawler))
         if wait > 0:
             await asyncio.sleep(wait)
+
+    def process_exception(self, request, exception):
+        # Each timeout costs a whole DOWNLOAD_TIMEOUT: RETRY_TIMEOUT_TIMES tries more, not RETRY_TIMES.
+        if not isinstance(exception, DownloadTimeoutError):
+            return super().process_exception(request, exception)
+        timeouts = request.meta.get("timeout_retries", 0)
+        if timeouts >= self.timeout_retries:
+            self.crawler.stats.inc_value("retry/timeout_given_up")
+            return None
+        retry = super().process_exception(request, exception)
+        if retry is not None:
+            retry.meta["timeout_retries"] = timeouts + 1
+        return retry
 
     def process_response(self, request, response):
         if response.status not in self.THROTTLED or request.meta.get("dont_retry"):
@@ -130,6 +155,114 @@ class RequestBudgetMiddleware:
         if self.used >= self.budget:
             raise BudgetExceeded(f"request budget of {self.budget} spent")
         self.used += 1
+
+
+class DeadlineExceeded(BudgetExceeded):
+    """The edition spent its time budget (EPAPER_EDITION_BUDGET)."""
+
+
+class EditionDeadlineMiddleware:
+    """At most EPAPER_EDITION_BUDGET seconds per crawl (one crawl is one edition).
+
+    Once the time is up, every request fails with DeadlineExceeded, which the spider
+    records as skipped: those not sent yet (here), those queued in a download slot behind
+    a slow download or a delay (failed by the timer), and the download under way
+    (DeadlineDownloadHandler cuts it). The crawl then ends on its own, with what it got.
+    """
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+        self.budget = crawler.settings.getfloat("EPAPER_EDITION_BUDGET")
+        self.deadline = math.inf
+        self.timer = None
+        crawler.signals.connect(self.start, signal=signals.spider_opened)
+        crawler.signals.connect(self.stop, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def start(self):
+        self.deadline = time.monotonic() + self.budget
+        self.timer = call_later(self.budget, self.expire)
+
+    def stop(self):
+        if self.timer is not None:
+            self.timer.cancel()
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def exceeded(self) -> DeadlineExceeded:
+        self.crawler.stats.inc_value("epaper/deadline_cut")
+        self.crawler.stats.set_value("epaper/deadline_budget", self.budget)
+        return DeadlineExceeded(f"deadline: the edition's time budget of {self.budget:g} s is spent")
+
+    def process_request(self, request):
+        if self.left() <= 0:
+            raise self.exceeded()
+
+    def expire(self):
+        # Requests waiting in a slot would otherwise each wait out the site's delay first.
+        queued = 0
+        for slot in self.crawler.engine.downloader.slots.values():
+            while slot.queue:
+                _, waiting = slot.queue.popleft()
+                waiting.errback(Failure(self.exceeded()))
+                queued += 1
+        log.warning("edition time budget of %g s spent: %d queued requests cut", self.budget, queued)
+
+
+def edition_deadline(crawler) -> EditionDeadlineMiddleware | None:
+    middlewares = crawler.engine.downloader.middleware.middlewares if crawler.engine else ()
+    return next((mw for mw in middlewares if isinstance(mw, EditionDeadlineMiddleware)), None)
+
+
+def time_left(crawler) -> float:
+    """Seconds before the edition's deadline (infinite without EditionDeadlineMiddleware)."""
+    deadline = edition_deadline(crawler)
+    return deadline.left() if deadline else math.inf
+
+
+class DeadlineDownloadHandler(HTTP11DownloadHandler):
+    """Scrapy's HTTP handler, with a download that would outlive the edition's deadline
+    cut there: its timeout is the time left, and hitting it is DeadlineExceeded."""
+
+    async def download_request(self, request):
+        deadline = edition_deadline(self._crawler)
+        left = deadline.left() if deadline else math.inf
+        if left <= 0:
+            raise deadline.exceeded()
+        timeout = request.meta.get("download_timeout") or self._crawler.settings.getfloat("DOWNLOAD_TIMEOUT")
+        cut = left < timeout
+        if cut:
+            request.meta["download_timeout"] = left
+        try:
+            return await super().download_request(request)
+        except DownloadTimeoutError:
+            if cut:
+                raise deadline.exceeded() from None
+            raise
+
+
+class DecompressionBomb(IgnoreRequest):
+    """A compressed body that inflates past the request's size cap."""
+
+
+class BoundedDecompressionMiddleware(HttpCompressionMiddleware):
+    """Scrapy's HttpCompressionMiddleware (gzip, deflate, br, zstd) already stops inflating
+    at the request's download_maxsize (pages: 8 MiB) or DOWNLOAD_MAXSIZE; this one says
+    so in one short reason instead of Scrapy's long message."""
+
+    def process_response(self, request, response):
+        try:
+            return super().process_response(request, response)
+        except IgnoreRequest as exc:
+            if not isinstance(exc.__cause__, _DecompressionMaxSizeExceeded):
+                raise
+            coding = b", ".join(response.headers.getlist("Content-Encoding")).decode("latin-1")
+            raise DecompressionBomb(f"too large: a {coding} body of {len(response.body)} bytes inflates "
+                                    f"past {exc.__cause__.max_size} bytes") from None
 
 
 class Offsite(IgnoreRequest):

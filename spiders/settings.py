@@ -31,11 +31,36 @@ AUTOTHROTTLE_ENABLED = DOWNLOAD_DELAY > 0
 AUTOTHROTTLE_START_DELAY = DOWNLOAD_DELAY  # Scrapy's default start (5 s) would dominate a short crawl
 AUTOTHROTTLE_MAX_DELAY = 60.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
-DOWNLOAD_TIMEOUT = 60
+
+
+def _seconds(name: str, default: str) -> float:
+    value = os.environ.get(name, default)
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise ValueError(f"{name} must be a number of seconds above 0, not {value!r}")
+    return seconds
+
+
+# Scrapy's timeout covers the whole download, first byte to last: an article page is a few
+# KB, a page PDF a few MB. A site that trickles a byte every few seconds is cut after this.
+DOWNLOAD_TIMEOUT = _seconds("EPAPER_DOWNLOAD_TIMEOUT", "30")
+# What a compressed body may inflate to, as well as what may come over the wire
+# (HttpCompressionMiddleware stops inflating there): this is for page PDFs; pages have
+# their own, smaller cap (families/base.py MAX_PAGE_BYTES). Scrapy's 1 GiB would let a
+# gzip bomb of 1 MB take 2 GiB of memory (the body, then its copy).
+DOWNLOAD_MAXSIZE = 256 * 1024 * 1024
+# Wall-clock seconds one crawl (= one edition) may take: past it, what is not fetched yet
+# is skipped as "deadline" and the edition is marked incomplete (spiders/crawl.py).
+EPAPER_EDITION_BUDGET = _seconds("EPAPER_EDITION_BUDGET", "900")
 
 # 429/503 are retried by BackoffRetryMiddleware, which waits (Retry-After or
 # exponential backoff) and pauses the whole host meanwhile.
 RETRY_TIMES = 4
+# A timed-out request costs a whole DOWNLOAD_TIMEOUT: one more try, not RETRY_TIMES.
+RETRY_TIMEOUT_TIMES = 1
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 RETRY_BACKOFF_BASE = 2.0  # seconds; doubled at each retry
 RETRY_BACKOFF_MAX = 120.0  # a Retry-After longer than this gives up on the request
@@ -46,6 +71,9 @@ EPAPER_REQUEST_BUDGET = int(os.environ.get("EPAPER_REQUEST_BUDGET", "3000"))
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "spiders.middlewares.BackoffRetryMiddleware": 550,
+    "spiders.middlewares.EditionDeadlineMiddleware": 560,  # after the backoff's wait, before the slot's
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+    "spiders.middlewares.BoundedDecompressionMiddleware": 590,
     "spiders.middlewares.CrawlDelayMiddleware": 110,  # robots.txt's Crawl-delay, after RobotsTxtMiddleware (100)
     "spiders.middlewares.RequestBudgetMiddleware": 120,  # after robots.txt: only real fetches count
     "spiders.middlewares.OffsiteMiddleware": 50,  # never leave the paper's domain, by link or redirect
@@ -60,6 +88,9 @@ DOWNLOADER_MIDDLEWARES = {
     "spiders.httpcache.RevalidatingCacheMiddleware": 900,
     "scrapy.downloadermiddlewares.stats.DownloaderStats": 920,
 }
+# Downloads under way when the edition's time is up end there (EditionDeadlineMiddleware).
+DOWNLOAD_HANDLERS = {"http": "spiders.middlewares.DeadlineDownloadHandler",
+                     "https": "spiders.middlewares.DeadlineDownloadHandler"}
 HTTPCACHE_POLICY = "spiders.httpcache.RevalidatePolicy"
 HTTPCACHE_STORAGE = "spiders.httpcache.WarcCacheStorage"
 ITEM_PIPELINES = {"spiders.pipelines.PagePdfPipeline": 100}
