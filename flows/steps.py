@@ -16,8 +16,8 @@ from epaper.config import Paper
 from flows.clean import clean_article
 from flows.dedupe import keywords
 from flows.pdftext import page_text
-from flows.workdir import items, read_jsonl, write_jsonl
-from spiders.crawl import run_crawl
+from flows.workdir import items, named_if_full, raise_if_full, read_jsonl, write_jsonl
+from spiders.crawl import CrawlError, run_crawl
 from spiders.httpcache import WarcError, WarcIndex, revalidate_settings
 from storage import keys
 from storage.archive import Archive, ObjectNotFound, in_parallel, open_archive
@@ -48,8 +48,13 @@ def fetch_edition(paper: Paper, date, workdir: Path) -> dict:
 def crawl_edition(paper: Paper, date, workdir: Path, settings: dict | None = None) -> dict:
     """Run the paper's spider for `date` into `workdir` with extra Scrapy `settings`."""
     era = paper.era(date)
-    return run_crawl(paper.id, date.isoformat(), era.family, paper.edition_url(date),
-                     str(workdir), encoding=era.encoding, settings=settings)
+    try:
+        return run_crawl(paper.id, date.isoformat(), era.family, paper.edition_url(date),
+                         str(workdir), encoding=era.encoding, settings=settings)
+    except (CrawlError, OSError, ValueError) as exc:
+        # On a full disk the crawl fails in ways that do not say so (a stats.json cut short).
+        raise_if_full(workdir, exc)
+        raise
 
 
 def previous_warcs(archive: Archive, paper: str, date: str, dest: Path) -> list[Path]:
@@ -62,11 +67,14 @@ def previous_warcs(archive: Archive, paper: str, date: str, dest: Path) -> list[
     latest = json.loads(archive.get(manifest_key))["crawl"]["warc_key"]
     folder = latest.rsplit("/", 1)[0] + "/"
     earlier = sorted((key for key in archive.list(folder) if key < latest), reverse=True)  # keys sort by time
-    dest.mkdir(parents=True, exist_ok=True)
+    with named_if_full(dest):
+        dest.mkdir(parents=True, exist_ok=True)
     index = WarcIndex()
     for key in [latest, *earlier]:
         path = dest / key.rsplit("/", 1)[1]
-        path.write_bytes(archive.get(key))
+        data = archive.get(key)
+        with named_if_full(path):
+            path.write_bytes(data)
         try:
             index.add(path)
         except WarcError as exc:

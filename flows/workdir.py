@@ -1,12 +1,14 @@
 """The work folder of one edition run: crawl output and the files each step writes.
 
 Steps hand each other JSON-lines files rather than lists in memory, so a
-100-page edition streams through the pipeline.
+100-page edition streams through the pipeline. A full disk is named as such (NoSpace,
+with the path), and so is a file a full disk cut short, never as a JSON parse error.
 """
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import fcntl
 import json
 import os
@@ -22,6 +24,51 @@ OWNER_LOCK = ".owner.lock"
 UNLOCKED_GRACE_S = 24 * 3600
 
 
+# Below this many bytes free, a failed write or a cut-short file is put down to a full disk.
+FULL_BELOW = 16 << 20
+
+
+class NoSpace(OSError):
+    """A write failed for want of space; the message names the path."""
+
+    def __init__(self, path: Path, free: int | None = None):
+        detail = f" ({free} bytes free)" if free is not None else ""
+        super().__init__(f"no space left on device: {path}{detail}")
+        self.errno, self.path = errno.ENOSPC, path
+
+
+class DamagedFile(ValueError):
+    """A work file that is not whole JSON lines; the message names it."""
+
+
+def free_bytes(path: Path) -> int | None:
+    """Bytes free on the file system of `path` (or of its nearest existing parent)."""
+    for folder in (path, *path.parents):
+        try:
+            return shutil.disk_usage(folder).free
+        except OSError:
+            continue
+    return None
+
+
+def raise_if_full(path: Path, exc: BaseException) -> None:
+    """Raise NoSpace naming `path` if `exc` is, or may well come from, a full disk there."""
+    free = free_bytes(path)
+    if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or (free is not None and free < FULL_BELOW):
+        raise NoSpace(path, free) from exc
+
+
+@contextlib.contextmanager
+def named_if_full(path: Path) -> Iterator[None]:
+    """Writes to `path`: ENOSPC becomes NoSpace naming it (Python's error names no file)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise NoSpace(path, free_bytes(path)) from exc
+        raise
+
+
 def epaper_home() -> Path:
     return Path(os.environ.get("EPAPER_HOME", ".epaper")).resolve()
 
@@ -29,7 +76,8 @@ def epaper_home() -> Path:
 def new_workdir(paper: str, date: str) -> Path:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     path = epaper_home() / "work" / paper / date / stamp
-    path.mkdir(parents=True)
+    with named_if_full(path):
+        path.mkdir(parents=True)
     return path
 
 
@@ -41,7 +89,9 @@ def edition_workdir(paper: str, date: str) -> Iterator[Path]:
     sweep_abandoned()
     path = new_workdir(paper, date)
     claimed = path / f"{OWNER_LOCK}.new"
-    with claimed.open("w") as owner:
+    with named_if_full(claimed):
+        owner = claimed.open("w")
+    with owner:
         fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
         # Named only once held: a sweep between creating and locking it would take the folder.
         claimed.rename(path / OWNER_LOCK)
@@ -75,14 +125,21 @@ def read_jsonl(path: Path) -> Iterator[dict]:
     if not path.exists():
         return
     with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            if line.strip():
-                yield json.loads(line)
+        number = 0
+        try:
+            for number, line in enumerate(lines, start=1):
+                if line.strip():
+                    yield json.loads(line)
+        except ValueError as exc:  # JSON or UTF-8 cut off mid-record
+            raise_if_full(path, exc)
+            where = f"line {number}" if isinstance(exc, json.JSONDecodeError) else f"after line {number}"
+            raise DamagedFile(f"{path} {where}: not whole JSON ({exc}); "
+                              "cut short by a full disk or a killed writer?") from exc
 
 
 def write_jsonl(path: Path, records: Iterable[dict]) -> int:
     count = 0
-    with path.open("w", encoding="utf-8") as out:
+    with named_if_full(path), path.open("w", encoding="utf-8") as out:
         for record in records:
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1

@@ -14,6 +14,7 @@ not retry each of them on its own). An S3 server whose disk is full says so.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import logging
@@ -36,7 +37,7 @@ from minio.error import InvalidResponseError, S3Error, ServerError
 from minio.versioningconfig import ENABLED, VersioningConfig
 
 from storage.keys import check_key
-from storage.s3server import EmbeddedS3
+from storage.s3server import EmbeddedS3, EmbeddedS3Error
 
 log = logging.getLogger(__name__)
 
@@ -449,7 +450,11 @@ def _acquire_embedded() -> None:
     if _shared["server"] is None:
         home = Path(os.environ.get("EPAPER_HOME") or ".epaper")
         server = EmbeddedS3(home / "s3")
-        server.start()
+        try:
+            server.start()
+        except (OSError, EmbeddedS3Error) as exc:
+            _raise_if_full(server.data_dir, exc)
+            raise
         values = {
             "EPAPER_S3_ENDPOINT": server.endpoint,
             "EPAPER_S3_ACCESS_KEY": server.access_key,
@@ -460,6 +465,16 @@ def _acquire_embedded() -> None:
         os.environ.update(values)
         _shared["server"] = server
     _shared["users"] += 1
+
+
+def _raise_if_full(data_dir: Path, exc: Exception) -> None:
+    """weed cannot start on a full disk (it writes its raft state and logs), nor can we
+    write its log: say that, naming the folder, rather than what failed first."""
+    folder = next((f for f in (data_dir, *data_dir.parents) if f.exists()), data_dir)
+    free = shutil.disk_usage(folder).free
+    if getattr(exc, "errno", None) == errno.ENOSPC or free < FULL_BELOW:
+        raise ArchiveError(f"no space left on device: {data_dir} ({free} bytes free), where the embedded "
+                           "S3 server keeps its data; free some space, or set EPAPER_S3_ENDPOINT") from exc
 
 
 def _release_embedded() -> None:
