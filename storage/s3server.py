@@ -9,18 +9,26 @@ The child never outlives its owner: stop() kills its process group, an atexit ho
 a SIGTERM/SIGINT handler stop whatever is still running, and on Linux the kernel sends
 it SIGTERM when the thread that started it dies (PR_SET_PDEATHSIG), even on SIGKILL.
 
-    python -m storage.s3server DIR   # run one in the foreground, until Ctrl+C
+Only the S3 port takes requests without credentials being checked by someone: weed runs
+with -disableHttp (the master's and filer's HTTP APIs, /col/delete among them, are gone;
+they talk gRPC) and a JWT signing key made afresh on each start, so the volume server
+refuses writes and deletes that the master did not sign. All ports bind to 127.0.0.1.
+
+    python -m storage.s3server [DIR] [--env]   # run one in the foreground, until SIGTERM/Ctrl+C
 """
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import ctypes
 import fcntl
 import importlib.metadata
 import json
 import os
+import re
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -130,15 +138,21 @@ _running_lock = threading.RLock()  # re-entrant: signal handlers run on the main
 _previous_handlers: dict[int, object] = {}
 
 
-def _stop_all() -> None:
+def _own_servers() -> list[EmbeddedS3]:
     with _running_lock:
-        servers = [s for s in _running if s._owner_pid == os.getpid()]  # not a fork's
-    for server in servers:
+        return [s for s in _running if s._owner_pid == os.getpid()]  # not a fork's
+
+
+def _stop_all() -> None:
+    for server in _own_servers():
         server.stop()
 
 
 def _on_signal(signum, frame) -> None:
-    _stop_all()
+    # The code this interrupted may be inside Popen.wait(), holding the lock that stop()
+    # would wait on for good: only end weed here, and let stop() reap it later.
+    for server in _own_servers():
+        server._terminate()
     previous = _previous_handlers[signum]
     if callable(previous):
         previous(signum, frame)
@@ -159,6 +173,14 @@ def _install_signal_handlers() -> None:
 
 
 atexit.register(_stop_all)
+
+
+def _has_exited(pid: int) -> bool:
+    """True once the child `pid` has exited; it stays unreaped (WNOWAIT) for Popen to reap."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:  # reaped already
+        return True
 
 
 class EmbeddedS3:
@@ -233,6 +255,10 @@ class EmbeddedS3:
             self.stop()
             raise
 
+    def wait(self) -> int:
+        """Block until weed exits (SIGTERM/SIGINT end it through the handlers); its status."""
+        return self._proc.wait()
+
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """SIGTERM weed's process group, SIGKILL it after `timeout`; release the data dir."""
         proc = self._proc
@@ -249,6 +275,23 @@ class EmbeddedS3:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+
+    def _terminate(self, timeout: float = STOP_TIMEOUT) -> None:
+        """End weed's process group and wait for it to exit without reaping it, so without
+        Popen's lock: what a signal handler can do whatever code it interrupted."""
+        proc = self._proc
+        if proc is None or proc.returncode is not None:
+            return
+        deadline = time.monotonic() + timeout
+        for signum in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(proc.pid, signum)  # unreaped, the leader keeps the group id ours
+            except ProcessLookupError:
+                return
+            while signum == signal.SIGKILL or time.monotonic() < deadline:
+                if _has_exited(proc.pid):
+                    return
+                time.sleep(0.05)
 
     def _forget_process(self) -> None:
         with _running_lock:
@@ -311,6 +354,9 @@ class EmbeddedS3:
             "dir": d,
             "ip": HOST,
             "ip.bind": HOST,
+            # No HTTP API on the master and filer (a GET of /col/delete drops a bucket's
+            # volumes); they serve weed's own parts over gRPC, the S3 port stays.
+            "disableHttp": "true",
             "master.telemetry": "false",
             "webdav": "false",
             "admin.ui": "false",
@@ -338,6 +384,9 @@ class EmbeddedS3:
             self._proc = subprocess.Popen(
                 command,
                 cwd=self.data_dir,
+                # The volume server takes writes and deletes only with a token signed by the
+                # master with this key; a new one each start, known to this weed alone.
+                env={**os.environ, "WEED_JWT_SIGNING_KEY": secrets.token_hex(32)},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -352,7 +401,8 @@ class EmbeddedS3:
     def _wait_ready(self, deadline: float, volumes: int) -> bool:
         """True once list_buckets() answers and the master knows all `volumes` on disk
         (until then, reads of old objects fail with "volume not found");
-        False if weed exited first."""
+        False if weed exited first. The master is asked over gRPC (`weed shell`): it has
+        no HTTP API here."""
         http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=1, read=5), retries=False)
         probe = Minio(
             f"{HOST}:{self.ports['s3']}",
@@ -361,25 +411,26 @@ class EmbeddedS3:
             secure=False,
             http_client=http,
         )
-        master_status = f"http://{HOST}:{self.ports['master']}/dir/status"
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 return False
             try:
                 probe.list_buckets()
-                topology = http.request("GET", master_status).json()["Topology"]
-                known = sum(
-                    node["Volumes"]
-                    for dc in topology.get("DataCenters") or []
-                    for rack in dc.get("Racks") or []
-                    for node in rack.get("DataNodes") or []
-                )
-                if known >= volumes:
+                if volumes == 0 or self._volumes_known(deadline) >= volumes:
                     return True
             except Exception:  # not up yet: refused, reset, 5xx while the filer starts
                 pass
             time.sleep(0.2)
         return False
+
+    def _volumes_known(self, deadline: float) -> int:
+        """How many volumes the master knows, from `volume.list` in `weed shell`."""
+        listing = subprocess.run(
+            [find_weed(), "shell", f"-master={HOST}:{self.ports['master']}"],
+            input="volume.list\n", capture_output=True, text=True, cwd=self.data_dir, check=False,
+            timeout=max(1.0, deadline - time.monotonic()),
+        ).stdout
+        return len(set(re.findall(r"^\s*volume Id:(\d+),", listing, re.MULTILINE)))
 
     def _log_tail(self, offset: int, lines: int = 20) -> str:
         with open(self.log_path, "rb") as log:
@@ -389,19 +440,60 @@ class EmbeddedS3:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run one embedded server in the foreground and say how to reach it."""
-    args = sys.argv[1:] if argv is None else argv
-    data_dir = Path(args[0] if args else os.path.join(os.environ.get("EPAPER_HOME", ".epaper"), "s3"))
-    with EmbeddedS3(data_dir) as server:
-        print(f"EPAPER_S3_ENDPOINT={server.endpoint}")
-        print(f"EPAPER_S3_ACCESS_KEY={server.access_key}")
-        print(f"EPAPER_S3_SECRET_KEY: see {data_dir.resolve() / 's3.json'}", flush=True)
-        try:
-            server._proc.wait()
-        except KeyboardInterrupt:
-            pass
+class _Signalled(Exception):
+    """SIGTERM or SIGINT reached main(): end its wait so the server stops and lets go."""
+
+
+def _raise_signalled(signum, frame) -> None:
+    raise _Signalled(signum)
+
+
+def env_lines(server: EmbeddedS3) -> list[str]:
+    """Shell lines exporting what epaper (EPAPER_S3_*) and AWS tools (AWS_*) need to reach it."""
+    exports = {
+        "EPAPER_S3_ENDPOINT": server.endpoint,
+        "EPAPER_S3_ACCESS_KEY": server.access_key,
+        "EPAPER_S3_SECRET_KEY": server.secret_key,
+        "EPAPER_S3_SECURE": "0",
+    }, {
+        "AWS_ACCESS_KEY_ID": server.access_key,
+        "AWS_SECRET_ACCESS_KEY": server.secret_key,
+        "AWS_ENDPOINT_URL_S3": f"http://{server.endpoint}",
+    }
+    return ["export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in group.items()) for group in exports]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one embedded server in the foreground, say how to reach it, and stop it (weed
+    gone, data folder released) on SIGTERM or Ctrl+C: exit status 128 + the signal."""
+    parser = argparse.ArgumentParser(prog="python -m storage.s3server", description=main.__doc__)
+    parser.add_argument("data_dir", nargs="?", type=Path,
+                        default=Path(os.environ.get("EPAPER_HOME", ".epaper")) / "s3",
+                        help="the server's data folder (default: $EPAPER_HOME/s3, EPAPER_HOME=.epaper)")
+    parser.add_argument("--env", action="store_true",
+                        help="print only `export` lines for a shell to source (keys included)")
+    args = parser.parse_args(argv)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _raise_signalled)  # start() chains its own handler before this one
+    try:
+        with EmbeddedS3(args.data_dir) as server:
+            if args.env:
+                print("\n".join(env_lines(server)), flush=True)
+            else:
+                print(f"EPAPER_S3_ENDPOINT={server.endpoint}")
+                print(f"EPAPER_S3_ACCESS_KEY={server.access_key}")
+                print(f"EPAPER_S3_SECRET_KEY: see {server.data_dir / 's3.json'} (or run with --env)",
+                      flush=True)
+            print("serving until SIGTERM or Ctrl+C", file=sys.stderr, flush=True)
+            status = server.wait()
+        print(f"weed exited with status {status}; log {server.log_path}", file=sys.stderr)
+        return 1
+    except _Signalled as stopped:
+        return 128 + stopped.args[0]
+    except EmbeddedS3Error as error:
+        print(f"s3server: error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
