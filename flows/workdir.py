@@ -24,8 +24,11 @@ OWNER_LOCK = ".owner.lock"
 UNLOCKED_GRACE_S = 24 * 3600
 
 
-# Below this many bytes free, a failed write or a cut-short file is put down to a full disk.
-FULL_BELOW = 16 << 20
+
+def nearly_full(free: int, total: int) -> bool:
+    """So little space that a failed write or a cut-short file is put down to a full disk
+    (1% is what SeaweedFS keeps free by default, too)."""
+    return free < max(1 << 20, total // 100)
 
 
 class NoSpace(OSError):
@@ -41,21 +44,27 @@ class DamagedFile(ValueError):
     """A work file that is not whole JSON lines; the message names it."""
 
 
-def free_bytes(path: Path) -> int | None:
-    """Bytes free on the file system of `path` (or of its nearest existing parent)."""
+def disk_usage(path: Path):
+    """shutil.disk_usage of the file system of `path` (or of its nearest existing parent)."""
     for folder in (path, *path.parents):
         try:
-            return shutil.disk_usage(folder).free
+            return shutil.disk_usage(folder)
         except OSError:
             continue
     return None
 
 
+def free_bytes(path: Path) -> int | None:
+    usage = disk_usage(path)
+    return usage.free if usage else None
+
+
 def raise_if_full(path: Path, exc: BaseException) -> None:
     """Raise NoSpace naming `path` if `exc` is, or may well come from, a full disk there."""
-    free = free_bytes(path)
-    if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or (free is not None and free < FULL_BELOW):
-        raise NoSpace(path, free) from exc
+    usage = disk_usage(path)
+    if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or \
+            (usage is not None and nearly_full(usage.free, usage.total)):
+        raise NoSpace(path, usage.free if usage else None) from exc
 
 
 @contextlib.contextmanager

@@ -52,7 +52,13 @@ _NO_ANSWER = (urllib3.exceptions.HTTPError, ConnectionError)
 # MinIO names a full disk; SeaweedFS answers 500 InternalError, so for a server whose data
 # folder is on this machine (the embedded one) a 5xx is checked against its free space.
 _FULL_CODE = "XMinioStorageFull"
-FULL_BELOW = 16 << 20  # bytes free in the server's data folder
+
+
+def _nearly_full(folder: Path) -> tuple[bool, int]:
+    """(too little space to write, bytes free) for the disk of `folder`: below 1% (what
+    SeaweedFS keeps free by default) or 1 MiB."""
+    usage = shutil.disk_usage(folder)
+    return usage.free < max(1 << 20, usage.total // 100), usage.free
 PROBE_TIMEOUT = urllib3.Timeout(connect=2, read=5)
 
 T = TypeVar("T")
@@ -334,10 +340,10 @@ class Archive:
         if self.data_dir is None:
             return
         try:
-            free = shutil.disk_usage(self.data_dir).free
+            full, free = _nearly_full(self.data_dir)
         except OSError:
             return  # the folder is gone: not a question of space
-        if free < FULL_BELOW:
+        if full:
             raise ArchiveFull(f"the S3 server's storage is full ({self.data_dir}: {free} bytes free; "
                               f"S3 at {self.endpoint} answered {reason})") from exc
 
@@ -471,8 +477,8 @@ def _raise_if_full(data_dir: Path, exc: Exception) -> None:
     """weed cannot start on a full disk (it writes its raft state and logs), nor can we
     write its log: say that, naming the folder, rather than what failed first."""
     folder = next((f for f in (data_dir, *data_dir.parents) if f.exists()), data_dir)
-    free = shutil.disk_usage(folder).free
-    if getattr(exc, "errno", None) == errno.ENOSPC or free < FULL_BELOW:
+    full, free = _nearly_full(folder)
+    if getattr(exc, "errno", None) == errno.ENOSPC or full:
         raise ArchiveError(f"no space left on device: {data_dir} ({free} bytes free), where the embedded "
                            "S3 server keeps its data; free some space, or set EPAPER_S3_ENDPOINT") from exc
 

@@ -8,9 +8,8 @@ JSON parse error; nothing archived is lost and a re-run completes the edition.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import gzip
-import hashlib
-import json
 import os
 import signal
 import socket
@@ -22,9 +21,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import yaml
 
+from epaper.config import get_paper
+from epaper.replica import ReplicaServer, build_site
 from flows import steps
-from flows.workdir import write_jsonl
+from flows.workdir import DamagedFile, NoSpace, edition_workdir, read_jsonl, write_jsonl
 from storage import keys
 from storage.archive import Archive, ArchiveUnavailable
 from storage.catalog import Catalog
@@ -56,7 +58,7 @@ def generated_edition(workdir: Path, catalog: Catalog, articles: int = ARTICLES)
     steps.dedupe_edition(workdir, catalog)
     with gzip.open(workdir / "crawl.warc.gz", "wb") as warc:
         warc.write(b"WARC/1.1\r\n\r\n")
-    now = dt.datetime.now(dt.timezone.utc).isoformat()
+    now = dt.datetime.now(dt.UTC).isoformat()
     return {"started": now, "finished": now, "requests": articles + 10, "bytes": 0}
 
 
@@ -177,3 +179,73 @@ def test_s3_killed_mid_publish_fails_at_once_naming_the_endpoint_and_a_rerun_com
                      f"`{message[:70]}…`; the remaining uploads were not attempted",
                      f"no manifest: edition not visible; the {len(written)} objects written before stayed; "
                      f"re-run after the restart: {ARTICLES} articles, every object one version")
+
+
+# --- full disks ---------------------------------------------------------------------------
+
+@contextmanager
+def small_disk(path: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` mounted at `path` (needs root: skipped without), unmounted after."""
+    path.mkdir()
+    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                           capture_output=True, text=True)
+    if mount.returncode:
+        pytest.skip(f"cannot mount a small tmpfs to fill (root needed): {mount.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=True)
+
+
+def fill(disk: Path) -> Path:
+    """Write zeros to a file on `disk` until no space is left; returns the file."""
+    filler = disk / "filler"
+    with filler.open("wb") as out:
+        try:
+            while True:
+                out.write(bytes(1 << 16))
+                out.flush()
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC, exc
+    return filler
+
+
+def test_work_folder_on_a_full_disk_says_no_space_naming_the_path(tmp_path, monkeypatch, fault_report):
+    monkeypatch.setenv("EPAPER_DOWNLOAD_DELAY", "0")
+    site = build_site("founder-new", PAPER, [dt.date.fromisoformat(DAY)], pages=2)
+    with small_disk(tmp_path / "disk", "8m") as disk:
+        monkeypatch.setenv("EPAPER_HOME", str(disk / "home"))
+        with Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}") as catalog, \
+                edition_workdir(PAPER, DAY) as workdir:
+            generated_edition(workdir / "edition", catalog, articles=30)
+            (workdir / "edition" / steps.DEDUPED).unlink()
+            filler = fill(disk)
+            with pytest.raises(NoSpace) as full:
+                steps.dedupe_edition(workdir / "edition", catalog)
+            deduped = workdir / "edition" / steps.DEDUPED
+            assert str(full.value).startswith(f"no space left on device: {deduped}")
+            # A file cut short mid-record names itself, while the disk is full and once space is back.
+            filler.unlink()
+            deduped.write_text('{"key": "articles/bcrb/1.json"}\n{"key": "arti', encoding="utf-8")
+            filler = fill(disk)
+            with pytest.raises(NoSpace, match=f"no space left on device: {deduped}"):
+                list(read_jsonl(deduped))
+            filler.unlink()
+            with pytest.raises(DamagedFile) as damaged:
+                list(read_jsonl(deduped))
+            assert str(damaged.value).startswith(f"{deduped} line ") and "not whole JSON" in str(damaged.value)
+            # A real crawl into the full disk (it failed with "Expecting value: line 1 column 1").
+            fill(disk)
+            with ReplicaServer([site]) as server:
+                papers = tmp_path / "papers.yaml"
+                papers.write_text(yaml.safe_dump([site.paper_entry(server.base_url)], allow_unicode=True),
+                                  encoding="utf-8")
+                with pytest.raises(NoSpace) as crawl:
+                    steps.crawl_edition(get_paper(PAPER, str(papers)), dt.date.fromisoformat(DAY),
+                                        workdir / "crawl")
+            assert str(crawl.value).startswith(f"no space left on device: {workdir / 'crawl'} ("), crawl.value
+    fault_report.row("Work folder on a full disk (tmpfs filled to the last byte)",
+                     f"the step fails with `{str(full.value)[:40]}…/deduped.jsonl (0 bytes free)`; a crawl into "
+                     "it fails with `no space left on device: <work folder>`, not `Expecting value: line 1 "
+                     "column 1 (char 0)`; a file the disk cut short is named with its line",
+                     "nothing published from a half-written file; the failed run's folder stays for inspection")
