@@ -16,6 +16,7 @@ from html import escape
 
 from ..edition import Edition, Page
 from ..site import Renderer, Resource, Slot, html_doc
+from . import odd
 
 
 class FounderNew(Renderer):
@@ -72,38 +73,45 @@ class FounderNew(Renderer):
         if self.opt.get("link_loop"):
             entries.append((Page(no=len(entries) + 1, name="专题"), "node_loop1.html", None))
         area_html = "\n".join(
-            f'<Area coords="{c}" shape="polygon" href="{h}">' for h, c in self.hotspots(page, here)
+            f'<Area coords="{c}" shape="polygon" href="{h}">'
+            for h, c in odd.image_map(self.opt, self.hotspots(page, here))
         )
         img = f'<img src="../../../pic/{ed.date:%Y%m/%d}/{page.no:02d}.jpg" usemap="#PagePicMap">'
         pic = f'<div class="paper">{img}\n<MAP NAME="PagePicMap">\n{area_html}\n</MAP></div>'
         titles = [(self.rel(here, s.path), s.story.article.title) for s in listed]
         skin = self.opt["skin"]
         if skin == "chunkicon":
-            plist = "\n".join(
+            plist = "\n".join(odd.page_list(self.opt, [
                 f'<p><a href="{href}">{escape(self.label(p))}</a>'
                 + (f'<a href="//{host}{self.site.pdf_paths[ed.date][p.no]}"><img src="../../../img/pdf.gif"></a>' if pdfh else "")
                 + "</p>"
                 for p, href, pdfh in entries
-            )
-            alist = "\n".join(f'<li><h3><a href="{h}">{escape(t)}</a></h3></li>' for h, t in titles)
+            ], lambda h, t: f'<p><a href="{h}">{t}</a></p>'))
+            alist = "\n".join(odd.article_list(self.opt, [
+                f'<li><h3><a href="{h}">{escape(t)}</a></h3></li>' for h, t in titles
+            ], lambda h, t: f'<li><h3><a href="{h}">{t}</a></h3></li>'))
             body = (
                 f'<div class="Chunkiconbox"><div class="Chunkiconlist">\n{plist}\n</div></div>\n{pic}\n'
                 f'<div id="ScroLeft"><div class="newslist"><ul>\n{alist}\n</ul></div></div>'
             )
         elif skin == "layoutlist":
-            plist = "\n".join(
+            plist = "\n".join(odd.page_list(self.opt, [
                 f'<li><a href="{href}">{escape(self.label(p))}</a>'
                 + (f' <a class="pdf" href="{pdfh}">PDF</a>' if pdfh else "") + "</li>"
                 for p, href, pdfh in entries
-            )
-            alist = "\n".join(f'<li><a href="{h}"><div>{escape(t)}</div></a></li>' for h, t in titles)
+            ], lambda h, t: f'<li><a href="{h}">{t}</a></li>'))
+            alist = "\n".join(odd.article_list(self.opt, [
+                f'<li><a href="{h}"><div>{escape(t)}</div></a></li>' for h, t in titles
+            ], lambda h, t: f'<li><a href="{h}"><div>{t}</div></a></li>'))
             body = f'<ul id="layoutlist">\n{plist}\n</ul>\n{pic}\n<div id="titleList"><ul>\n{alist}\n</ul></div>'
         else:
-            plist = "\n".join(
+            plist = "\n".join(odd.page_list(self.opt, [
                 f'<div class="swiper-slide"><a href="{href}" id="pageLink">{escape(self.label(p))}</a></div>'
                 for p, href, _ in entries
-            )
-            alist = "\n".join(f'<li><a href="{h}">{escape(t)}</a></li>' for h, t in titles)
+            ], lambda h, t: f'<div class="swiper-slide"><a href="{h}">{t}</a></div>'))
+            alist = "\n".join(odd.article_list(self.opt, [
+                f'<li><a href="{h}">{escape(t)}</a></li>' for h, t in titles
+            ], lambda h, t: f'<li><a href="{h}">{t}</a></li>'))
             body = (
                 f'<div class="swiper-container"><div class="swiper-wrapper">\n{plist}\n</div></div>\n'
                 f'<p class="left ban">第{escape(self.label(page))}</p>\n'

@@ -13,6 +13,7 @@ from html import escape
 
 from ..edition import Edition, Page
 from ..site import Renderer, Resource, Slot, encode, html_doc
+from . import odd
 
 SUFFIXES = ("HO", "BB", "TB", "KB", "AB")
 
@@ -56,18 +57,19 @@ class PaperIndex(Renderer):
 
     def render_page(self, ed: Edition, page: Page, host: str) -> Resource:
         here = self.site.page_paths[ed.date][page.no]
-        rows = "\n".join(
+        rows = "\n".join(odd.page_list(self.opt, [
             f'<tr><td><a href="{self.rel(here, path)}" class="rigth_bmdh_href">{escape(self.label(p))}</a></td>'
             f'<td><a href="{self.rel(here, self.site.pdf_paths[ed.date][p.no])}" target="_blank">PDF</a></td></tr>'
             for p, path in self.pages_of(ed)
-        )
+        ], lambda href, text: f'<tr><td><a href="{href}" class="rigth_bmdh_href">{text}</a></td></tr>'))
         slots = self.slots_of(page)
-        areas = "\n".join(f'<area shape="poly" coords="{c}" href="{h}">' for h, c in self.hotspots(page, here))
-        titles = "\n".join(
+        areas = "\n".join(f'<area shape="poly" coords="{c}" href="{h}">'
+                           for h, c in odd.image_map(self.opt, self.hotspots(page, here)))
+        titles = "\n".join(odd.article_list(self.opt, [
             f'<tr><td><img src="../../image/dot.gif"><a class="atitle" href="{self.rel(here, s.path)}">'
             f"{escape(s.story.article.title)}</a></td></tr>"
             for s in slots if not s.story.hidden
-        )
+        ], lambda href, text: f'<tr><td><a class="atitle" href="{href}">{text}</a></td></tr>'))
         body = (
             f'<table id="table5"><tr><td class="px12">{escape(self.label(page))}</td></tr></table>\n'
             f'<table id="pagelist">\n{rows}\n</table>\n'

@@ -13,6 +13,7 @@ from html import escape
 
 from ..edition import Edition, Page
 from ..site import Renderer, Resource, Slot, html_doc
+from . import odd
 
 
 class Whb(Renderer):
@@ -41,19 +42,21 @@ class Whb(Renderer):
 
     def render_page(self, ed: Edition, page: Page, host: str) -> Resource:
         here = self.site.page_paths[ed.date][page.no]
-        items = "\n".join(
+        items = "\n".join(odd.page_list(self.opt, [
             f'<div class="item"><a class="TitleInfo" href="javascript:;" title="{escape(self.label(p))}" '
             f'data-href="{self.rel(here, path)}">{escape(self.label(p))}</a>'
             f'<a class="pdf" href="{self.rel(here, self.site.pdf_paths[ed.date][p.no])}" download>PDF</a></div>'
             for p, path in self.pages_of(ed)
-        )
+        ], lambda href, text: f'<div class="item"><a class="TitleInfo" href="javascript:;" '
+                              f'data-href="{href}">{text}</a></div>'))
         spans = "\n".join(
-            f'<span data-href="{h}" data-coords="{c}"></span>' for h, c in self.hotspots(page, here)
+            f'<span data-href="{h}" data-coords="{c}"></span>'
+            for h, c in odd.image_map(self.opt, self.hotspots(page, here))
         )
-        titles = "\n".join(
+        titles = "\n".join(odd.article_list(self.opt, [
             f'<a href="{self.rel(here, s.path)}">{escape(s.story.article.title)}</a>'
             for s in self.slots_of(page) if not s.story.hidden
-        )
+        ], lambda href, text: f'<a href="{href}">{text}</a>'))
         body = (
             f'<div id="spaceBox">\n{items}\n</div>\n'
             f'<div class="paper_box"><img src="../../images/{ed.date:%Y-%m/%d}/{page.no}/p.jpg">\n'
