@@ -163,9 +163,12 @@ def test_other_hostile_yaml_is_refused_with_its_line(tmp_path, content, problem)
 
 def test_a_file_larger_than_16_mib_is_refused_without_reading_it_all(tmp_path):
     path = tmp_path / "huge.yaml"
-    with path.open("wb") as file:  # sparse: 1 GiB of zero bytes on a few blocks of disk
-        file.truncate(2**30)
+    with path.open("wb") as file:  # sparse: zero bytes on no disk
+        file.truncate(config.MAX_FILE_BYTES + 1)
     assert "larger than 16 MiB: not a papers file" in refused(path)
+    with path.open("r+b") as file:
+        file.truncate(config.MAX_FILE_BYTES)
+    assert "larger than" not in refused(path)  # 16 MiB is read (and its NUL bytes refused)
     with pytest.raises(ConfigError, match="^/dev/zero: larger than 16 MiB"):  # no size to stat
         read_papers("/dev/zero")
     with pytest.raises(ConfigError, match=f"^{tmp_path}: cannot read: Is a directory"):
