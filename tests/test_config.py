@@ -1,8 +1,17 @@
 import datetime as dt
 
 import pytest
+import yaml
 
-from epaper.config import ConfigError, get_paper, load_papers, parse_date, read_papers
+from epaper.config import (
+    BUILTIN_PAPERS,
+    ConfigError,
+    get_paper,
+    load_papers,
+    parse_date,
+    read_papers,
+)
+from epaper.replica import demo_sites
 
 GOOD = """
 - id: bcrb
@@ -26,9 +35,34 @@ def test_builtin_catalogue_loads_and_every_paper_resolves_today():
         assert paper.edition_url(dt.date.today()).startswith("http")
 
 
+def test_builtin_catalogue_reads_as_plain_yaml_reads_it():
+    """The hardened reader (no aliases, bounded, only {date:FORMAT}) changes nothing of a valid file."""
+    raw = yaml.safe_load(BUILTIN_PAPERS.read_text(encoding="utf-8"))
+    papers = load_papers()
+    assert list(papers) == [entry["id"] for entry in raw]
+    for entry in raw:
+        paper = papers[entry["id"]]
+        assert (paper.name, paper.schedule, paper.confirmed) == \
+            (entry["name"], entry["schedule"], entry.get("confirmed", True))
+        eras = entry.get("eras", [entry])
+        assert [(era.family, era.edition_url, era.start, era.end) for era in paper.eras] == \
+            [(era["family"], era["edition_url"], era.get("from"), era.get("to")) for era in eras]
+
+
+def test_every_replica_family_template_loads(tmp_path):
+    sites = demo_sites()
+    path = write(tmp_path, yaml.safe_dump([site.paper_entry("http://127.0.0.1:9") for site in sites],
+                                          allow_unicode=True))
+    papers = read_papers(path)
+    for site in sites:
+        day = site.dates[0]
+        assert papers[site.paper].edition_url(day) == "http://127.0.0.1:9" + site.url_for(day)
+
+
 def test_extra_file_adds_a_paper_and_formats_its_template(tmp_path):
     paper = get_paper("bcrb", write(tmp_path, GOOD))
-    assert paper.edition_url(dt.date(2025, 4, 30)) == "http://127.0.0.1:9/bcrb/pc/layout/202504/30/node_01.html"
+    assert paper.edition_url(dt.date(2025, 4, 30)) == \
+        "http://127.0.0.1:9/bcrb/pc/layout/202504/30/node_01.html"
     assert paper.timezone == "Asia/Shanghai"
 
 
