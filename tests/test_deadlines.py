@@ -147,7 +147,8 @@ def test_past_the_deadline_every_request_left_is_skipped_not_dropped(tmp_path, m
     assert linked <= {rel(a["url"]) for a in items["article"]} | cut
     assert stats["incomplete"].startswith(f"deadline: {len(cut)} requests not done")
     log = (tmp_path / "crawl" / "crawl.log").read_text(encoding="utf-8")
-    queued = [int(line.split(": ")[-1].split()[0]) for line in log.splitlines() if "queued requests cut" in line]
+    queued = [int(line.split(": ")[-1].split()[0])
+              for line in log.splitlines() if "queued requests cut" in line]
     assert queued and queued[0] >= 1, "requests waiting out the delay in the host's slot were cut at once"
     fault_report.row("Edition longer than its time budget (a polite crawl of a slow site)",
                      f"at the deadline the {len(cut)} requests left, queued or not sent yet, are skipped "
