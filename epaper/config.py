@@ -44,7 +44,7 @@ PAPER_ID = re.compile(r"[a-z0-9-]+\Z")
 _KEYS = {"id", "name", "region", "family", "edition_url", "schedule", "timezone", "encoding",
          "eras", "confirmed", "source"}
 _ERA_KEYS = {"from", "to", "family", "edition_url", "encoding"}
-MAX_FILE_BYTES = 16 * 1024 * 1024  # thousands of papers fit in a few MiB
+MAX_FILE_BYTES = 16 * 1024 * 1024  # 30,000 papers take 8 MiB
 MAX_SCALAR_CHARS = 4096
 MAX_DEPTH = 16  # a papers file nests 4 deep (list, paper, eras, era)
 MAX_DATE_FORMAT = 64
@@ -139,9 +139,12 @@ def _check_encoding(origin: str, pid: str, key: str, encoding):
     if encoding is None:
         return None
     try:
-        codecs.lookup(str(encoding))
-    except LookupError:
-        _fail(origin, pid, key, f"unknown encoding {_short(encoding)}")
+        # base64, zlib, rot13 are codecs too, but decode no page's bytes to text
+        known = getattr(codecs.lookup(str(encoding)), "_is_text_encoding", True)
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
+        known = False
+    if not known:
+        _fail(origin, pid, key, f"unknown text encoding {_short(encoding)}")
     return str(encoding)
 
 
@@ -209,7 +212,7 @@ def parse_paper(entry, origin: str) -> Paper:
     timezone = str(entry.get("timezone", "Asia/Shanghai"))
     try:
         ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Asia" is a folder, or too long
         _fail(origin, pid, "timezone", f"unknown time zone {_short(timezone)}")
     return Paper(
         id=pid, name=str(entry["name"]), region=str(entry.get("region", "")),
@@ -296,7 +299,7 @@ def _load_yaml(text: str, origin: str):
             event = parser.get_event()
             kind = type(event)
             if kind in _NODE_EVENTS and event.anchor is not None:
-                refuse(f"YAML anchor &{_short(event.anchor)}: anchors and aliases are not allowed")
+                refuse(f"YAML anchor &{event.anchor[:40]}: anchors and aliases are not allowed")
             if kind is ScalarEvent:
                 value = _scalar(event, refuse)
             elif kind is MappingStartEvent or kind is SequenceStartEvent:
@@ -311,7 +314,7 @@ def _load_yaml(text: str, origin: str):
             elif kind is MappingEndEvent or kind is SequenceEndEvent:
                 value = stack.pop()[0]
             elif kind is AliasEvent:
-                refuse(f"YAML alias *{_short(event.anchor)}: anchors and aliases are not allowed")
+                refuse(f"YAML alias *{event.anchor[:40]}: anchors and aliases are not allowed")
             elif kind is DocumentStartEvent:
                 documents += 1
                 if documents > 1:

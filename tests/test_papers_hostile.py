@@ -155,6 +155,10 @@ def test_a_file_not_in_utf8_is_named_with_the_byte_offset(tmp_path, fault_report
     ("- id: [x\n", "not valid YAML (line 2): did not find expected ',' or ']'"),
     ("- id: x\n  name: n\n  1: one\n  zz: two\n", "paper 'x': key '1': unknown key"),
     ("- [" + "lol, " * 1000 + "]\n", "each entry must be a mapping, got ['lol', 'lol', "),
+    (PAPER + "  timezone: Asia\n", "paper 'lol': key 'timezone': unknown time zone 'Asia'"),  # a folder
+    (PAPER + "  timezone: Asia/" + "x" * 300 + "\n", "paper 'lol': key 'timezone': unknown time zone"),
+    (PAPER + '  encoding: "utf\\0"\n', "paper 'lol': key 'encoding': unknown text encoding 'utf\\x00'"),
+    (PAPER + "  encoding: base64\n", "paper 'lol': key 'encoding': unknown text encoding 'base64'"),
 ])
 def test_other_hostile_yaml_is_refused_with_its_line(tmp_path, content, problem):
     content = content.replace("{url}", "http://h/{date:%Y}")
