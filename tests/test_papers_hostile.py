@@ -70,6 +70,12 @@ def test_billion_laughs_is_refused_at_its_first_anchor(tmp_path, monkeypatch, fa
                          "the file unchanged; nothing runs; the built-in catalogue still loads")
 
 
+def test_the_pure_python_parser_reads_the_catalogue_as_libyaml_does(monkeypatch):
+    with_libyaml = load_papers()
+    monkeypatch.setattr(config, "_Parser", config._PurePythonParser)
+    assert load_papers() == with_libyaml
+
+
 def test_billion_laughs_at_the_cli_is_one_error_line(tmp_path):
     path = write(tmp_path, LAUGHS)
     run = subprocess.run([sys.executable, "-m", "epaper.cli", "papers", "--papers", str(path)],
