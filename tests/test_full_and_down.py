@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from epaper.replica import ReplicaServer, build_site
 from flows import steps
 from flows.workdir import DamagedFile, NoSpace, edition_workdir, read_jsonl, write_jsonl
 from storage import keys
-from storage.archive import Archive, ArchiveUnavailable
+from storage.archive import Archive, ArchiveFull, ArchiveUnavailable, open_archive
 from storage.catalog import Catalog
 from storage.s3server import EmbeddedS3
 from tests.faults_report import fault_report  # noqa: F401  (fixture)
@@ -188,7 +189,7 @@ def small_disk(path: Path, size: str) -> Iterator[Path]:
     """A tmpfs of `size` mounted at `path` (needs root: skipped without), unmounted after."""
     path.mkdir()
     mount = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, check=False)
     if mount.returncode:
         pytest.skip(f"cannot mount a small tmpfs to fill (root needed): {mount.stderr.strip()}")
     try:
@@ -249,3 +250,50 @@ def test_work_folder_on_a_full_disk_says_no_space_naming_the_path(tmp_path, monk
                      "it fails with `no space left on device: <work folder>`, not `Expecting value: line 1 "
                      "column 1 (char 0)`; a file the disk cut short is named with its line",
                      "nothing published from a half-written file; the failed run's folder stays for inspection")
+
+
+def epaper_ls(**env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "epaper.cli", "ls"], capture_output=True, text=True,
+                          env={**os.environ, **env}, timeout=300, check=False)
+
+
+def test_s3_server_on_a_full_disk_says_its_storage_is_full(tmp_path, monkeypatch, s3_server, fault_report):
+    monkeypatch.delenv("EPAPER_S3_ENDPOINT", raising=False)
+    with small_disk(tmp_path / "disk", "64m") as disk:
+        monkeypatch.setenv("EPAPER_HOME", str(disk / "home"))
+        with Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}") as catalog:
+            stats = generated_edition(tmp_path / "work", catalog, articles=30)
+        (tmp_path / "work" / "crawl.warc.gz").write_bytes(os.urandom(1 << 20))
+        with open_archive() as archive:  # the embedded server, its data on the small disk
+            before = archive.put("articles/bcrb/2025-04-27/01/kept.json", b'{"title": "kept"}', "application/json")
+            filler = fill(disk)
+            with pytest.raises(ArchiveFull) as full:
+                steps.publish_edition(tmp_path / "work", archive, PAPER, DAY, stats)
+            message = str(full.value)
+            assert message.startswith(f"the S3 server's storage is full ({disk / 'home' / 's3'}: "), message
+            assert "unreachable" not in message and not archive.exists(MANIFEST)
+            assert archive.get(before.key, before.version_id) == b'{"title": "kept"}'
+        filler.unlink()
+        # A running weed does not take writes again once space is back (500s go on): a re-run,
+        # which starts the embedded server anew, does.
+        with open_archive() as archive:
+            result = steps.publish_edition(tmp_path / "work", archive, PAPER, DAY, stats)
+            assert result["changed"] and len(result["articles"]) == 30 and archive.exists(MANIFEST)
+            assert archive.get(before.key, before.version_id) == b'{"title": "kept"}'
+
+        # Read-only commands: the embedded server cannot start on a full disk (weed writes its
+        # state and logs); it says so in one line. An S3 server elsewhere is read as usual.
+        fill(disk)
+        embedded = epaper_ls()
+        assert embedded.returncode == 1
+        assert embedded.stderr.strip().startswith(
+            f"epaper: error: no space left on device: {disk / 'home' / 's3'} ("), embedded.stderr
+        endpoint, access_key, secret_key = s3_server
+        remote = epaper_ls(EPAPER_S3_ENDPOINT=endpoint, EPAPER_S3_ACCESS_KEY=access_key,
+                           EPAPER_S3_SECRET_KEY=secret_key, EPAPER_S3_BUCKET="full-disk-ls")
+        assert remote.returncode == 0, remote.stderr
+    fault_report.row("S3 server's volume full (embedded SeaweedFS on a filled tmpfs)",
+                     f"publish fails with `{message[:60]}…`, not \"unreachable\"; `epaper ls` on the full disk: "
+                     "one line `no space left on device: <EPAPER_HOME>/s3`, and works with an S3 server elsewhere",
+                     "no manifest; objects archived before stay readable; with space again the re-run "
+                     "publishes all 30 articles")
