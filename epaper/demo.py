@@ -26,7 +26,9 @@ def paper_entry(site: Site, base_url: str, prefix: str) -> dict:
     return {**entry, "id": prefix + site.paper, "name": f"{entry['name']} (replica)"}
 
 
-def write_papers_file(sites: list[Site], base_url: str, path: Path, prefix: str = DEMO_PREFIX) -> Path:
+def write_papers_file(sites: list[Site], base_url: str, path: Path, prefix: str = "") -> Path:
+    """A papers file for `sites` on `base_url`, their ids prefixed with `prefix` (no prefix:
+    the replica's own ids, which override the catalogue's real papers of those names)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     entries = [paper_entry(site, base_url, prefix) for site in sites]
     path.write_text(yaml.safe_dump(entries, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -44,7 +46,8 @@ def run_demo() -> list[dict]:
     results = []
     with ReplicaServer(sites) as server, open_archive() as archive:
         # Kept in EPAPER_HOME, where every later command finds it without --papers.
-        papers_file = write_papers_file(sites, server.base_url, epaper_home() / "demo-papers.yaml")
+        papers_file = write_papers_file(sites, server.base_url, epaper_home() / "demo-papers.yaml",
+                                        DEMO_PREFIX)
         print(f"replica sites on {server.base_url}: "
               + ", ".join(f"{DEMO_PREFIX}{s.paper} ({s.name}, {s.family})" for s in sites), flush=True)
         for site in sites:

@@ -27,6 +27,7 @@ from storage.archive import open_archive
 from storage.catalog import Catalog
 from tests.dedupe_fixtures import stories
 from tests.fixtures.edition import epaper, error_line
+from tests.test_dedupe import catalog_url, new_pg_url  # noqa: F401  (SQLite and PostgreSQL)
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = date(2025, 4, 28)
@@ -231,12 +232,12 @@ def test_cluster_shows_titles_and_presign_signs_an_older_version(two_papers):
     assert bad.returncode == 1 and key in error_line(bad)
 
 
-def test_a_corrected_canonical_stays_canonical_measured_by_its_new_text(tmp_path):
+def test_a_corrected_canonical_stays_canonical_measured_by_its_new_text(catalog_url):  # noqa: F811
     wire = "\n".join(stories()["xinhua-ai-study"])
     reprint = "新华社北京4月26日电\n" + wire.replace("，", ",")
     exact = wire
     corrected = wire + "\n（更正：此前报道中的数据有误，现已更正。）"
-    with Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}") as catalog:
+    with Catalog(catalog_url) as catalog:
         catalog.assign("a/1", "bcrb", "2025-04-27", wire)
         catalog.assign("a/2", "jlrb", "2025-04-27", reprint)
         assert catalog.assign("a/3", "whb", "2025-04-28", exact)["exact"]
