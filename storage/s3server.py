@@ -9,10 +9,11 @@ The child never outlives its owner: stop() kills its process group, an atexit ho
 a SIGTERM/SIGINT handler stop whatever is still running, and on Linux the kernel sends
 it SIGTERM when the thread that started it dies (PR_SET_PDEATHSIG), even on SIGKILL.
 
-Only the S3 port takes requests without credentials being checked by someone: weed runs
-with -disableHttp (the master's and filer's HTTP APIs, /col/delete among them, are gone;
-they talk gRPC) and a JWT signing key made afresh on each start, so the volume server
-refuses writes and deletes that the master did not sign. All ports bind to 127.0.0.1.
+Every port binds to 127.0.0.1, and only S3 acts on a request nobody signed: weed runs with
+-disableHttp (no master or filer HTTP API, so no GET of /col/delete; its parts talk gRPC)
+and a JWT signing key made on each start, so the volume server refuses writes and deletes
+the master did not sign. Volume reads by file id, the master's status page and the gRPC
+ports stay open to local users: SeaweedFS offers nothing there short of mTLS.
 
     python -m storage.s3server [DIR] [--env]   # run one in the foreground, until SIGTERM/Ctrl+C
 """
