@@ -28,6 +28,10 @@ Kinds, as the site answers:
                         (localhost for 127.0.0.1 and back), where the same server answers
     "robots"            robots.txt forbids the target
     "xml_bomb"          the body is a billion-laughs XML document (for period.xml)
+    "pdf_bomb"          (for pdf:N) a 1 MB PDF whose content stream inflates to fault_inflate
+                        bytes (default 10^9)
+    "pdf_slow"          (for pdf:N) a 64 KiB PDF whose 64 MiB content stream takes a
+                        parser a minute of CPU
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import re
 from dataclasses import dataclass
 
 TRANSPORT = ("reset", "truncate", "timeout")
-BODY = ("huge", "malformed", "charset_wrong", "charset_missing", "xml_bomb")
+BODY = ("huge", "malformed", "charset_wrong", "charset_missing", "xml_bomb", "pdf_bomb", "pdf_slow")
 OTHER = ("redirect_loop", "offsite", "robots")
 KINDS = TRANSPORT + BODY + OTHER
 

@@ -18,7 +18,7 @@ from typing import Callable
 
 from .edition import Edition, Page, Story, make_edition, paper_info
 from .faults import Fault, billion_laughs, malformed, offsite_host, relabel
-from .pdf import page_pdf
+from .pdf import inflating_pdf, page_pdf
 
 CST = timezone(timedelta(hours=8))
 
@@ -338,6 +338,10 @@ class Site:
             return Resource(status=302, headers={"Location": f"http://{host}{target}"})
         if fault.kind == "xml_bomb":
             return Resource(billion_laughs(), "application/xml; charset=utf-8")
+        if fault.kind == "pdf_bomb":
+            return Resource(inflating_pdf(int(self.options.get("fault_inflate", 10**9))), "application/pdf")
+        if fault.kind == "pdf_slow":
+            return Resource(inflating_pdf(64 * 1024 * 1024), "application/pdf")
         return None
 
     def _fault_body(self, fault: Fault, res: Resource) -> Resource:
