@@ -252,3 +252,17 @@ def test_a_corrected_canonical_stays_canonical_measured_by_its_new_text(catalog_
             assert members[key]["similarity"] == measured < 1.0, key
         # a later reprint of the corrected text joins the same cluster
         assert catalog.assign("a/4", "nxrb", "2025-04-29", corrected)["cluster"] == "a/1"
+
+
+def test_a_deployment_run_uses_the_same_default_home_as_the_cli(monkeypatch, tmp_path):
+    from epaper import deployments
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("EPAPER_HOME", "restored-after-the-test")
+    monkeypatch.delenv("EPAPER_HOME")
+    monkeypatch.chdir(tmp_path)  # where a process worker starts a flow run
+    deployments.enter_project()
+    assert os.environ["EPAPER_HOME"] == str(tmp_path / "xdg" / "epaper")
+    monkeypatch.setenv("EPAPER_HOME", str(tmp_path / "worker"))  # a worker's own setting wins
+    deployments.enter_project()
+    assert os.environ["EPAPER_HOME"] == str(tmp_path / "worker")
