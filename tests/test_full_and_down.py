@@ -65,13 +65,14 @@ def generated_edition(workdir: Path, catalog: Catalog, articles: int = ARTICLES)
 
 class KillingRelay:
     """A TCP relay to an S3 server that SIGKILLs the server's process group when the
-    `kill_at`-th PUT comes through (that PUT is dropped), as a crash mid-publish would.
+    `kill_at`-th PUT comes through (that PUT is dropped), as a crash mid-publish would;
+    with kill=False it only drops that PUT's connection (a network blip, the server up).
     `target` can be changed (the restarted server) and `kill_at` set to None.
     `acknowledged`: the paths of the PUTs the server answered 200 (HTTP/1.1 is one
     request at a time per connection, so an answer belongs to the connection's last request)."""
 
-    def __init__(self, s3: EmbeddedS3, kill_at: int | None):
-        self.s3, self.target, self.kill_at = s3, s3.endpoint, kill_at
+    def __init__(self, s3: EmbeddedS3, kill_at: int | None, kill: bool = True):
+        self.s3, self.target, self.kill_at, self.kill = s3, s3.endpoint, kill_at, kill
         self.puts = 0
         self.acknowledged: set[str] = set()
         self.killed_at: float | None = None
@@ -123,7 +124,8 @@ class KillingRelay:
             self.puts += 1
             if self.kill_at is None or self.puts != self.kill_at:
                 return False
-            os.killpg(self.s3.pid, signal.SIGKILL)
+            if self.kill:
+                os.killpg(self.s3.pid, signal.SIGKILL)
             self.killed_at = time.monotonic()
             return True
 
@@ -180,6 +182,24 @@ def test_s3_killed_mid_publish_fails_at_once_naming_the_endpoint_and_a_rerun_com
                      f"`{message[:70]}…`; the remaining uploads were not attempted",
                      f"no manifest: edition not visible; the {len(written)} objects written before stayed; "
                      f"re-run after the restart: {ARTICLES} articles, every object one version")
+
+
+def test_a_dropped_connection_to_a_live_server_is_retried_not_taken_for_an_outage(tmp_path, caplog):
+    with EmbeddedS3(tmp_path / "s3") as s3:
+        relay = KillingRelay(s3, kill_at=None, kill=False)
+        try:
+            with Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}") as catalog:
+                stats = generated_edition(tmp_path / "work", catalog, articles=40)
+            archive = Archive(relay.endpoint, s3.access_key, s3.secret_key, bucket="blip", backoff=0.1)
+            relay.kill_at = relay.puts + 10
+            result = steps.publish_edition(tmp_path / "work", archive, PAPER, DAY, stats)
+            assert relay.killed_at is not None, "no connection was dropped"
+            assert result["changed"] and len(result["articles"]) == 40 and archive.exists(MANIFEST)
+            assert set(archived(archive).values()) == {1}
+        finally:
+            relay.close()
+    retries = [r.getMessage() for r in caplog.records if "retry 1/" in r.getMessage()]
+    assert retries and not [r for r in caplog.records if "got no answer either" in r.getMessage()]
 
 
 # --- full disks ---------------------------------------------------------------------------
