@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from epaper.replica import ReplicaServer, build_site
-from spiders.crawl import run_crawl
+from spiders.crawl import CrawlError, run_crawl
 from tests.faults_report import fault_report  # noqa: F401  (fixture)
 
 DAY = date(2025, 4, 28)
@@ -154,3 +154,14 @@ def test_past_the_deadline_every_request_left_is_skipped_not_dropped(tmp_path, m
                      f"at the deadline the {len(cut)} requests left, queued or not sent yet, are skipped "
                      "as `deadline`; the crawl ends and is marked incomplete",
                      "what was fetched before is kept; every page and article not fetched is listed")
+
+
+@pytest.mark.parametrize("name, value", [("EPAPER_EDITION_BUDGET", "15m"), ("EPAPER_DOWNLOAD_TIMEOUT", "0")])
+def test_a_bad_budget_or_timeout_fails_the_crawl_naming_the_variable(name, value, tmp_path, monkeypatch):
+    monkeypatch.setenv(name, value)
+    site = build_site("founder-new", "bcrb", [DAY], pages=1)
+    with ReplicaServer([site]) as server:
+        with pytest.raises(CrawlError) as failure:
+            crawl(server, site, tmp_path / "crawl")
+        assert server.requests == 0
+    assert str(failure.value) == f"ValueError: {name} must be a number of seconds above 0, not {value!r}"
