@@ -441,8 +441,10 @@ class EmbeddedS3:
         return "\n".join(text.splitlines()[-lines:])
 
 
-class _Signalled(Exception):
-    """SIGTERM or SIGINT reached main(): end its wait so the server stops and lets go."""
+class _Signalled(BaseException):
+    """SIGTERM or SIGINT reached main(): end its wait so the server stops and lets go.
+    Not an Exception, like KeyboardInterrupt: start()'s readiness probe swallows those, and
+    would start weed again."""
 
 
 def _raise_signalled(signum, frame) -> None:

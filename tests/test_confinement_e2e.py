@@ -70,7 +70,8 @@ def other_local_links(site_port: int) -> tuple[list[str], list[str]]:
 
 def hostile_html(links: list[str]) -> str:
     """Every link twice: as a page of the edition and as an article of the page."""
-    pages = "".join(f'<div class="swiper-slide"><a href="{u}">page {i}</a></div>\n' for i, u in enumerate(links))
+    pages = "".join(f'<div class="swiper-slide"><a href="{u}">page {i}</a></div>\n'
+                    for i, u in enumerate(links))
     articles = "".join(f'<li><a href="{u}">article {i}</a></li>\n' for i, u in enumerate(links))
     return f'<div class="swiper-wrapper">\n{pages}</div>\n<ul class="news-list">\n{articles}</ul>\n'
 
@@ -190,7 +191,8 @@ def test_links_to_the_embedded_server_and_local_services_are_never_fetched(embed
     offsite = sum(1 for r in skipped.values() if r.startswith("offsite"))
     fault_report.row(
         "Link to the embedded server's master/volume/filer port (`/col/delete?collection=epaper-archive`, "
-        "`/vol/grow`, filer and admin paths, their gRPC twins, destructive S3 queries), as a page and an article",
+        "`/vol/grow`, filer and admin paths, their gRPC twins, destructive S3 queries), "
+        "as a page and an article",
         f"never requested (the WARC has only the site's URLs); {len(ours)} links skipped as "
         "`offsite: … is not the site's port`; the edition is archived without them",
         f"every one of the {len(before)} object versions archived before is readable, byte for byte "
@@ -199,7 +201,8 @@ def test_links_to_the_embedded_server_and_local_services_are_never_fetched(embed
         "Links to other local services and non-HTTP schemes (127.0.0.1:5432, :6379, 127.0.0.2 on the "
         "site's own port, ftp://, file:///etc/passwd)",
         "services and the other loopback host skipped as `offsite`, no connection reached 127.0.0.2; "
-        f"ftp:// and file:// skipped as `scheme: … links are not fetched`; {offsite} offsite skips in the manifest",
+        "ftp:// and file:// skipped as `scheme: … links are not fetched`; "
+        f"{offsite} offsite skips in the manifest",
         "the archive as before; nothing fetched outside the site")
 
 

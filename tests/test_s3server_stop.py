@@ -42,9 +42,10 @@ def read_exports(server: subprocess.Popen) -> dict[str, str]:
 
 
 def aws_client(exports: dict[str, str]):
-    return boto3.Session(aws_access_key_id=exports["AWS_ACCESS_KEY_ID"],
-                         aws_secret_access_key=exports["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1").client(
-        "s3", endpoint_url=exports["AWS_ENDPOINT_URL_S3"], config=Config(s3={"addressing_style": "path"}))
+    session = boto3.Session(aws_access_key_id=exports["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=exports["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1")
+    return session.client("s3", endpoint_url=exports["AWS_ENDPOINT_URL_S3"],
+                          config=Config(s3={"addressing_style": "path"}))
 
 
 def children(pid: int) -> list[int]:
