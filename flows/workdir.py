@@ -37,7 +37,10 @@ class NoSpace(OSError):
     def __init__(self, path: Path, free: int | None = None):
         detail = f" ({free} bytes free)" if free is not None else ""
         super().__init__(f"no space left on device: {path}{detail}")
-        self.errno, self.path = errno.ENOSPC, path
+        self.errno, self.path, self.free = errno.ENOSPC, path, free
+
+    def __reduce__(self):  # Prefect pickles a task's exception: rebuild it from its parts
+        return NoSpace, (self.path, self.free)
 
 
 class DamagedFile(ValueError):

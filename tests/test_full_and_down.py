@@ -11,6 +11,7 @@ import datetime as dt
 import errno
 import gzip
 import os
+import pickle
 import signal
 import socket
 import subprocess
@@ -27,6 +28,7 @@ import yaml
 from epaper.config import get_paper
 from epaper.replica import ReplicaServer, build_site
 from flows import steps
+from flows.archive import archive_edition
 from flows.workdir import DamagedFile, NoSpace, edition_workdir, read_jsonl, write_jsonl
 from storage import keys
 from storage.archive import Archive, ArchiveFull, ArchiveUnavailable, open_archive
@@ -317,3 +319,22 @@ def test_s3_server_on_a_full_disk_says_its_storage_is_full(tmp_path, monkeypatch
                      "one line `no space left on device: <EPAPER_HOME>/s3`, and works with an S3 server elsewhere",
                      "no manifest; objects archived before stay readable; with space again the re-run "
                      "publishes all 30 articles")
+
+
+def test_an_edition_run_into_a_full_work_disk_fails_naming_the_work_folder(archive_env, prefect_api, tmp_path,
+                                                                           monkeypatch):
+    monkeypatch.setenv("EPAPER_DOWNLOAD_DELAY", "0")
+    site = build_site("founder-new", PAPER, [dt.date.fromisoformat(DAY)], pages=2)
+    with small_disk(tmp_path / "disk", "4m") as disk, ReplicaServer([site]) as server:
+        monkeypatch.setenv("EPAPER_HOME", str(disk / "home"))
+        papers = tmp_path / "papers.yaml"
+        papers.write_text(yaml.safe_dump([site.paper_entry(server.base_url)], allow_unicode=True), encoding="utf-8")
+        fill(disk)
+        with pytest.raises(NoSpace) as full:
+            archive_edition(PAPER, DAY, str(papers))
+    work = disk / "home" / "work" / PAPER / DAY
+    assert str(full.value).startswith(f"no space left on device: {work}/"), full.value
+    # Prefect pickles a task's exception to keep it: the copy says the same.
+    assert str(pickle.loads(pickle.dumps(full.value))) == str(full.value)
+    with open_archive() as archive:
+        assert list(archive.list()) == [], "a run that could not crawl published something"
