@@ -86,7 +86,7 @@ def epaper_home() -> Path:
 
 
 def new_workdir(paper: str, date: str) -> Path:
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     path = epaper_home() / "work" / paper / date / stamp
     with named_if_full(path):
         path.mkdir(parents=True)
