@@ -26,7 +26,8 @@ from scrapy.exceptions import (
 )
 from scrapy.spidermiddlewares.httperror import HttpError
 
-from ..middlewares import BudgetExceeded, Offsite, RedirectLoop, site_domain, url_path
+from ..middlewares import (BudgetExceeded, DeadlineExceeded, DecompressionBomb, Offsite, RedirectLoop,
+                           site_domain, url_path)
 
 REDIRECTS = (301, 302, 303, 307, 308)
 NO_EDITION = (403, 404, 410)
@@ -329,6 +330,8 @@ def describe(failure) -> str:
     'timeout', 'connection refused', 'connection lost', 'truncated: …', 'too large: …',
     'redirect loop: …', 'redirects: …', 'offsite: …'. The kind is the stats key."""
     exc = failure.value
+    if isinstance(exc, (DeadlineExceeded, DecompressionBomb)):  # their message opens with the kind
+        return str(exc)
     if isinstance(exc, BudgetExceeded):
         return f"budget: {exc}"
     if isinstance(exc, HttpError):
