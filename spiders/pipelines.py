@@ -3,12 +3,17 @@ robots.txt, budget and WARC capture."""
 
 from __future__ import annotations
 
+import os
 from pathlib import PurePosixPath
 
 from itemadapter import ItemAdapter
 from scrapy import Request
 from scrapy.pipelines.files import FilesPipeline
 from scrapy.pipelines.media import FileException
+
+# E-paper page PDFs are some MiB; a bigger one is a trap (a crawl took 1 GB on one) and is
+# skipped as "too large" (EPAPER_MAX_PDF_BYTES, a Scrapy setting or the environment).
+MAX_PDF_BYTES = 64 * 1024 * 1024
 
 
 class PagePdfPipeline(FilesPipeline):
@@ -21,11 +26,13 @@ class PagePdfPipeline(FilesPipeline):
     def open_spider(self, spider=None):
         super().open_spider()
         self.failures: dict[str, str] = {}  # PDF URL -> why it could not be fetched
+        default = int(os.environ.get("EPAPER_MAX_PDF_BYTES") or MAX_PDF_BYTES)
+        self.max_pdf_bytes = self.crawler.settings.getint("EPAPER_MAX_PDF_BYTES", default)
 
     def get_media_requests(self, item, info):
         adapter = ItemAdapter(item)
         if adapter.get("type") == "page" and adapter.get("pdf_url"):
-            return [Request(adapter["pdf_url"])]
+            return [Request(adapter["pdf_url"], meta={"download_maxsize": self.max_pdf_bytes})]
         return []
 
     def file_path(self, request, response=None, info=None, *, item=None):
