@@ -41,6 +41,7 @@ class PagePdfPipeline(FilesPipeline):
     def media_failed(self, failure, request, info):
         from spiders.families.base import describe
 
+        failure.request = request  # as on a spider's errback: describe reads the size cap from its meta
         self.failures.setdefault(request.url, describe(failure))  # media_downloaded may know better
         return super().media_failed(failure, request, info)
 
