@@ -67,7 +67,8 @@ def summary(result: dict) -> str:
         return f"{head}: failed ({result['reason']})"
     reprints = sum(1 for a in result["articles"] if a["cluster"] != a["key"])
     return (f"{head}: {plural(len(result['pages']), 'page')}, {plural(len(result['articles']), 'article')}, "
-            f"{plural(reprints, 'reprint')}, {'archived' if result['changed'] else 'unchanged'} -> {result['key']}")
+            f"{plural(reprints, 'reprint')}, {'archived' if result['changed'] else 'unchanged'} -> {result['key']}"
+            + (f" (incomplete: {result['incomplete']})" if result.get("incomplete") else ""))
 
 
 def cmd_archive(args) -> None:

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -85,7 +85,8 @@ def terminal_logging(path: Path, verbose: bool, line) -> Iterator[None]:
             logger.removeHandler(to_file)
             for handler in removed:
                 logger.addHandler(handler)
-        to_file.close()
+        with suppress(OSError):  # a full disk's failed flush must not hide the run's own error
+            to_file.close()
 
 
 def _raise_interrupt(signum, frame):

@@ -174,7 +174,9 @@ def publish_edition(workdir: Path, archive: Archive, paper: str, date: str, stat
     """PDFs and articles first, the WARC, then the manifest last: an edition is
     visible only once complete. An unchanged re-run writes nothing at all."""
     manifest = {
-        "paper": paper, "date": date, "status": "complete",
+        # A crawl cut short (time or request budget) says so; a later full run sets it back.
+        "paper": paper, "date": date, "status": "incomplete" if stats.get("incomplete") else "complete",
+        **({"incomplete": stats["incomplete"]} if stats.get("incomplete") else {}),
         "pages": _publish_pages(workdir, archive, paper, date),
         "articles": _publish_articles(workdir, archive),
         "skipped": sorted(({"url": s.get("url"), "reason": s.get("reason")}

@@ -165,3 +165,24 @@ def test_a_bad_budget_or_timeout_fails_the_crawl_naming_the_variable(name, value
             crawl(server, site, tmp_path / "crawl")
         assert server.requests == 0
     assert str(failure.value) == f"ValueError: {name} must be a number of seconds above 0, not {value!r}"
+
+
+def test_an_edition_cut_at_its_deadline_is_archived_as_incomplete(tmp_path, monkeypatch, archive_env,
+                                                                   prefect_api):
+    from epaper.cli import summary
+    from epaper.demo import write_papers_file
+    from flows.archive import archive_edition
+    from storage.archive import open_archive
+
+    monkeypatch.setenv("EPAPER_EDITION_BUDGET", "8")
+    site = build_site("founder-new", "bcrb", [DAY], pages=3)
+    (slow,) = site.fault_paths("article:0")
+    with TrickleServer([site], [slow]) as server:
+        papers = write_papers_file([site], server.base_url, tmp_path / "papers.yaml")
+        result = archive_edition(site.paper, DAY.isoformat(), str(papers))
+    assert result["status"] == "incomplete" and result["incomplete"].startswith("deadline: ")
+    assert "(incomplete: deadline: " in summary(result), "the terminal line says the edition was cut"
+    with open_archive() as archive:
+        manifest = json.loads(archive.get(result["key"]))
+    assert manifest["status"] == "incomplete" and manifest["incomplete"] == result["incomplete"]
+    assert any(s["reason"].startswith("deadline: ") for s in manifest["skipped"])

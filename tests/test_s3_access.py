@@ -195,7 +195,7 @@ def test_s3_failing_mid_publish_hides_the_edition_and_a_rerun_completes_it(crawl
         try:
             flaky = Archive(outage.endpoint, archive_env["EPAPER_S3_ACCESS_KEY"], archive_env["EPAPER_S3_SECRET_KEY"],
                             bucket=archive.bucket, tries=3, backoff=0.1)
-            with pytest.raises(ArchiveUnavailable, match=rf"S3 at {outage.endpoint} unreachable: .*\(3 tries\)"):
+            with pytest.raises(ArchiveUnavailable, match=rf"S3 at {outage.endpoint} unreachable: .*got no answer either"):
                 publish(workdir, stats, flaky)
         finally:
             outage.close()
