@@ -15,7 +15,7 @@ from pathlib import Path
 from epaper.config import Paper
 from flows.clean import clean_article
 from flows.dedupe import keywords
-from flows.pdftext import page_text
+from flows.pdftext import extract
 from flows.workdir import items, named_if_full, raise_if_full, read_jsonl, write_jsonl
 from spiders.crawl import CrawlError, run_crawl
 from spiders.httpcache import WarcError, WarcIndex, revalidate_settings
@@ -128,21 +128,25 @@ def _json_bytes(document: dict) -> bytes:
     return json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
 
 
-def _publish_pages(workdir: Path, archive: Archive, paper: str, date: str) -> list[dict]:
-    pages, writes = [], []
+def _publish_pages(workdir: Path, archive: Archive, paper: str, date: str) -> tuple[list[dict], list[dict]]:
+    """The pages, and the PDFs whose text could not be extracted (skipped with the reason)."""
+    pages, writes, skipped = [], [], []
     for page in sorted(items(workdir, "page"), key=lambda p: int(p["page_no"])):
         page_no = int(page["page_no"])
         pdf_key = None
         if page.get("pdf_path"):
             path = workdir / page["pdf_path"]
             pdf_key = keys.page_pdf(paper, date, page_no)
-            text = page_text(path.read_bytes()).encode("utf-8")
+            extracted = extract(path.read_bytes())
+            if extracted.skipped:
+                skipped.append({"url": page["pdf_url"], "reason": extracted.skipped})
+            text = extracted.text.encode("utf-8")
             writes += [partial(archive.put_file, pdf_key, path, "application/pdf"),
                        partial(archive.put, keys.page_text(paper, date, page_no), text, "text/plain; charset=utf-8")]
         pages.append({"page_no": page_no, "page_name": page.get("page_name", ""),
                       "url": page["url"], "pdf_key": pdf_key})
     in_parallel(writes)
-    return pages
+    return pages, skipped
 
 
 def _publish_articles(workdir: Path, archive: Archive) -> list[dict]:
@@ -173,14 +177,15 @@ def _keep_archived(manifest: dict, previous: dict) -> None:
 def publish_edition(workdir: Path, archive: Archive, paper: str, date: str, stats: dict) -> dict:
     """PDFs and articles first, the WARC, then the manifest last: an edition is
     visible only once complete. An unchanged re-run writes nothing at all."""
+    pages, unreadable = _publish_pages(workdir, archive, paper, date)
     manifest = {
         # A crawl cut short (time or request budget) says so; a later full run sets it back.
         "paper": paper, "date": date, "status": "incomplete" if stats.get("incomplete") else "complete",
         **({"incomplete": stats["incomplete"]} if stats.get("incomplete") else {}),
-        "pages": _publish_pages(workdir, archive, paper, date),
+        "pages": pages,
         "articles": _publish_articles(workdir, archive),
         "skipped": sorted(({"url": s.get("url"), "reason": s.get("reason")}
-                           for s in items(workdir, "skipped")), key=lambda s: (s["url"] or "", s["reason"] or "")),
+                           for s in [*items(workdir, "skipped"), *unreadable]), key=lambda s: (s["url"] or "", s["reason"] or "")),
     }
     manifest_key = keys.edition_manifest(paper, date)
     if archive.exists(manifest_key):

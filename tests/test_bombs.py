@@ -2,7 +2,7 @@
 (Content-Encoding) that inflates to 2 GiB from a body of a few KB to 2 MB.
 
 Scrapy's HttpCompressionMiddleware inflates 64 KiB at a time and stops at the request's
-size cap (pages: 8 MiB, families/base.py MAX_PAGE_BYTES; page PDFs: DOWNLOAD_MAXSIZE),
+size cap (pages: 8 MiB, families/base.py MAX_PAGE_BYTES; page PDFs: 64 MiB, spiders/pipelines.py MAX_PDF_BYTES),
 so the crawl stays bounded; the article is skipped as too large, the rest archived.
 Honest encodings are decoded, brotli too (the brotli package is in requirements.lock).
 """
@@ -138,7 +138,7 @@ def test_compressed_bombs_are_cut_at_the_size_cap_and_honest_encodings_decoded(
         want = f"too large: a {coding} body of {size} bytes inflates past {MAX_PAGE_BYTES} bytes"
         assert want in reason, reason
         assert hits[path] == 1, "a bomb is not fetched again"
-    assert "too large: a gzip body" in skipped.pop(pdf_bomb)  # past DOWNLOAD_MAXSIZE (256 MiB)
+    assert "too large: a gzip body" in skipped.pop(pdf_bomb)  # past the page PDF cap (64 MiB)
     assert set(skipped.values()) == {"robots: forbidden by robots.txt"}  # the replica's robots trap
 
     truth = {a["url"]: a for a in site.truth(DAY)["articles"]}
@@ -158,5 +158,5 @@ def test_compressed_bombs_are_cut_at_the_size_cap_and_honest_encodings_decoded(
                      "`too large` (one request each); honest gzip and brotli articles decoded",
                      f"every other article crawled; crawl peak RSS {peak_rss >> 20} MiB")
     fault_report.row("Compressed-body bomb as a page PDF (gzip, 2 GiB)",
-                     "inflated up to DOWNLOAD_MAXSIZE (256 MiB), then the PDF skipped as `too large`",
+                     "inflated up to the page PDF cap (64 MiB), then the PDF skipped as `too large`",
                      "the page and its articles crawled")

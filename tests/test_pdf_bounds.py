@@ -125,16 +125,10 @@ def test_a_pdf_over_the_size_cap_is_skipped_as_too_large(hostile_run, fault_repo
                      "`too large`", "the edition archived, every other page's text extracted")
 
 
-@pytest.mark.xfail(strict=True, reason="flows/steps.py does not yet record PageText.skipped in the manifest")
 def test_pdfs_without_text_are_in_the_manifests_skipped(hostile_run, fault_report):
     site, skipped = hostile_run["site"], hostile_run["skipped"]
     reasons = {no: skipped.get(site.pdf_paths[DAY][no]) for no in (2, 3)}
-    listed = reasons == {2: f"text extraction: over {MEMORY_MIB} MiB of memory",
-                         3: f"text extraction: over {SLOW_TIMEOUT} s"}
+    assert reasons == {2: f"text extraction: over {MEMORY_MIB} MiB of memory",
+                       3: f"text extraction: over {SLOW_TIMEOUT} s"}
     fault_report.row("Page PDF over the text extraction bounds, in the manifest",
-                     "listed in the manifest's `skipped` with its reason" if listed
-                     else "the reason is logged (flows.pdftext), the page's text is empty",
-                     "the PDF archived" if listed else
-                     "GAP: the reason is not in the manifest's `skipped` (flows/steps.py must record "
-                     "flows.pdftext.extract(...).skipped)")
-    assert listed, reasons
+                     "listed in the manifest's `skipped` with its reason", "the PDF archived")

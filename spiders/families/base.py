@@ -34,7 +34,7 @@ NO_EDITION = (403, 404, 410)
 # "第01版：要闻", "A01版：要闻", "第B02版:广告", "01版 要闻"
 PAGE_LABEL = re.compile(r"第?\s*([A-Za-z]*)\s*(\d+)\s*([A-Za-z]*)\s*版\s*[：:]?\s*(.*)", re.DOTALL)
 # No e-paper page comes near this; a bigger answer is a trap (EPAPER_MAX_PAGE_BYTES).
-# Page PDFs keep Scrapy's DOWNLOAD_MAXSIZE.
+# Page PDFs have their own cap (spiders/pipelines.py MAX_PDF_BYTES).
 MAX_PAGE_BYTES = 8 * 1024 * 1024
 # Links that lead nowhere by design, ignored without a record: the empty href, in-page
 # anchors ("#", "#top") and scripts that do nothing (javascript:; javascript:void(0)).
