@@ -2,7 +2,7 @@
 
     python -m bench.clean_bench [--seconds S]
 
-Runs on the labelled article pages (tests/clean_labelled.py), pinned to one CPU,
+Runs on the labelled article pages (replica/labelled_clean.py), pinned to one CPU,
 each contender timed in the same run over the same pages, repeated until at least
 S seconds have passed. Figures on a shared machine are noisy: read the ratio.
 """
@@ -15,8 +15,8 @@ import time
 
 import trafilatura
 
-from flows.clean import clean_article
-from tests.clean_labelled import html_of, labelled_set
+from replica.labelled_clean import html_of, labelled_set
+from text.clean import clean_article
 
 
 def rate(fn, inputs: list, seconds: float) -> float:

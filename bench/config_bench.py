@@ -1,7 +1,7 @@
 """Loading a long papers file: CPU time and memory, this version against an earlier one.
 
 Writes a generated papers file of `--papers` entries (every fifth with two eras), loads it
-with `epaper.config` as it is and with the version at `--before` (taken from git into a
+with `papers.catalogue` as it is and with the version at `--before` (taken from git into a
 temporary module), each in its own process so peak memory is its own, best of `--repeat`.
 CPU seconds, not wall time: on a shared machine other processes only add wall time.
 
@@ -81,10 +81,10 @@ def main() -> int:
         papers = folder / "papers.yaml"
         papers.write_text(papers_file(args.papers), encoding="utf-8")
         old = folder / "config_before.py"
-        old.write_text(subprocess.run(["git", "show", f"{args.before}:epaper/config.py"], cwd=harness.ROOT,
+        old.write_text(subprocess.run(["git", "show", f"{args.before}:papers/catalogue.py"], cwd=harness.ROOT,
                                       check=True, capture_output=True, text=True).stdout, encoding="utf-8")
         started = time.perf_counter()
-        now = best(harness.ROOT / "epaper" / "config.py", papers, args.repeat)
+        now = best(harness.ROOT / "papers" / "catalogue.py", papers, args.repeat)
         then = best(old, papers, args.repeat)
         print(f"{args.papers} papers, {papers.stat().st_size / 2**20:.1f} MiB, best of {args.repeat}")
         print(f"{'version':<12} {'CPU s':>8} {'peak RSS MiB':>13}")

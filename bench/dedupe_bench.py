@@ -1,7 +1,7 @@
 """Dedupe throughput, scaling and memory against a growing catalog.
 
 For each archive size (ascending) the catalog is filled with background articles up to
-that size; then labelled reprint sets built from the seed pages (tests/dedupe_fixtures.py)
+that size; then labelled reprint sets built from the seed pages (replica/labelled_dedupe.py)
 go through `Catalog.assign` one article at a time: the whole path, tokens + signature +
 candidates + verification + catalog write. They are removed again before the next size,
 so sizes differ only in what is already archived; each size is measured `--repeat` times
@@ -44,9 +44,9 @@ from sqlalchemy import bindparam, create_engine, delete, event, func, insert, se
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flows.dedupe import Fingerprint, band_keys, fingerprint, overlap, shingles  # noqa: E402
+from replica.labelled_dedupe import labelled_set, pair_metrics, stories  # noqa: E402
 from storage.catalog import Catalog, articles, bands, row_values  # noqa: E402
-from tests.dedupe_fixtures import labelled_set, pair_metrics, stories  # noqa: E402
+from text.dedupe import Fingerprint, band_keys, fingerprint, overlap, shingles  # noqa: E402
 
 BACKGROUND_SHARE = 0.12
 BATCH = 2000

@@ -191,8 +191,8 @@ def measure(families: list[str], pages: int, repeat: int, upload: bool, workdir:
     """Run the bench; returns per-edition medians and the totals."""
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     contenders = contenders or CONTENDERS
-    from epaper.config import get_paper
-    from epaper.replica import ReplicaServer
+    from papers.catalogue import get_paper
+    from replica import ReplicaServer
 
     day = harness.dates(1)[0]
     sites = harness.build_sites(families, [day], pages)

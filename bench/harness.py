@@ -24,7 +24,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# One paper per CMS family, as in the demo (epaper.replica.demo_sites).
+# One paper per CMS family, as in the demo (replica.demo_sites).
 PAPERS = {
     "founder-new": "bcrb",
     "founder-classic": "pdtimes",
@@ -61,7 +61,7 @@ def dates(n: int, offset: int = 0) -> list[date]:
 def build_sites(families: list[str], days: list[date], pages: int) -> list:
     """One replica site per family, each holding the editions of `days` (no traps that
     change between runs: nothing answers 429)."""
-    from epaper.replica import build_site
+    from replica import build_site
 
     options = {"founder-new": {"skin": "swiper"}}
     return [build_site(f, PAPERS[f], days, pages=pages, missing={}, **options.get(f, {})) for f in families]

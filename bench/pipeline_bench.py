@@ -174,7 +174,7 @@ def empty_one(site, day, papers_file: str) -> float:
 # --- throughput -----------------------------------------------------------------------------
 
 def throughput(home: Path, families: list[str], n_dates: int, pages: int, log) -> dict:
-    from epaper.replica import ReplicaServer
+    from replica import ReplicaServer
 
     days = harness.dates(n_dates + 1, offset=10)
     sites = harness.build_sites(families, days, pages)
@@ -232,8 +232,8 @@ def render_throughput(t: dict) -> str:
 def _topics():
     import numpy as np
 
-    from epaper.replica.corpus import seed_articles
-    from flows.dedupe import shingles
+    from replica.corpus import seed_articles
+    from text.dedupe import shingles
 
     sets = [shingles("\n".join(a.paragraphs)) for a in seed_articles() if a.kind == "news" and len(a.paragraphs) > 1]
     return [s for s in sets if len(s) >= 30], np.array([len(s) for s in sets if len(s) >= 30])
@@ -254,7 +254,7 @@ def _synthetic(i: int) -> tuple[str, str, str, object, dict, list[int]]:
     keys it adds to the index: a reprint only those its cluster lacks, as assign does)."""
     import numpy as np
 
-    from flows.dedupe import Fingerprint, band_keys
+    from text.dedupe import Fingerprint, band_keys
 
     topics, sizes = _topics()
     day, pos = divmod(i, ROWS_PER_DAY)
@@ -412,7 +412,7 @@ def scaling(home: Path, sizes: list[int], families: list[str], per_size: int, pa
     new edition (of the round's family) through the flow against every catalog in turn,
     the order rotating, so a slow spell of a shared machine hits every size alike.
     `warm`: this process has archived editions already, else one warm-up edition first."""
-    from epaper.replica import ReplicaServer
+    from replica import ReplicaServer
 
     days = harness.dates(per_size * len(sizes) + 1, offset=100)
     sites = harness.build_sites(families, days, pages)
@@ -566,8 +566,8 @@ def heavy_pdfs(megabytes: float = 1.0):
     from reportlab.lib.utils import ImageReader
     from reportlab.pdfgen import canvas
 
-    import epaper.replica.site as replica_site
-    from epaper.replica.pdf import FONT
+    import replica.site as replica_site
+    from replica.pdf import FONT
 
     side = int(1050 * megabytes ** 0.5)
     buf = io.BytesIO()
@@ -608,7 +608,7 @@ def heavy_pdfs(megabytes: float = 1.0):
 def memory(home: Path, page_counts: list[int], log, pdf_mb: float = 1.0, recrawl: bool = True) -> dict:
     """A worker archives an edition of each size; the largest is then archived again
     (`recrawl`; unchanged: a conditional re-crawl against its archived WARC)."""
-    from epaper.replica import ReplicaServer
+    from replica import ReplicaServer
 
     out = []
     with heavy_pdfs(pdf_mb), harness.environment(EPAPER_S3_BUCKET="bench-memory",

@@ -2,7 +2,7 @@
 
     python -m bench.recrawl_bench [--gzip]
 
-Archives one edition of every paper of the bundled replica (epaper.replica.demo_sites, all
+Archives one edition of every paper of the bundled replica (replica.demo_sites, all
 CMS families) into an embedded SeaweedFS in a scratch EPAPER_HOME, then archives each again
 unchanged: the second fetch asks conditionally (If-None-Match / If-Modified-Since) against
 the archived WARC and the replica answers 304. Per paper and in total: bytes received as the
@@ -20,13 +20,12 @@ import time
 import yaml
 from warcio.archiveiterator import ArchiveIterator
 
-from epaper.config import get_paper
-from epaper.replica import DEMO_DATES, ReplicaServer, demo_sites
 from flows import steps
-from flows.workdir import new_workdir
+from papers.catalogue import get_paper
+from papers.workdir import new_workdir
+from replica import DEMO_DATES, GzipReplica, ReplicaServer, demo_sites
 from storage.archive import open_archive
 from storage.catalog import Catalog
-from tests.test_warc import GzipReplica
 
 DAY = DEMO_DATES[1]  # the date every demo paper has an edition
 

@@ -11,6 +11,9 @@ import os
 import sys
 from pathlib import Path
 
+from epaper.report import summary
+from papers.home import epaper_home, settle_home
+
 # Closed networks: Prefect must not try to phone home.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -22,27 +25,9 @@ class CommandError(Exception):
     """A failure the user can act on, printed as one line."""
 
 
-def default_home() -> Path:
-    """EPAPER_HOME when unset: the user's data folder, not the current folder, so that a
-    command run from anywhere finds the same archive."""
-    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(data) / "epaper"
-
-
-def settle_home() -> Path:
-    """Export EPAPER_HOME (the default unless set), for this process and its children."""
-    home = os.environ.get("EPAPER_HOME") or str(default_home())
-    old_default = Path(".epaper")
-    if not os.environ.get("EPAPER_HOME") and old_default.is_dir() and old_default.resolve() != Path(home).resolve():
-        print(f"epaper: note: using {home}; the archive in {old_default.resolve()} (the default before) "
-              f"is used with EPAPER_HOME={old_default.resolve()}", file=sys.stderr)
-    os.environ["EPAPER_HOME"] = home
-    return Path(home).resolve()
-
-
 def demo_papers_file() -> Path:
     """Where `epaper demo` keeps the papers file of its replica sites."""
-    return Path(os.environ.get("EPAPER_HOME") or default_home()) / "demo-papers.yaml"
+    return epaper_home() / "demo-papers.yaml"
 
 
 def papers_file(args) -> str | None:
@@ -54,25 +39,8 @@ def papers_file(args) -> str | None:
     return str(demo) if demo.exists() else None
 
 
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
-def summary(result: dict) -> str:
-    """One line per edition run, for the terminal."""
-    head = f"{result['paper']} {result['date']}"
-    if result["status"] == "missing":
-        return f"{head}: no edition ({result['reason']})"
-    if result["status"] == "failed":
-        return f"{head}: failed ({result['reason']})"
-    reprints = sum(1 for a in result["articles"] if a["cluster"] != a["key"])
-    return (f"{head}: {plural(len(result['pages']), 'page')}, {plural(len(result['articles']), 'article')}, "
-            f"{plural(reprints, 'reprint')}, {'archived' if result['changed'] else 'unchanged'} -> {result['key']}"
-            + (f" (incomplete: {result['incomplete']})" if result.get("incomplete") else ""))
-
-
 def cmd_archive(args) -> None:
-    from epaper.config import get_paper, parse_date
+    from papers.catalogue import get_paper, parse_date
 
     papers = papers_file(args)
     get_paper(args.paper, papers)  # a bad paper or date fails before Prefect starts
@@ -98,7 +66,7 @@ def cmd_backfill(args) -> None:
 
 
 def cmd_reprocess(args) -> None:
-    from epaper.config import get_paper, parse_date
+    from papers.catalogue import get_paper, parse_date
 
     papers = papers_file(args)
     get_paper(args.paper, papers)
@@ -109,7 +77,7 @@ def cmd_reprocess(args) -> None:
 
 
 def cmd_papers(args) -> None:
-    from epaper.config import load_papers
+    from papers.catalogue import load_papers
 
     for paper in load_papers(papers_file(args)).values():
         era = paper.eras[-1]
@@ -137,7 +105,7 @@ def cmd_deployments(args) -> None:
 
 def cmd_setup_prefect(args) -> None:
     from epaper import deployments
-    from epaper.config import load_papers
+    from papers.catalogue import load_papers
 
     if args.crash_after < 60:
         raise CommandError(f"--crash-after {args.crash_after}: under 60 s, two heartbeats at Prefect's shortest "
@@ -154,7 +122,7 @@ def archive_place(archive, embedded: bool) -> str:
 
 
 def cmd_ls(args) -> None:
-    from epaper.config import BUILTIN_PAPERS, load_papers
+    from papers.catalogue import BUILTIN_PAPERS, load_papers
     from storage import keys
     from storage.archive import open_archive
 
@@ -344,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_demo)
 
     # The replica's families, from the config: importing the renderers would slow every command.
-    from epaper.config import FAMILIES
+    from papers.catalogue import FAMILIES
 
     p = sub.add_parser("replica", help="serve the replica sites on 127.0.0.1 until Ctrl-C, with a papers file",
                        description="Serve the bundled replica e-paper sites (papers replica-*) on 127.0.0.1 "

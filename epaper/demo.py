@@ -13,8 +13,9 @@ from pathlib import Path
 
 import yaml
 
-from epaper.replica import ReplicaServer, Site, demo_sites
-from flows.workdir import epaper_home
+from epaper.report import plural, summary
+from papers.home import epaper_home
+from replica import ReplicaServer, Site, demo_sites
 from storage.archive import open_archive
 
 DEMO_PREFIX = "demo-"
@@ -36,7 +37,6 @@ def write_papers_file(sites: list[Site], base_url: str, path: Path, prefix: str 
 
 
 def run_demo() -> list[dict]:
-    from epaper.cli import plural, summary
     from flows.archive import archive_edition
     from storage import keys
 

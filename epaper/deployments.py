@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from epaper.config import BUILTIN_PAPERS, Paper, load_papers, read_papers
+from papers.catalogue import BUILTIN_PAPERS, Paper, load_papers, read_papers
 
 PROJECT_DIR = BUILTIN_PAPERS.parent
 PREFECT_YAML = PROJECT_DIR / "prefect.yaml"
@@ -78,7 +78,7 @@ def enter_project() -> dict[str, str]:
     """The deployments' pull step. A process worker starts each flow run in a fresh temporary
     folder; the flow code is where this package is installed from (the repo, /app in the image).
     EPAPER_HOME, unless the worker sets it, is the CLI's default: runs and commands share one archive."""
-    from epaper.cli import settle_home
+    from papers.home import settle_home
 
     settle_home()
     os.chdir(PROJECT_DIR)

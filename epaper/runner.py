@@ -26,12 +26,13 @@ from pathlib import Path
 
 import httpx
 
-EDITIONS = logging.getLogger("epaper.editions")  # records carry `edition` (a result dict)
+from flows.progress import EDITIONS
+
 STOP_TIMEOUT = 10
 
 
 def log_path(command: str) -> Path:
-    from flows.workdir import epaper_home
+    from papers.home import epaper_home
 
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     path = epaper_home() / "logs" / f"{command}-{stamp}.log"
@@ -154,9 +155,11 @@ def _drain_prefect() -> None:
 def prefect_api(log: Path) -> Iterator[None]:
     """PREFECT_API_URL if set; else a temporary API server of ours for the command's
     duration (its output into `log`)."""
-    from prefect.settings import (PREFECT_API_URL,
-                                  PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
-                                  temporary_settings)
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        temporary_settings,
+    )
 
     if PREFECT_API_URL.value():
         try:

@@ -12,9 +12,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 
-from epaper.config import get_paper, parse_date
 from flows import steps
-from flows.workdir import edition_workdir, read_jsonl
+from papers.catalogue import get_paper, parse_date
+from papers.workdir import edition_workdir, read_jsonl
 from storage.archive import ArchiveUnavailable, open_archive
 from storage.catalog import Catalog
 from storage.locks import edition_lock

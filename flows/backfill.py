@@ -4,11 +4,15 @@ from __future__ import annotations
 import datetime as dt
 
 from prefect import flow
-from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
+from prefect.artifacts import (
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 
-from epaper.config import ConfigError, get_paper, parse_date
-from epaper.runner import EDITIONS
 from flows.archive import archive_edition
+from flows.progress import EDITIONS
+from papers.catalogue import ConfigError, get_paper, parse_date
 
 
 class EditionsFailed(RuntimeError):
@@ -26,7 +30,7 @@ def backfill(paper: str, start: str, end: str, papers_file: str | None = None) -
     get_paper(paper, papers_file)
     first, last = parse_date(start), parse_date(end)
     if last < first:
-        raise ConfigError(f"bad range: --to {end} is before --from {start}")
+        raise ConfigError(f"bad range: the end {end} is before the start {start}")
     dates = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
     progress = create_progress_artifact(progress=0.0, description=f"backfill {paper} {start}..{end}")
     results = []

@@ -14,10 +14,10 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from epaper.config import Paper, get_paper, parse_date
 from flows import archive as archive_flow
 from flows import steps
-from flows.workdir import edition_workdir
+from papers.catalogue import Paper, get_paper, parse_date
+from papers.workdir import edition_workdir
 from spiders.httpcache import replay_settings
 from storage import keys
 from storage.archive import Archive, ArchiveError, open_archive

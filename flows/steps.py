@@ -12,16 +12,16 @@ import logging
 from functools import partial
 from pathlib import Path
 
-from epaper.config import Paper
-from flows.clean import clean_article
-from flows.dedupe import keywords
-from flows.pdftext import extract
-from flows.workdir import items, named_if_full, raise_if_full, read_jsonl, write_jsonl
+from papers.catalogue import Paper
+from papers.workdir import items, named_if_full, raise_if_full, read_jsonl, write_jsonl
 from spiders.crawl import CrawlError, run_crawl
 from spiders.httpcache import WarcError, WarcIndex, revalidate_settings
 from storage import keys
 from storage.archive import Archive, ObjectNotFound, in_parallel, open_archive
 from storage.catalog import Catalog
+from text.clean import clean_article
+from text.dedupe import keywords
+from text.pdftext import extract
 
 log = logging.getLogger(__name__)
 

@@ -36,6 +36,7 @@ from minio.datatypes import Object
 from minio.error import InvalidResponseError, S3Error, ServerError
 from minio.versioningconfig import ENABLED, VersioningConfig
 
+from papers.home import epaper_home
 from storage.keys import check_key
 from storage.s3server import EmbeddedS3, EmbeddedS3Error
 
@@ -454,7 +455,7 @@ def open_archive(bucket: str | None = None, tries: int = DEFAULT_TRIES) -> Itera
 
 def _acquire_embedded() -> None:
     if _shared["server"] is None:
-        home = Path(os.environ.get("EPAPER_HOME") or ".epaper")
+        home = epaper_home()
         server = EmbeddedS3(home / "s3")
         try:
             server.start()

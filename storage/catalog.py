@@ -18,17 +18,44 @@ from __future__ import annotations
 import os
 from datetime import datetime, timezone
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 import xxhash
-from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Float, Index, Integer,
-                        LargeBinary, MetaData, String, Table, bindparam, create_engine, delete, event,
-                        func, insert, select, text, update)
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from flows.dedupe import Fingerprint, fingerprint, is_reprint, overlap, pack, size_allows_reprint, unpack
+from papers.home import epaper_home
+from text.dedupe import (
+    Fingerprint,
+    fingerprint,
+    is_reprint,
+    overlap,
+    pack,
+    size_allows_reprint,
+    unpack,
+)
 
 # Within one cluster only its best few candidates are verified: one verified member is
 # enough to join a cluster.
@@ -114,7 +141,7 @@ def _hash64(s: str) -> int:
 
 
 def _default_url() -> str:
-    home = Path(os.environ.get("EPAPER_HOME") or ".epaper")
+    home = epaper_home()
     home.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{home / 'catalog.sqlite'}"
 

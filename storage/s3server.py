@@ -43,6 +43,8 @@ from pathlib import Path
 import urllib3
 from minio import Minio
 
+from papers.home import epaper_home
+
 HOST = "127.0.0.1"
 # SeaweedFS's convention is grpc port = http port + 10000, and the mini admin worker
 # dials admin.port + 10000 whatever -admin.port.grpc says, so every twin keeps it.
@@ -471,8 +473,8 @@ def main(argv: list[str] | None = None) -> int:
     gone, data folder released) on SIGTERM or Ctrl+C: exit status 128 + the signal."""
     parser = argparse.ArgumentParser(prog="python -m storage.s3server", description=main.__doc__)
     parser.add_argument("data_dir", nargs="?", type=Path,
-                        default=Path(os.environ.get("EPAPER_HOME", ".epaper")) / "s3",
-                        help="the server's data folder (default: $EPAPER_HOME/s3, EPAPER_HOME=.epaper)")
+                        default=epaper_home() / "s3",
+                        help="the server's data folder (default: $EPAPER_HOME/s3, the CLI's EPAPER_HOME)")
     parser.add_argument("--env", action="store_true",
                         help="print only `export` lines for a shell to source (keys included)")
     args = parser.parse_args(argv)

@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.replica",
     "tests.fixtures.prefect",
     "tests.fixtures.edition",
+    "tests.faults_report",  # the fault_report fixture: the README fault table's rows
 ]

@@ -20,10 +20,9 @@ from urllib.parse import urlsplit
 import brotli
 import pytest
 
-from epaper.replica import ReplicaServer, build_site
+from replica import ReplicaServer, build_site
 from spiders.crawl import run_crawl
 from spiders.families.base import MAX_PAGE_BYTES
-from tests.faults_report import fault_report  # noqa: F401  (fixture)
 
 DAY = date(2025, 4, 28)
 CHUNK = bytes(16 << 20)

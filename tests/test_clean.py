@@ -9,12 +9,12 @@ from importlib.resources import files
 
 import pytest
 
-from flows.cjk import normalise_text, paragraphs
-from flows.clean import clean_article
-from tests import clean_labelled as labelled
+from replica import labelled_clean as labelled
+from text.cjk import normalise_text, paragraphs
+from text.clean import clean_article
 
 # The seed pages as bundled with the replica (a copy of shared/seeds/).
-SEEDS = files("epaper.replica") / "data"
+SEEDS = files("replica") / "data"
 
 
 def item(html, family="founder-new", url="http://epaper.example.cn/bcrb/pc/content/202504/29/content_1.html",

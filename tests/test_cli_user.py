@@ -19,15 +19,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from epaper.cli import summary
-from epaper.replica import ReplicaServer, build_site
+from epaper.report import summary
 from flows.archive import archive_edition
-from flows.dedupe import fingerprint, overlap
+from replica import ReplicaServer, build_site
+from replica.labelled_dedupe import stories
 from storage.archive import open_archive
 from storage.catalog import Catalog
-from tests.dedupe_fixtures import stories
 from tests.fixtures.edition import epaper, error_line
 from tests.test_dedupe import catalog_url, new_pg_url  # noqa: F401  (SQLite and PostgreSQL)
+from text.dedupe import fingerprint, overlap
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = date(2025, 4, 28)

@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 import yaml
 
-from epaper.config import (
+from papers.catalogue import (
     BUILTIN_PAPERS,
     ConfigError,
     get_paper,
@@ -11,7 +11,7 @@ from epaper.config import (
     parse_date,
     read_papers,
 )
-from epaper.replica import demo_sites
+from replica import demo_sites
 
 GOOD = """
 - id: bcrb

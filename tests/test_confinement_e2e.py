@@ -24,11 +24,10 @@ import pytest
 import yaml
 from warcio.archiveiterator import ArchiveIterator
 
-from epaper.replica import ReplicaServer, build_site
 from flows.archive import archive_edition
+from replica import ReplicaServer, build_site
 from storage.archive import open_archive
 from storage.s3server import GRPC_OFFSET
-from tests.faults_report import fault_report  # noqa: F401  (fixture)
 
 CLEAN_DAY, HOSTILE_DAY = date(2025, 4, 28), date(2025, 4, 29)
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "accept-encoding"}

@@ -15,9 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from epaper.replica import ReplicaServer, build_site
+from replica import ReplicaServer, build_site
 from spiders.crawl import CrawlError, run_crawl
-from tests.faults_report import fault_report  # noqa: F401  (fixture)
 
 DAY = date(2025, 4, 28)
 
@@ -169,8 +168,8 @@ def test_a_bad_budget_or_timeout_fails_the_crawl_naming_the_variable(name, value
 
 def test_an_edition_cut_at_its_deadline_is_archived_as_incomplete(tmp_path, monkeypatch, archive_env,
                                                                    prefect_api):
-    from epaper.cli import summary
     from epaper.demo import write_papers_file
+    from epaper.report import summary
     from flows.archive import archive_edition
     from storage.archive import open_archive
 

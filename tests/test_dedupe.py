@@ -1,7 +1,7 @@
-"""Near-duplicate detection (flows/dedupe.py) and its shared catalog (storage/catalog.py).
+"""Near-duplicate detection (text/dedupe.py) and its shared catalog (storage/catalog.py).
 
 Real SQLite files and the real PostgreSQL server on 127.0.0.1:5432 (a scratch database
-per test); the articles come from the seed pages (tests/dedupe_fixtures.py).
+per test); the articles come from the seed pages (replica/labelled_dedupe.py).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import pytest
 from datasketch import MinHash
 from sqlalchemy import create_engine, func, select, text
 
-from flows import dedupe
+from replica.labelled_dedupe import PAPERS, labelled_set, pair_metrics, seed_dir, stories
 from storage.catalog import Catalog, CatalogError, articles, bands
-from tests.dedupe_fixtures import PAPERS, labelled_set, pair_metrics, seed_dir, stories
+from text import dedupe
 
 jieba.setLogLevel(logging.WARNING)
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

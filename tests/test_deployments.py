@@ -11,10 +11,9 @@ import yaml
 
 from epaper import deployments
 from epaper.cli import main
-from epaper.config import load_papers
-from epaper.replica import ReplicaServer, build_site
+from papers.catalogue import load_papers
+from replica import ReplicaServer, build_site
 from tests.prefect_server import BIN, PROJECT, PrefectServer
-
 
 DAY = date(2025, 4, 28)
 

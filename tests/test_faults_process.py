@@ -25,13 +25,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from epaper.replica import ReplicaServer, build_site
 from flows import steps
 from flows.archive import archive_edition
+from replica import ReplicaServer, build_site
 from storage.archive import Archive, ArchiveUnavailable, open_archive
 from storage.catalog import Catalog, CatalogError
 from storage.s3server import EmbeddedS3
-from tests.faults_report import fault_report  # noqa: F401  (fixture)
 from tests.fixtures.edition import all_versions
 
 DAY = date(2025, 4, 28)
@@ -337,7 +336,7 @@ def test_s3_stopped_during_publish_is_retried_and_the_run_completes(tmp_path, mo
 def test_s3_down_past_the_retry_limit_fails_clearly_and_a_rerun_completes(tmp_path, monkeypatch, fault_report):
     """At the step level (Prefect adds 3 task retries, 35 s of backoff, on top)."""
     with own_s3(tmp_path, monkeypatch) as (s3, proxy), edition_site(tmp_path) as (site, server, papers_file):
-        from epaper.config import get_paper
+        from papers.catalogue import get_paper
 
         workdir = tmp_path / "work"
         workdir.mkdir()

@@ -18,11 +18,10 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from epaper.replica import ReplicaServer, build_site
 from flows.archive import archive_edition
+from replica import ReplicaServer, build_site
 from spiders.crawl import CrawlError, run_crawl
 from storage.archive import open_archive
-from tests.faults_report import fault_report  # noqa: F401  (fixture)
 from tests.fixtures.edition import all_versions
 
 DAY = date(2025, 4, 28)

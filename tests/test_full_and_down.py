@@ -25,16 +25,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from epaper.config import get_paper
-from epaper.replica import ReplicaServer, build_site
 from flows import steps
 from flows.archive import archive_edition
-from flows.workdir import DamagedFile, NoSpace, edition_workdir, read_jsonl, write_jsonl
+from papers.catalogue import get_paper
+from papers.workdir import DamagedFile, NoSpace, edition_workdir, read_jsonl, write_jsonl
+from replica import ReplicaServer, build_site
 from storage import keys
 from storage.archive import Archive, ArchiveFull, ArchiveUnavailable, open_archive
 from storage.catalog import Catalog
 from storage.s3server import EmbeddedS3
-from tests.faults_report import fault_report  # noqa: F401  (fixture)
 
 PAPER, DAY = "bcrb", "2025-04-28"
 MANIFEST = keys.edition_manifest(PAPER, DAY)

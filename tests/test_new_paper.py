@@ -5,7 +5,7 @@ import json
 
 import yaml
 
-from epaper.replica import ReplicaServer, build_site
+from replica import ReplicaServer, build_site
 from storage.archive import open_archive
 from tests.fixtures.edition import DAYS, epaper
 

@@ -1,7 +1,7 @@
 """Odd links (javascript:, mailto:, #, empty) never end a page (issue 20 item 2).
 
 The replica's `odd_links` variant puts them in the image map, before and among a page's
-articles, and in the page list of every family that has them (epaper/replica/families/odd.py);
+articles, and in the page list of every family that has them (replica/families/odd.py);
 the map opens each article by script (javascript:window.open('…')). Real spiders crawl it
 over real HTTP: every article is archived, each odd link is skipped once with its reason or
 ignored by rule, and the edition is complete.
@@ -15,12 +15,11 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 import yaml
 
-from epaper.replica import ReplicaServer, build_site
-from epaper.replica.families import odd
 from flows.archive import archive_edition
+from replica import ReplicaServer, build_site
+from replica.families import odd
 from spiders.families.base import resolve_link
 from storage.archive import open_archive
-from tests.faults_report import fault_report  # noqa: F401  (fixture)
 from tests.test_spiders import VARIANTS, assert_matches_truth
 
 DAY = date(2025, 4, 28)

@@ -15,11 +15,8 @@ import sys
 import pytest
 
 from bench.config_bench import papers_file
-from epaper import config
-from epaper.config import ConfigError, load_papers, read_papers
-from tests import faults_report
-
-fault_report = faults_report.fault_report  # the fixture, where pytest looks for it
+from papers import catalogue
+from papers.catalogue import ConfigError, load_papers, read_papers
 
 PAPER = """- id: lol
   name: 笑报
@@ -54,7 +51,7 @@ def refused(path) -> str:
 @pytest.mark.parametrize("parser", ["libyaml", "pure-python"])
 def test_billion_laughs_is_refused_at_its_first_anchor(tmp_path, monkeypatch, fault_report, parser):
     if parser == "pure-python":  # what runs where PyYAML has no libyaml
-        monkeypatch.setattr(config, "_Parser", config._PurePythonParser)
+        monkeypatch.setattr(catalogue, "_Parser", catalogue._PurePythonParser)
     path = write(tmp_path, LAUGHS)
     assert len(LAUGHS) < 1100
     message = refused(path)
@@ -72,7 +69,7 @@ def test_billion_laughs_is_refused_at_its_first_anchor(tmp_path, monkeypatch, fa
 
 def test_the_pure_python_parser_reads_the_catalogue_as_libyaml_does(monkeypatch):
     with_libyaml = load_papers()
-    monkeypatch.setattr(config, "_Parser", config._PurePythonParser)
+    monkeypatch.setattr(catalogue, "_Parser", catalogue._PurePythonParser)
     assert load_papers() == with_libyaml
 
 
@@ -174,10 +171,10 @@ def test_other_hostile_yaml_is_refused_with_its_line(tmp_path, content, problem)
 def test_a_file_larger_than_16_mib_is_refused_without_reading_it_all(tmp_path):
     path = tmp_path / "huge.yaml"
     with path.open("wb") as file:  # sparse: zero bytes on no disk
-        file.truncate(config.MAX_FILE_BYTES + 1)
+        file.truncate(catalogue.MAX_FILE_BYTES + 1)
     assert "larger than 16 MiB: not a papers file" in refused(path)
     with path.open("r+b") as file:
-        file.truncate(config.MAX_FILE_BYTES)
+        file.truncate(catalogue.MAX_FILE_BYTES)
     assert "larger than" not in refused(path)  # 16 MiB is read (and its NUL bytes refused)
     with pytest.raises(ConfigError, match="^/dev/zero: larger than 16 MiB"):  # no size to stat
         read_papers("/dev/zero")

@@ -1,6 +1,6 @@
 """Hostile page PDFs: a decompression bomb, a PDF that keeps the parser busy, one over
 the size cap. Text extraction runs in a process of its own under a memory limit and a
-timeout (flows/pdftext.py), downloads are capped at 64 MiB (spiders/pipelines.py): each
+timeout (text/pdftext.py), downloads are capped at 64 MiB (spiders/pipelines.py): each
 such PDF gives no text, with its reason, and the edition is archived with every other
 page's text. Real HTTP to a replica site, the real crawl and the real Prefect flow.
 """
@@ -14,14 +14,13 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from epaper.replica import ReplicaServer, build_site
-from epaper.replica.pdf import inflating_pdf
 from flows.archive import archive_edition
-from flows.pdftext import MEMORY_MIB, extract, page_text
+from replica import ReplicaServer, build_site
+from replica.pdf import inflating_pdf
 from spiders.pipelines import MAX_PDF_BYTES
 from storage import keys
 from storage.archive import open_archive
-from tests.faults_report import fault_report  # noqa: F401  (fixture)
+from text.pdftext import MEMORY_MIB, extract, page_text
 
 DAY = date(2025, 4, 28)
 SLOW_TIMEOUT = 2  # seconds: the 64 MiB stream needs a minute; a real page well under one

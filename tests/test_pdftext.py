@@ -18,12 +18,12 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
-from epaper.replica import build_site
-from flows.cjk import paragraphs
-from flows.pdftext import page_text
+from replica import build_site
+from text.cjk import paragraphs
+from text.pdftext import page_text
 
 # The seed pages as bundled with the replica (a copy of shared/seeds/).
-SEEDS = files("epaper.replica") / "data"
+SEEDS = files("replica") / "data"
 FONT = "CJK"
 HEADLINE = "全力打造人工智能发展试验田孵化器"
 

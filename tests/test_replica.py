@@ -11,8 +11,8 @@ from datetime import date
 import pdfplumber
 import pytest
 
-from epaper.replica import FAMILIES, ReplicaServer, build_site, demo_sites
-from epaper.replica.corpus import seed_articles
+from replica import FAMILIES, ReplicaServer, build_site, demo_sites
+from replica.corpus import seed_articles
 
 DAY = date(2025, 4, 28)
 

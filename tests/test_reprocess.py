@@ -8,13 +8,13 @@ from datetime import date
 import pytest
 import yaml
 
-from epaper.replica import ReplicaServer, build_site
 from flows import steps
 from flows.archive import archive_edition
-from flows.clean import clean_article
 from flows.reprocess import reprocess_edition
+from replica import ReplicaServer, build_site
 from storage.archive import ArchiveError, open_archive
 from tests.fixtures.edition import all_versions, epaper, error_line
+from text.clean import clean_article
 
 DAY = date(2025, 4, 28)
 

@@ -22,9 +22,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from warcio.archiveiterator import ArchiveIterator
 
-from epaper.config import get_paper
 from flows import steps
-from flows.workdir import read_jsonl, write_jsonl
+from papers.catalogue import get_paper
+from papers.workdir import read_jsonl, write_jsonl
 from storage.archive import Archive, ArchiveUnavailable, open_archive
 from storage.catalog import Catalog
 

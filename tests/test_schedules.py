@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from epaper import deployments
-from epaper.replica import ReplicaServer, build_site
+from replica import ReplicaServer, build_site
 from storage.archive import open_archive
 from tests.prefect_server import PrefectServer, stop
 

@@ -19,14 +19,13 @@ import pytest
 import yaml
 from parsel import Selector
 
-from epaper.replica import ReplicaServer, build_site
-from epaper.replica.faults import billion_laughs
 from flows.archive import archive_edition
+from replica import ReplicaServer, build_site
+from replica.faults import billion_laughs
 from spiders.crawl import CrawlError, run_crawl
 from spiders.families.base import article_id
 from storage import keys
 from storage.archive import ArchiveAuthError, open_archive
-from tests.faults_report import fault_report  # noqa: F401  (fixture)
 
 DAY = date(2025, 4, 28)
 ROOT = Path(__file__).resolve().parent.parent

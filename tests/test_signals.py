@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from epaper.replica import ReplicaServer, build_site
+from replica import ReplicaServer, build_site
 from storage.archive import open_archive
-from tests.faults_report import fault_report  # noqa: F401  (fixture)
 
 DAY = date(2025, 4, 28)
 EXIT_WITHIN = 20  # seconds from the signal

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from epaper.replica import ReplicaServer, build_site
+from replica import ReplicaServer, build_site
 from spiders.crawl import CrawlError, run_crawl
 
 DAY = date(2025, 4, 28)

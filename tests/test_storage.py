@@ -29,7 +29,13 @@ from storage.archive import (
     ObjectNotFound,
     open_archive,
 )
-from storage.s3server import GRPC_OFFSET, EmbeddedS3, EmbeddedS3Error, port_is_free, remove_stale_sockets
+from storage.s3server import (
+    GRPC_OFFSET,
+    EmbeddedS3,
+    EmbeddedS3Error,
+    port_is_free,
+    remove_stale_sockets,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 

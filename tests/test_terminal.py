@@ -54,8 +54,12 @@ def test_a_failed_edition_is_one_line_naming_the_log_file(sites, papers, archive
 def test_backfill_with_a_failed_edition_prints_every_date_and_ends_failed(
         sites, papers, archive_env):
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (ArtifactFilter, ArtifactFilterFlowRunId,
-                                                FlowRunFilter, FlowRunFilterName)
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        FlowRunFilter,
+        FlowRunFilterName,
+    )
 
     _, papers_file = papers
     # Day 1 archives, day 2's edition page answers 500, day 3 has no edition.

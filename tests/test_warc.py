@@ -3,7 +3,6 @@ into real SeaweedFS, and their WARCs read back with warcio."""
 from __future__ import annotations
 
 import base64
-import dataclasses
 import gzip
 import hashlib
 import io
@@ -17,27 +16,16 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from epaper.config import get_paper
-from epaper.replica import ReplicaServer, build_site
 from flows import steps
-from flows.workdir import new_workdir
+from papers.catalogue import get_paper
+from papers.workdir import new_workdir
+from replica import GzipReplica, build_site
 from spiders.httpcache import WarcError, WarcIndex
 from spiders.warc import SERVER_NOT_MODIFIED
 from storage.archive import open_archive
 from storage.catalog import Catalog
 
 DAY = date(2025, 4, 28)
-
-
-class GzipReplica(ReplicaServer):
-    """The replica answering its HTML gzip-compressed, as most e-paper servers do."""
-
-    def resolve(self, path, host):
-        res = super().resolve(path, host)
-        if res.status == 200 and res.content_type.startswith("text/html"):
-            res = dataclasses.replace(res, body=gzip.compress(res.body, mtime=0),
-                                      headers={**res.headers, "Content-Encoding": "gzip"})
-        return res
 
 
 @pytest.fixture

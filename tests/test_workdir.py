@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from flows.workdir import edition_workdir, sweep_abandoned
+from papers.workdir import edition_workdir, sweep_abandoned
 
 ROOT = Path(__file__).resolve().parent.parent
 HOLD = """
 import sys
-from flows.workdir import edition_workdir
+from papers.workdir import edition_workdir
 with edition_workdir("bcrb", "2025-04-28") as path:
     print(path, flush=True)
     sys.stdin.read()

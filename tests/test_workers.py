@@ -18,9 +18,9 @@ import pytest
 import yaml
 
 from epaper import deployments
-from epaper.config import read_papers
-from epaper.replica import ReplicaServer, build_site
 from flows.backfill import backfill
+from papers.catalogue import read_papers
+from replica import ReplicaServer, build_site
 from storage.archive import open_archive
 from storage.catalog import Catalog
 from tests.prefect_server import PrefectServer, free_port, stop
@@ -135,7 +135,12 @@ def test_two_workers_archive_every_article_once_with_the_clusters_of_a_serial_ru
 
 
 def check_runs_tasks_and_artifacts(client, runs, editions) -> None:
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        FlowRunFilter,
+        FlowRunFilterId,
+    )
 
     assert sorted(run.name for run in runs) == sorted(f"{paper} {day}" for paper, day in editions)
     assert any(overlaps(a, b) for a, b in itertools.combinations(runs, 2)), "the two workers ran side by side"
@@ -206,8 +211,12 @@ def check_clusters_as_serial(articles: dict[str, dict], editions, catalog_url: s
 
 def test_backfill_shows_progress_and_a_run_per_edition(archive_env, prefect_api, tmp_path, monkeypatch):
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter,
-                                                FlowRunFilterParentFlowRunId)
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        FlowRunFilter,
+        FlowRunFilterParentFlowRunId,
+    )
 
     monkeypatch.setenv("EPAPER_DOWNLOAD_DELAY", "0")
     # Day 1 archives, day 2's edition page answers 500 (a failed run), day 3 has no edition.

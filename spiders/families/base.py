@@ -26,8 +26,15 @@ from scrapy.exceptions import (
 )
 from scrapy.spidermiddlewares.httperror import HttpError
 
-from ..middlewares import (BudgetExceeded, DeadlineExceeded, DecompressionBomb, Offsite, RedirectLoop,
-                           site_domain, url_path)
+from ..middlewares import (
+    BudgetExceeded,
+    DeadlineExceeded,
+    DecompressionBomb,
+    Offsite,
+    RedirectLoop,
+    site_domain,
+    url_path,
+)
 
 REDIRECTS = (301, 302, 303, 307, 308)
 NO_EDITION = (403, 404, 410)

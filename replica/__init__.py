@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import date
 
 from .families import RENDERERS
-from .server import ReplicaServer
+from .server import GzipReplica, ReplicaServer
 from .site import Site
 
-__all__ = ["ReplicaServer", "Site", "build_site", "demo_sites", "FAMILIES"]
+__all__ = ["GzipReplica", "ReplicaServer", "Site", "build_site", "demo_sites", "FAMILIES"]
 
 FAMILIES = tuple(RENDERERS)
 DEMO_DATES = [date(2025, 4, 27), date(2025, 4, 28), date(2025, 4, 29)]
@@ -26,7 +26,7 @@ def build_site(family: str, paper: str, dates: list[date], **options) -> Site:
     Options common to all families: pages (default 4), missing ({date: 404|403|410|301};
     default: the two days after the last date), busy (how many articles answer 429
     with Retry-After once), robots_trap (default True: a front-page hotspot into the
-    path robots.txt forbids), faults ({target: kind}, see epaper/replica/faults.py;
+    path robots.txt forbids), faults ({target: kind}, see replica/faults.py;
     with fault_retry_after, fault_size). Family renderers document their own.
     """
     try:

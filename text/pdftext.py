@@ -6,11 +6,11 @@ from the foot of one column to the head of the next. What marks a paragraph is
 geometry: its first line is indented, its last line stops short of the column's
 right edge. So lines are grouped into column blocks, the blocks put in reading
 order by recursive XY-cut (headline band above, then columns left to right), and
-lines joined into paragraphs with flows.cjk's rule (no space inside CJK).
+lines joined into paragraphs with text.cjk's rule (no space inside CJK).
 
 A page PDF comes from the paper's site and may be hostile: a small file whose
 streams inflate to gigabytes, or one that keeps the parser busy for minutes. So the
-text is extracted in a separate process (`python -m flows.pdftext`) under an
+text is extracted in a separate process (`python -m text.pdftext`) under an
 address-space and CPU limit and a wall-clock timeout; a PDF over them is killed,
 gives no text and says why, and the edition goes on.
 """
@@ -37,7 +37,7 @@ from pdfminer.layout import LTTextContainer, LTTextLineHorizontal
 from pdfminer.psexceptions import PSException
 from pdfplumber.utils.exceptions import PdfminerException
 
-from flows.cjk import clean_line, ends_sentence, is_indented, join_lines
+from text.cjk import clean_line, ends_sentence, is_indented, join_lines
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ class _Extractor:
         self.memory_mib = memory_mib
         path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         env = {**os.environ, "PYTHONPATH": path}
-        self.proc = subprocess.Popen([sys.executable, "-m", "flows.pdftext", str(memory_mib)], env=env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "text.pdftext", str(memory_mib)], env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.healthy = True
         try:  # its start (imports) is not any PDF's time
@@ -159,7 +159,7 @@ class _Extractor:
                 raise EOFError
         except (TimeoutError, EOFError):
             self.stop()
-            raise RuntimeError(f"the PDF text extractor ({sys.executable} -m flows.pdftext) did not start")
+            raise RuntimeError(f"the PDF text extractor ({sys.executable} -m text.pdftext) did not start")
 
     def run(self, pdf_bytes: bytes, timeout: float) -> PageText:
         deadline = time.monotonic() + timeout

@@ -6,7 +6,7 @@
            (the catalog looks candidates up by them)
          → exact overlap of the shingle sets → is_reprint (Jaccard, containment, guards)
 
-Measured on the labelled seed set (tests/dedupe_fixtures.py): word 3-grams separate
+Measured on the labelled seed set (replica/labelled_dedupe.py): word 3-grams separate
 reprints from quote-sharing near misses a little better than character 3–6-grams
 and give half as many shingles per article (less to store and to intersect).
 """

@@ -5,11 +5,13 @@ It serves robots.txt (forbidding each site's /private/), answers conditional req
 with 304, refuses Scrapy's default User-Agent with 403 as several e-paper hosts do,
 and counts requests, bytes and the most requests it ever had in flight at once.
 It carries out the sites' faults on the wire (reset, truncate, timeout, a body without
-Content-Length: epaper/replica/faults.py), and can answer slowly (`delay`).
+Content-Length: replica/faults.py), and can answer slowly (`delay`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import gzip
 import hashlib
 import socket
 import struct
@@ -208,3 +210,14 @@ class ReplicaServer:
                 return 200, headers, res.body
 
         return Handler
+
+
+class GzipReplica(ReplicaServer):
+    """The replica answering its HTML gzip-compressed, as most e-paper servers do."""
+
+    def resolve(self, path, host):
+        res = super().resolve(path, host)
+        if res.status == 200 and res.content_type.startswith("text/html"):
+            res = dataclasses.replace(res, body=gzip.compress(res.body, mtime=0),
+                                      headers={**res.headers, "Content-Encoding": "gzip"})
+        return res

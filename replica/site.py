@@ -147,7 +147,7 @@ def html_doc(title: str, body: str, charset: str = "utf-8", head: str = "") -> s
 
 class Site:
     """One paper's replica on one CMS family: its editions, their URLs, its ground
-    truth. Build it with `epaper.replica.build_site`; serve it with `ReplicaServer`."""
+    truth. Build it with `replica.build_site`; serve it with `ReplicaServer`."""
 
     def __init__(self, family: str, paper: str, dates: list[date], renderer: type[Renderer], **options):
         self.family = family
@@ -173,7 +173,7 @@ class Site:
         self.modified: dict[str, datetime] = {}
         self.busy: dict[str, int] = {}  # path -> how many more times to answer 429
         self._layout()
-        self.faults: dict[str, Fault] = {}  # path -> its fault (epaper/replica/faults.py)
+        self.faults: dict[str, Fault] = {}  # path -> its fault (replica/faults.py)
         self.set_faults(options.get("faults", {}))
 
     # layout ---------------------------------------------------------------
@@ -290,7 +290,7 @@ class Site:
 
     # faults ---------------------------------------------------------------
     def set_faults(self, faults: dict[str, str | int]) -> None:
-        """Replace the site's faults ({} heals it); see epaper/replica/faults.py."""
+        """Replace the site's faults ({} heals it); see replica/faults.py."""
         resolved: dict[str, Fault] = {}
         for target, spec in faults.items():
             for path in self.fault_paths(target):

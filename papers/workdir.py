@@ -11,11 +11,12 @@ import datetime as dt
 import errno
 import fcntl
 import json
-import os
 import shutil
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+from papers.home import epaper_home
 
 # Held (flock) by the run that owns a work folder: the kernel lets go of it when that
 # process dies, however it dies, so a later run can tell an abandoned folder from a live one.
@@ -79,10 +80,6 @@ def named_if_full(path: Path) -> Iterator[None]:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise NoSpace(path, free_bytes(path)) from exc
         raise
-
-
-def epaper_home() -> Path:
-    return Path(os.environ.get("EPAPER_HOME", ".epaper")).resolve()
 
 
 def new_workdir(paper: str, date: str) -> Path:

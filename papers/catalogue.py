@@ -38,7 +38,7 @@ from yaml.reader import Reader
 from yaml.resolver import Resolver
 from yaml.scanner import Scanner
 
-BUILTIN_PAPERS = Path(__file__).resolve().parent.parent / "papers.yaml"
+BUILTIN_PAPERS = Path(__file__).resolve().with_name("papers.yaml")  # package data
 FAMILIES = ("founder-classic", "founder-new", "paperindex", "xmwb", "whb", "jfdaily")
 PAPER_ID = re.compile(r"[a-z0-9-]+\Z")
 _KEYS = {"id", "name", "region", "family", "edition_url", "schedule", "timezone", "encoding",

@@ -5,7 +5,7 @@ elements (docs/clean.md lists them), so reading those elements is exact and
 fast. The family's own skins are tried first, then every other skin (a paper
 that changed CMS still parses). Only when no skin matches does trafilatura
 extract body and metadata, with a warning saying so. Either way the text goes
-through the same CJK repair (flows.cjk) and the same source-line split.
+through the same CJK repair (text.cjk) and the same source-line split.
 
 Pure functions, no I/O: `clean_article(item) -> dict`.
 """
@@ -23,10 +23,10 @@ import trafilatura
 from lxml import etree
 from lxml.cssselect import CSSSelector
 
-from flows.cjk import clean_line, needs_space, normalise_text
-from flows.cjk import paragraphs as split_paragraphs
+from text.cjk import clean_line, needs_space, normalise_text
+from text.cjk import paragraphs as split_paragraphs
 
-__all__ = ["clean_article", "normalise_text"]  # normalise_text lives in flows.cjk
+__all__ = ["clean_article", "normalise_text"]  # normalise_text lives in text.cjk
 
 
 @dataclass(frozen=True)

@@ -280,7 +280,7 @@ def _article(draft: _Draft, seed: str) -> Article:
 def seed_articles() -> tuple[Article, ...]:
     """Every article of every bundled seed page, in seed order."""
     out: list[Article] = []
-    for path in sorted(files("epaper.replica").joinpath("data").iterdir(), key=lambda p: p.name):
+    for path in sorted(files("replica").joinpath("data").iterdir(), key=lambda p: p.name):
         if path.name.endswith(".txt"):
             out += parse_seed(path.read_text(encoding="utf-8"), seed=path.name[:3])
     return tuple(out)

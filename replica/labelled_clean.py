@@ -1,7 +1,7 @@
 """The labelled article pages that measure clean, and the measuring.
 
 Every page comes with its truth (kicker, title, subtitle, author, source,
-paragraphs). Families the replica sites render (epaper.replica) are taken from
+paragraphs). Families the replica sites render (replica) are taken from
 there: the article HTML exactly as a spider receives it, and Site.truth().
 Families it does not render yet get pages written here after the markup in
 shared/research/epaper-sites.md, around the replica's own stories (the same
@@ -10,7 +10,7 @@ indentation, text re-flowed from the page PDF with <br> in mid-sentence,
 two-line headlines, photos with captions and credits, navigation, share and
 copyright lines, metadata comments, paragraphs separated only by &nbsp; runs.
 
-    python -m tests.clean_labelled     prints the table, ours beside trafilatura
+    python -m replica.labelled_clean     prints the table, ours beside trafilatura
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from html import escape
 
 import trafilatura
 
-from epaper.replica import FAMILIES as REPLICA_FAMILIES
-from epaper.replica import build_site
-from epaper.replica.edition import Edition, make_edition
-from flows.clean import clean_article
+from replica import FAMILIES as REPLICA_FAMILIES
+from replica import build_site
+from replica.edition import Edition, make_edition
+from text.clean import clean_article
 
 FIELDS = ("title", "kicker", "subtitle", "author", "source")
 DATES = [date(2025, 4, 28), date(2025, 4, 29)]
