@@ -30,8 +30,8 @@ def archive_one_day(papers_dir: Path) -> tuple[str, str]:
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     from epaper.demo import write_papers_file
-    from epaper.replica import DEMO_DATES, ReplicaServer, demo_sites
     from flows.archive import archive_edition
+    from replica import DEMO_DATES, ReplicaServer, demo_sites
     from storage.archive import open_archive
 
     sites, day = demo_sites()[:2], DEMO_DATES[1].isoformat()
