@@ -4,7 +4,7 @@ The tests record rows as they pass (`fault_report` fixture) into pytest's cache 
 this module writes them as the Markdown table into the README, with the faults that
 other test files already cover, and the outcome of every test of the last run:
 
-    .venv/bin/pytest tests/test_faults_site.py tests/test_faults_process.py tests/test_security.py
+    .venv/bin/pytest $(python -m tests.faults_report --files)
     .venv/bin/python -m tests.faults_report
 
 A row is written only after the test's own assertions about it have passed, so the
@@ -23,6 +23,12 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".pytest_cache"
 ROWS = CACHE / "d" / "epaper-faults"  # what config.cache.mkdir("epaper-faults") gives
+
+# The test files that record rows, in the table's order.
+FILES = [f"tests/{name}.py" for name in (
+    "test_faults_site", "test_faults_process", "test_security", "test_confinement_e2e", "test_odd_links",
+    "test_deadlines", "test_bombs", "test_pdf_bounds", "test_papers_hostile", "test_full_and_down",
+    "test_signals")]
 
 # Faults whose tests live elsewhere (reused, not duplicated): (fault, what the system does, test).
 ELSEWHERE = [
@@ -112,7 +118,7 @@ def _status(nodeid: str, failed: set[str]) -> str:
 def table() -> str:
     failed = set(_json(CACHE / "v" / "cache" / "lastfailed", {}))
     rows = []
-    order = ["test_faults_site", "test_faults_process", "test_security"]
+    order = [Path(f).stem for f in FILES]
     files = sorted(ROWS.glob("*.json"), key=lambda p: (next((i for i, m in enumerate(order) if m in p.name),
                                                             len(order)), p.name)) if ROWS.exists() else []
     for path in files:
@@ -145,9 +151,11 @@ START, END = "<!-- faults:start -->", "<!-- faults:end -->"
 
 def main() -> int:
     """Rewrite the README's fault table (between its two markers) from the last run."""
+    if sys.argv[1:] == ["--files"]:
+        print(" ".join(FILES))
+        return 0
     if not ROWS.exists() or not any(ROWS.glob("*.json")):
-        print("no results: run the fault suite first (tests/test_faults_*.py, tests/test_security.py)",
-              file=sys.stderr)
+        print(f"no results: run the fault suite first ({' '.join(FILES)})", file=sys.stderr)
         return 1
     readme = ROOT / "README.md"
     text = readme.read_text(encoding="utf-8")
