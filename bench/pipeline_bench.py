@@ -357,8 +357,8 @@ def _generator_version() -> str:
 
     digest = hashlib.sha256()
     files = [harness.ROOT / "flows" / "dedupe.py", harness.ROOT / "storage" / "catalog.py",
-             harness.ROOT / "epaper" / "replica" / "corpus.py",
-             *sorted((harness.ROOT / "epaper" / "replica" / "data").iterdir())]
+             harness.ROOT / "replica" / "corpus.py",
+             *sorted((harness.ROOT / "replica" / "data").iterdir())]
     for path in files:
         digest.update(path.read_bytes())
     for fn in (_topics.__wrapped__, _edit, _synthetic, _wire, _synthetic_rows, fill_catalog):

@@ -25,7 +25,6 @@ from functools import cache
 from math import comb
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Sentence ends after which a PDF paragraph break is real (not a column/page break).
 _PARA_END = tuple("。！？”」）)…")
@@ -124,7 +123,7 @@ class Article:
 
 
 def seed_dir() -> Path:
-    path = Path(os.environ.get("EPAPER_SEEDS") or REPO_ROOT / "epaper" / "replica" / "data")
+    path = Path(os.environ.get("EPAPER_SEEDS") or Path(__file__).with_name("data"))
     if not any(path.glob("*.txt")):
         raise FileNotFoundError(f"no seed pages (*.txt) in {path}; set EPAPER_SEEDS")
     return path
