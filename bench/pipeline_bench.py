@@ -356,7 +356,7 @@ def _generator_version() -> str:
     import inspect
 
     digest = hashlib.sha256()
-    files = [harness.ROOT / "flows" / "dedupe.py", harness.ROOT / "storage" / "catalog.py",
+    files = [harness.ROOT / "text" / "dedupe.py", harness.ROOT / "storage" / "catalog.py",
              harness.ROOT / "replica" / "corpus.py",
              *sorted((harness.ROOT / "replica" / "data").iterdir())]
     for path in files:
