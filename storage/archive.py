@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -38,6 +37,7 @@ from minio.versioningconfig import ENABLED, VersioningConfig
 
 from papers.home import epaper_home
 from storage.keys import check_key
+from storage.protocols import PutResult
 from storage.s3server import EmbeddedS3, EmbeddedS3Error
 
 log = logging.getLogger(__name__)
@@ -85,13 +85,6 @@ class ObjectNotFound(ArchiveError, LookupError):
     """No such key (or no such version of it)."""
 
 
-@dataclass(frozen=True)
-class PutResult:
-    key: str
-    version_id: str | None
-    changed: bool  # False: the latest version already had this content; nothing written
-
-
 def sha256_file(path: str | os.PathLike) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -101,7 +94,8 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 class Archive:
-    """One bucket on one S3 server. Prefer open_archive(), which reads the environment."""
+    """One bucket on one S3 server, an ObjectStore. Prefer open_archive(), which reads the
+    environment."""
 
     def __init__(
         self,

@@ -4,6 +4,10 @@ SQLite by default ($EPAPER_HOME/catalog.sqlite), PostgreSQL when EPAPER_CATALOG_
 points at one, so several workers share one index. The index lives in the database:
 `assign` reads only the rows its LSH band keys point at, never the whole index.
 
+`Catalog(url)` gives the backend the URL names: `SqliteCatalog` or `PostgresCatalog`. They
+share the schema and the matching (`Catalog`); each says how it keeps assigns apart and
+how it locks an edition for its publisher (the `ArticleCatalog` protocol, storage/protocols.py).
+
 Concurrency: an assign reads what it can match (rows sharing one of its band keys, rows
 with its sha256, its own key's row) and writes its own rows. On PostgreSQL it first takes
 transaction-scoped advisory locks on exactly those keys, all in one sorted statement (so
@@ -15,7 +19,11 @@ IMMEDIATE transaction.
 
 from __future__ import annotations
 
+import fcntl
 import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timezone
 from functools import cache
 
@@ -43,8 +51,8 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from papers.home import epaper_home
 from text.dedupe import (
@@ -93,19 +101,24 @@ bands = Table(
 # Statements are built once: SQLAlchemy then only looks up its compiled form.
 _NEVER = 1 << 62  # `before` for a new article: every archived one is earlier
 # The article's own row, and the earliest article with its text (an exact duplicate).
-_OWN_AND_TWIN = select(articles.c.seq, articles.c.key, articles.c.sha256, articles.c.bands, articles.c.cluster,
-                       articles.c.canonical, articles.c.similarity, articles.c.exact).where(
-    (articles.c.key == bindparam("key"))
-    | (articles.c.seq == select(func.min(articles.c.seq)).where(articles.c.sha256 == bindparam("sha256"))
-       .scalar_subquery()))
+_EARLIEST_TWIN = (select(func.min(articles.c.seq))
+                  .where(articles.c.sha256 == bindparam("sha256")).scalar_subquery())
+_OWN_AND_TWIN = select(
+    articles.c.seq, articles.c.key, articles.c.sha256, articles.c.bands, articles.c.cluster,
+    articles.c.canonical, articles.c.similarity, articles.c.exact,
+).where((articles.c.key == bindparam("key")) | (articles.c.seq == _EARLIEST_TWIN))
 # Postings of the article's band keys. A cluster keeps each band key once (a member adds
 # only the keys its cluster lacks), so a story reprinted by a hundred papers still
 # returns about one row per key, not a hundred.
-_CANDIDATES = (select(bands.c.band, articles.c.seq, articles.c.key, articles.c.cluster, articles.c.canonical,
-                      articles.c.size)
-               .join_from(bands, articles, bands.c.article == articles.c.seq)
-               .where(bands.c.band.in_(bindparam("bands", expanding=True)), articles.c.seq < bindparam("before")))
-_SETS = select(articles.c.key, articles.c.shingles).where(articles.c.key.in_(bindparam("keys", expanding=True)))
+_CANDIDATES = (
+    select(bands.c.band, articles.c.seq, articles.c.key, articles.c.cluster,
+           articles.c.canonical, articles.c.size)
+    .join_from(bands, articles, bands.c.article == articles.c.seq)
+    .where(bands.c.band.in_(bindparam("bands", expanding=True)),
+           articles.c.seq < bindparam("before"))
+)
+_SETS = select(articles.c.key, articles.c.shingles).where(
+    articles.c.key.in_(bindparam("keys", expanding=True)))
 _INSERT = insert(articles)
 _UPDATE = update(articles).where(articles.c.seq == bindparam("old_seq"))
 _DELETE_BANDS = delete(bands).where(bands.c.article == bindparam("old_seq"),
@@ -126,10 +139,9 @@ _OTHERS = select(articles.c.seq, articles.c.key, articles.c.sha256, articles.c.s
 _SET_SIMILARITY = (update(articles).where(articles.c.seq == bindparam("member"))
                    .values(similarity=bindparam("new_similarity"), exact=bindparam("new_exact")))
 _CLUSTER = select(articles.c.cluster).where(articles.c.key == bindparam("key"))
-_MEMBERS = (select(articles.c.paper, articles.c.date, articles.c.key, articles.c.similarity, articles.c.canonical)
+_MEMBERS = (select(articles.c.paper, articles.c.date, articles.c.key, articles.c.similarity,
+                   articles.c.canonical)
             .where(articles.c.cluster == bindparam("cluster")).order_by(articles.c.seq))
-_LOCK = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k")
-_SCHEMA_LOCK = text("SELECT pg_advisory_xact_lock(1701867888)")  # workers starting together
 
 
 class CatalogError(RuntimeError):
@@ -146,11 +158,29 @@ def _default_url() -> str:
     return f"sqlite:///{home / 'catalog.sqlite'}"
 
 
-def row_values(key: str, paper: str, date: str, fp: Fingerprint, record: dict, stored: list[int]) -> dict:
+def _catalog_url(url: str | None) -> URL:
+    """The catalog's database URL: `url`, else EPAPER_CATALOG_URL, else the SQLite file
+    under EPAPER_HOME."""
+    source = "the catalog URL" if url else "EPAPER_CATALOG_URL"
+    url = url or os.environ.get("EPAPER_CATALOG_URL") or _default_url()
+    try:
+        return make_url(url)
+    except ArgumentError:  # the value is not echoed: it may hold a password
+        raise CatalogError(f"{source} is not a database URL; give sqlite:///<file> "
+                           "or postgresql://<user>@<host>/<database>") from None
+
+
+def row_values(key: str, paper: str, date: str, fp: Fingerprint, record: dict,
+               stored: list[int]) -> dict:
     """An article's row (without archived_at), as assign writes it; `stored`: the band
     keys it adds to the index."""
-    return dict(key=key, paper=paper, date=date, sha256=fp.sha256, **record, size=len(fp.shingles),
-                shingles=pack(fp.shingles), bands=np.asarray(stored, "<i8").tobytes())
+    return dict(key=key, paper=paper, date=date, sha256=fp.sha256, **record,
+                size=len(fp.shingles), shingles=pack(fp.shingles),
+                bands=np.asarray(stored, "<i8").tobytes())
+
+
+def _similarity(fp: Fingerprint, packed_shingles: bytes) -> float:
+    return round(overlap(fp.shingles, unpack(packed_shingles)).jaccard, 4)
 
 
 def _record(row) -> dict:
@@ -158,27 +188,62 @@ def _record(row) -> dict:
             "exact": bool(row.exact)}
 
 
-class Catalog:
+class Catalog(ABC):
+    """The schema and the matching both backends share. `Catalog(url)` returns the
+    backend's own class (SqliteCatalog or PostgresCatalog), chosen from the URL."""
+
+    backend: str  # SQLAlchemy's backend name of the subclass's URLs
+    postgres = False  # for callers that tune per backend (bench/dedupe_bench.py)
+
+    def __new__(cls, url: str | None = None):
+        if cls is Catalog:
+            cls = _backend_class(_catalog_url(url))
+        return super().__new__(cls)
+
     def __init__(self, url: str | None = None):
-        url_ = make_url(url or os.environ.get("EPAPER_CATALOG_URL") or _default_url())
-        if url_.drivername == "postgresql":
-            url_ = url_.set(drivername="postgresql+psycopg")  # the installed driver
+        url_ = _catalog_url(url)
+        if url_.get_backend_name() != self.backend:
+            raise CatalogError(f"{type(self).__name__} is for {self.backend} URLs, "
+                               f"not {url_.render_as_string(hide_password=True)}")
+        url_ = self._checked_url(url_)
         self.url = url_.render_as_string(hide_password=True)
-        self.postgres = url_.get_backend_name() == "postgresql"
-        if self.postgres:
-            self.engine = create_engine(url_)
-        else:
-            self.engine = create_engine(url_, connect_args={"timeout": 60})  # wait for the write lock
-            event.listen(self.engine, "connect", _sqlite_connect)
-            event.listen(self.engine, "begin", _sqlite_begin)
+        self.engine = self._create_engine(url_)
         try:
             with self.engine.begin() as conn:
-                if self.postgres:
-                    conn.execute(_SCHEMA_LOCK)
+                self._lock_schema(conn)
                 metadata.create_all(conn)
         except OperationalError as exc:
             self.engine.dispose()
             raise CatalogError(f"catalog database {self.url} is unreachable: {exc.orig}") from exc
+
+    # -- what a backend says -----------------------------------------------------------
+
+    def _checked_url(self, url: URL) -> URL:
+        """The URL the engine connects to, once the backend has checked it."""
+        return url
+
+    @abstractmethod
+    def _create_engine(self, url: URL) -> Engine: ...
+
+    def _lock_schema(self, conn: Connection) -> None:
+        """Keep workers that start together from creating the tables at once."""
+
+    def _lock_keys(self, conn: Connection, keys: set[int]) -> None:
+        """Before an assign reads: keep out every other assign touching these keys."""
+
+    def _must_widen(self, keys: set[int], wanted: Iterable[int]) -> bool:
+        """Whether an assign holding the locks on `keys` must start again holding `wanted`
+        too (which it adds to `keys`)."""
+        return False
+
+    @abstractmethod
+    def edition_lock(self, paper: str, date: str) -> AbstractContextManager[None]:
+        """One publisher per edition at a time, across processes (and machines where the
+        backend is shared). Put-if-changed is a HEAD then a PUT: two runs publishing one
+        edition at once could both see "missing" and both write. The lock lives where
+        every worker already meets, the catalog database."""
+
+    # -- shared ------------------------------------------------------------------------
 
     def close(self) -> None:
         self.engine.dispose()
@@ -199,36 +264,36 @@ class Catalog:
         locks = {_hash64(key), _hash64(fp.sha256), *fp.bands}
         while True:
             with self.engine.begin() as conn:
-                if self.postgres:
-                    conn.execute(_LOCK, {"keys": sorted(locks)})
+                self._lock_keys(conn, locks)
                 rows = conn.execute(_OWN_AND_TWIN, {"key": key, "sha256": fp.sha256}).all()
                 old = next((r for r in rows if r.key == key), None)
                 if old is not None and old.sha256 == fp.sha256:
                     return _record(old)
                 old_bands = np.frombuffer(old.bands, "<i8").tolist() if old is not None else []
-                if self.postgres and not locks.issuperset(old_bands):
-                    locks.update(old_bands)  # a changed text: its old band keys too, from the start
-                    continue
+                if self._must_widen(locks, old_bands):
+                    continue  # a changed text: its old band keys too, from the start
                 before = old.seq if old is not None else _NEVER
                 # A corrected canonical stays one: its reprints are measured against the new text.
                 canonical_of = old is not None and old.canonical == key
-                others = conn.execute(_OTHERS, {"cluster": old.cluster, "key": key}).all() if canonical_of else []
-                if self.postgres and not locks.issuperset(_hash64(o.key) for o in others):
-                    locks.update(_hash64(o.key) for o in others)  # their rows change too
-                    continue
+                others = (conn.execute(_OTHERS, {"cluster": old.cluster, "key": key}).all()
+                          if canonical_of else [])
+                if self._must_widen(locks, [_hash64(o.key) for o in others]):
+                    continue  # their rows change too
                 twin = next((r for r in rows if r.key != key and r.seq < before), None)
                 if others:
-                    record = {"cluster": old.cluster, "canonical": key, "similarity": 1.0, "exact": False}
+                    record = {"cluster": old.cluster, "canonical": key, "similarity": 1.0,
+                              "exact": False}
                     stored = fp.bands
                     conn.execute(_SET_SIMILARITY, [{
                         "member": o.seq, "new_exact": o.sha256 == fp.sha256,
-                        "new_similarity": round(overlap(fp.shingles, unpack(o.shingles)).jaccard, 4),
+                        "new_similarity": _similarity(fp, o.shingles),
                     } for o in others])
                 elif twin is not None:  # an exact duplicate: its cluster has all its band keys
                     record, stored = {**_record(twin), "exact": True}, []
                 else:
                     record, stored = self._match(conn, fp, before)
-                    record = record or {"cluster": key, "canonical": key, "similarity": 1.0, "exact": False}
+                    record = record or {"cluster": key, "canonical": key, "similarity": 1.0,
+                                        "exact": False}
                 values = row_values(key, paper, date, fp, record, stored)
                 if old is None:
                     values["archived_at"] = datetime.now(timezone.utc)
@@ -239,7 +304,8 @@ class Catalog:
                     if old_bands:
                         conn.execute(_DELETE_BANDS, {"old_seq": seq, "old": old_bands})
                 if stored:
-                    conn.execute(_insert_bands(len(stored)), {"article": seq, **{f"b{i}": b for i, b in enumerate(stored)}})
+                    conn.execute(_insert_bands(len(stored)),
+                                 {"article": seq, **{f"b{i}": b for i, b in enumerate(stored)}})
                 return record
 
     def _match(self, conn, fp: Fingerprint, before: int) -> tuple[dict | None, list[int]]:
@@ -257,14 +323,16 @@ class Catalog:
         per_cluster: dict[str, int] = {}
         chosen = []
         for c in sorted(candidates.values(), key=lambda c: (-hits[c.seq], c.seq)):
-            if size_allows_reprint(c.size, len(fp.shingles)) and per_cluster.get(c.cluster, 0) < VERIFY_PER_CLUSTER:
+            if (size_allows_reprint(c.size, len(fp.shingles))
+                    and per_cluster.get(c.cluster, 0) < VERIFY_PER_CLUSTER):
                 per_cluster[c.cluster] = per_cluster.get(c.cluster, 0) + 1
                 chosen.append(c)
         best, best_jaccard, sets = None, -1.0, {}
         if chosen:
             # Only the chosen candidates' sets (and their canonicals', for `similarity`) are read.
             wanted = {c.key for c in chosen} | {c.canonical for c in chosen}
-            sets = {row.key: unpack(row.shingles) for row in conn.execute(_SETS, {"keys": list(wanted)})}
+            sets = {row.key: unpack(row.shingles)
+                    for row in conn.execute(_SETS, {"keys": list(wanted)})}
         for c in chosen:  # most band hits first: ties go to the earlier article
             o = overlap(fp.shingles, sets[c.key])
             if is_reprint(o) and o.jaccard > best_jaccard:
@@ -272,7 +340,8 @@ class Catalog:
         if best is None:
             return None, fp.bands
         record = {"cluster": best.cluster, "canonical": best.canonical,
-                  "similarity": round(overlap(fp.shingles, sets[best.canonical]).jaccard, 4), "exact": False}
+                  "similarity": round(overlap(fp.shingles, sets[best.canonical]).jaccard, 4),
+                  "exact": False}
         return record, [b for b in fp.bands if b not in covered[best.cluster]]
 
     def cluster_of(self, key: str) -> list[dict]:
@@ -286,6 +355,37 @@ class Catalog:
             return [dict(row._mapping) for row in conn.execute(_MEMBERS, {"cluster": cluster})]
 
 
+class SqliteCatalog(Catalog):
+    """One file, one machine. SQLite has one writer: each assign is a BEGIN IMMEDIATE
+    transaction, which holds the database's write lock before it reads candidates, so
+    assigns need no locks of their own. An edition's lock is a file lock beside it."""
+
+    backend = "sqlite"
+
+    def _checked_url(self, url: URL) -> URL:
+        if url.database in (None, "", ":memory:"):
+            raise CatalogError("a SQLite catalog needs a file (sqlite:///<file>): an in-memory "
+                               "one would forget every cluster when the process ends")
+        self._publish_lock = f"{url.database}.publish.lock"
+        return url
+
+    def _create_engine(self, url: URL) -> Engine:
+        engine = create_engine(url, connect_args={"timeout": 60})  # wait for the write lock
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+
+    @contextmanager
+    def edition_lock(self, paper: str, date: str) -> Iterator[None]:
+        # One file for every edition: publishes to one SQLite catalog are one machine's.
+        with open(self._publish_lock, "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
 def _sqlite_connect(dbapi_conn, _record) -> None:
     dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (see _sqlite_begin)
     # WAL: readers never block the writer; NORMAL: no fsync per commit (WAL stays consistent).
@@ -295,3 +395,62 @@ def _sqlite_connect(dbapi_conn, _record) -> None:
 
 def _sqlite_begin(conn) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock before reading candidates
+
+
+_XACT_LOCKS = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k")
+_SCHEMA_LOCK = text("SELECT pg_advisory_xact_lock(1701867888)")
+_SESSION_LOCK = text("SELECT pg_advisory_lock(:key)")
+_SESSION_UNLOCK = text("SELECT pg_advisory_unlock(:key)")
+
+
+class PostgresCatalog(Catalog):
+    """Shared by every worker. An assign takes transaction-scoped advisory locks on the
+    keys it reads, sorted, in one statement; an edition's lock is a session advisory lock,
+    so a publisher that dies lets go with its connection."""
+
+    backend = "postgresql"
+    postgres = True
+
+    def _checked_url(self, url: URL) -> URL:
+        if url.drivername == "postgresql":
+            return url.set(drivername="postgresql+psycopg")  # the installed driver
+        return url
+
+    def _create_engine(self, url: URL) -> Engine:
+        return create_engine(url)
+
+    def _lock_schema(self, conn: Connection) -> None:
+        conn.execute(_SCHEMA_LOCK)
+
+    def _lock_keys(self, conn: Connection, keys: set[int]) -> None:
+        conn.execute(_XACT_LOCKS, {"keys": sorted(keys)})
+
+    def _must_widen(self, keys: set[int], wanted: Iterable[int]) -> bool:
+        wanted = set(wanted)
+        if keys.issuperset(wanted):
+            return False
+        keys.update(wanted)
+        return True
+
+    @contextmanager
+    def edition_lock(self, paper: str, date: str) -> Iterator[None]:
+        key = _hash64(f"publish:{paper}:{date}")
+        with self.engine.connect() as conn:
+            conn.execute(_SESSION_LOCK, {"key": key})
+            try:
+                yield
+            finally:
+                conn.execute(_SESSION_UNLOCK, {"key": key})
+                conn.commit()
+
+
+_BACKENDS = {cls.backend: cls for cls in (SqliteCatalog, PostgresCatalog)}
+
+
+def _backend_class(url: URL) -> type[Catalog]:
+    try:
+        return _BACKENDS[url.get_backend_name()]
+    except KeyError:
+        raise CatalogError(
+            f"catalog database {url.render_as_string(hide_password=True)}: only "
+            f"{' and '.join(_BACKENDS)} catalogs are supported") from None
