@@ -3,19 +3,17 @@
 Every component that comes from site data or config is checked here, so no key can
 climb out of its prefix (`..`, `/`), be absolute, or carry control characters.
 Paper ids, dates and page numbers must already be valid; article ids are taken from
-URLs, so anything else is turned into a safe id deterministically.
+URLs, so anything else is turned into a safe id deterministically (papers.ids).
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from datetime import date, datetime, timezone
 
-PAPER_ID = re.compile(r"[a-z0-9-]+")
-ARTICLE_ID = re.compile(r"[A-Za-z0-9_-]+")
-MAX_ARTICLE_ID = 100
-_UNSAFE_RUN = re.compile(r"[^A-Za-z0-9_-]+")
+from papers.ids import ARTICLE_ID, PAPER_ID, article_id
+from papers.ids import MAX_ARTICLE_ID as MAX_ARTICLE_ID  # the bound a key's article part keeps
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -45,17 +43,6 @@ def page_number(value: int) -> str:
     return f"{value:02d}"
 
 
-def article_id(value: str) -> str:
-    """`value` if it is a safe id, else a safe id derived from it (with a short hash)."""
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"bad article id {value!r}: must be a non-empty string")
-    if ARTICLE_ID.fullmatch(value) and len(value) <= MAX_ARTICLE_ID:
-        return value
-    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:10]
-    stem = _UNSAFE_RUN.sub("_", value).strip("_")[: MAX_ARTICLE_ID - 11]
-    return f"{stem}-{digest}" if stem else digest
-
-
 def crawl_timestamp(value: datetime | str) -> str:
     """Compact UTC timestamp (20240131T063000Z); naive datetimes are taken as UTC."""
     if isinstance(value, datetime):
@@ -72,7 +59,8 @@ def edition_manifest(paper: str, day: date | str) -> str:
 
 
 def article(paper: str, day: date | str, page_no: int, article: str) -> str:
-    return f"articles/{paper_id(paper)}/{edition_date(day)}/{page_number(page_no)}/{article_id(article)}.json"
+    where = f"{paper_id(paper)}/{edition_date(day)}/{page_number(page_no)}"
+    return f"articles/{where}/{article_id(article)}.json"
 
 
 def page_pdf(paper: str, day: date | str, page_no: int) -> str:
@@ -99,5 +87,6 @@ def check_key(key: str) -> str:
         or any(part in ("", ".", "..") for part in key.split("/"))
         or len(key.encode("utf-8", "surrogatepass")) > 1024
     ):
-        raise ValueError(f"bad object key {key!r}: must be a relative path without '..', empty parts or control characters")
+        raise ValueError(f"bad object key {key!r}: must be a relative path without '..', "
+                         "empty parts or control characters")
     return key
