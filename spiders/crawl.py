@@ -114,19 +114,28 @@ def main(argv: list[str] | None = None) -> int:
     sys.modules.setdefault("pydantic", None)
     from scrapy.crawler import CrawlerProcess
 
+    from papers import family as registry
+    from papers.family import FamilyError
+    from spiders.families import spider_class
+
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     overrides = {}
     for pair in args.set:
         name, _, value = pair.partition("=")
         overrides[name] = json.loads(value)
-    process = CrawlerProcess(crawl_settings(workdir, overrides), install_root_handler=True)
     try:
-        crawler = process.create_crawler(args.family)
+        family = registry.get(args.family)
     except KeyError:
         print(f"unknown family: {args.family}", file=sys.stderr)
         return 2
-    process.crawl(crawler, paper=args.paper, date=args.date, edition_url=args.edition_url, encoding=args.encoding)
+    except FamilyError as exc:  # a module of EPAPER_FAMILY_MODULES that does not import
+        print(exc, file=sys.stderr)
+        return 2
+    process = CrawlerProcess(crawl_settings(workdir, overrides), install_root_handler=True)
+    crawler = process.create_crawler(spider_class(family))
+    process.crawl(crawler, family=family, paper=args.paper, date=args.date,
+                  edition_url=args.edition_url, encoding=args.encoding)
     process.start()
     stats = write_stats(crawler.stats.get_stats(), workdir / "stats.json")
     if stats["error"]:

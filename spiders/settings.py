@@ -8,8 +8,7 @@ local replica, can change them without code.
 import os
 
 BOT_NAME = "epaper"
-SPIDER_MODULES = ["spiders.families"]
-NEWSPIDER_MODULE = "spiders.families"
+# No SPIDER_MODULES: spiders.crawl builds a family's spider from papers.family's registry.
 
 # A browser-like agent: several e-paper hosts answer 403 to crawler agents.
 USER_AGENT = os.environ.get(

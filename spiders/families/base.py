@@ -1,6 +1,7 @@
 """The walk every e-paper family shares: edition → page list → pages → articles.
 
-Family spiders only name their selectors. Pages and articles are found by following
+A family's selectors are data (papers.family.Walk); the spider of a family is this walk
+with its family (`spiders.families.spider_class`). Pages and articles are found by following
 the site's own links (the page list, each page's article list, its image-map
 hotspots), never by counting node or content ids, which CMSs hand out
 non-sequentially. Items follow docs/internals.md.
@@ -25,6 +26,8 @@ from scrapy.exceptions import (
     ResponseDataLossError,
 )
 from scrapy.spidermiddlewares.httperror import HttpError
+
+from papers.family import Family
 
 from ..middlewares import (
     BudgetExceeded,
@@ -64,21 +67,12 @@ class PageRef:
 
 
 class EditionSpider(scrapy.Spider):
-    # CSS of the elements that each hold one page's link (and often its PDF link)
-    page_entries: tuple[str, ...] = ()
-    # CSS of the <a> of a page's article list
-    article_links: tuple[str, ...] = ()
-    # image-map hotspots: some articles are reachable only through them
-    hotspot_links: tuple[str, ...] = ("map area::attr(href)",)
-    # this page's PDF when its page-list entry has none
-    pdf_links: tuple[str, ...] = ('a[href$=".pdf"]::attr(href)', 'a[href$=".PDF"]::attr(href)')
-    # the current page's label when the page list does not tell
-    current_page: tuple[str, ...] = ()
-    # an article page's headline, to recognise ads and pseudo-articles reached by hotspot
-    article_title: tuple[str, ...] = ()
+    """The walk of an HTML edition, reading its selectors from the family's `Walk`."""
 
-    def __init__(self, paper: str, date: str, edition_url: str, encoding: str | None = None, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, family: Family, paper: str, date: str, edition_url: str,
+                 encoding: str | None = None, **kwargs):
+        super().__init__(name=family.name, **kwargs)
+        self.walk = family.walk
         self.paper = paper
         self.date = Date.fromisoformat(date).isoformat()
         self.edition_url = edition_url
@@ -154,7 +148,7 @@ class EditionSpider(scrapy.Spider):
         # where the page list carries PDFs, a page without one there has none; this page's
         # own list says best (unclosed tags can nest the entries and move links between them)
         own = next((r for r in refs if r.url in (response.url, response.request.url)), me)
-        pdf = own.pdf if any(r.pdf for r in refs) else self.first(response, self.pdf_links)
+        pdf = own.pdf if any(r.pdf for r in refs) else self.first(response, self.walk.pdf_links)
         kind = "ad" if "广告" in me.name else "news"
         yield {
             "type": "page", "paper": self.paper, "date": self.date, "page_no": me.no,
@@ -162,13 +156,13 @@ class EditionSpider(scrapy.Spider):
             "kind": kind,
         }
         listed = {}
-        for sel in self.article_links:
+        for sel in self.walk.article_links:
             for a in response.css(sel):
                 url = self.target(response, link_of(a))
                 if url:
                     listed.setdefault(url, clean_text(a))
         hotspots = [self.target(response, href)
-                    for sel in self.hotspot_links for href in response.css(sel).getall()]
+                    for sel in self.walk.hotspot_links for href in response.css(sel).getall()]
         page = {"page_no": me.no, "page_name": me.name, "page_kind": kind}
         for url, title in listed.items():
             yield self.article_request(url, page, "list", title)
@@ -179,7 +173,7 @@ class EditionSpider(scrapy.Spider):
 
     def page_list(self, response) -> list[PageRef]:
         refs = []
-        for sel in self.page_entries:
+        for sel in self.walk.page_entries:
             for entry in response.css(sel):
                 links = [(a, self.target(response, link_of(a))) for a in entry.css("a")]
                 pages = [(a, url) for a, url in links if url and not is_pdf(url)]
@@ -209,7 +203,7 @@ class EditionSpider(scrapy.Spider):
             yield self.unreported.pop(0)
 
     def unlisted_page(self, response) -> PageRef:
-        label = self.first(response, self.current_page) or ""
+        label = self.first(response, self.walk.current_page) or ""
         ref = PageRef(response.url, label, None)
         number_pages([ref])
         return ref
@@ -222,7 +216,7 @@ class EditionSpider(scrapy.Spider):
                               meta={"download_maxsize": self.max_page_bytes})
 
     def parse_article(self, response, page_no, page_name, page_kind, via, list_title):
-        title = list_title or self.first(response, self.article_title) or ""
+        title = list_title or self.headline(response) or ""
         yield {
             "type": "article", "paper": self.paper, "date": self.date, "family": self.name,
             "page_no": page_no, "page_name": page_name, "url": response.url,
@@ -230,6 +224,10 @@ class EditionSpider(scrapy.Spider):
             "content_type": response.headers.get(b"Content-Type", b"").decode("latin-1"),
             "via": via, "kind": classify(title, page_kind), "list_title": list_title,
         }
+
+    def headline(self, response) -> str | None:
+        """The headline an article prints, for one reached without a list title (hotspots)."""
+        return self.first(response, self.walk.article_title)
 
     def closed(self, reason):
         # An edition page that links no article is not this family's (or not an edition):

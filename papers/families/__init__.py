@@ -1,0 +1,1 @@
+"""The built-in CMS families, one module each (papers/family.py says what a module holds)."""

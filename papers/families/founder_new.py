@@ -1,0 +1,34 @@
+"""Founder new ("pc/layout/YYYYMM/DD/node_NN.html"), all its skins."""
+
+from papers.family import DEFAULT_PDFS, Family, Skin, Walk, register
+
+FAMILY = register(Family(
+    name="founder-new",
+    description="pc/layout/YYYYMM/DD/node_NN.html, articles pc/content/…/content_N.html",
+    walk=Walk(
+        page_entries=(
+            "div.swiper-slide",  # 人民日报 skin: a#pageLink
+            "div.Chunkiconlist p",  # Chunkicon/ScroLeft skin: a[1] page, a[2] PDF
+            "ul#layoutlist li",  # layoutlist/PreTitle skin
+        ),
+        article_links=(
+            "ul.news-list li a",
+            "div#ScroLeft div.newslist li h3 a",
+            "div#titleList li a",
+        ),
+        pdf_links=("p.right.btn a::attr(href)", *DEFAULT_PDFS),
+        current_page=("p.left.ban::text",),
+        article_title=("div.article h1::text", "div.newsdetatit h3::text", "h2#Title::text"),
+    ),
+    skins=(
+        Skin("people", body=("div#ozoom",), title="div.article h1",
+             kicker="div.article h3", subtitle="div.article h2", author="div.article p.sec",
+             page="p.ban"),
+        Skin("chunkicon", body=("div.newsdetatext founder-content", "div.newsdetatext"),
+             title="div.newsdetatit h3", kicker="div.intro", subtitle="div.sub",
+             author="div.newsdetail div.author"),
+        Skin("layoutlist", body=("div#ozoom founder-content", "div#ozoom"),
+             title="h2#Title", kicker="p#PreTitle", subtitle="p#SubTitle", author="p#Author",
+             images="div.attachment"),
+    ),
+))
