@@ -1,8 +1,8 @@
 """Clean: one article page (as the spiders hand it over) → the contract's fields.
 
 Selectors first: every CMS family prints 引题/标题/副题 and the body in fixed
-elements (docs/clean.md lists them), so reading those elements is exact and
-fast. The family's own skins are tried first, then every other skin (a paper
+elements (its skins in papers/families/, docs/clean.md), so reading those elements is
+exact and fast. The family's own skins are tried first, then every other skin (a paper
 that changed CMS still parses). Only when no skin matches does trafilatura
 extract body and metadata, with a warning saying so. Either way the text goes
 through the same CJK repair (text.cjk) and the same source-line split.
@@ -12,6 +12,7 @@ Pure functions, no I/O: `clean_article(item) -> dict`.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import unicodedata
@@ -23,73 +24,34 @@ import trafilatura
 from lxml import etree
 from lxml.cssselect import CSSSelector
 
+from papers.family import Skin, families
 from text.cjk import clean_line, needs_space, normalise_text
 from text.cjk import paragraphs as split_paragraphs
 
 __all__ = ["clean_article", "normalise_text"]  # normalise_text lives in text.cjk
 
 
-@dataclass(frozen=True)
-class Skin:
-    """Where one CMS skin prints each field: CSS selectors, "" = not printed.
-    `body` lists alternatives, most specific first; all elements matched by the
-    first alternative that matches form the body (xmwb prints one p per paragraph)."""
-
-    family: str
-    name: str
-    body: tuple[str, ...]
-    title: str
-    kicker: str = ""
-    subtitle: str = ""
-    author: str = ""  # an element with the author's name (作者：…)
-    images: str = ""  # extra image scope beside the body (layoutlist's div.attachment)
-    page: str = ""  # the "第01版：要闻" label
-    nbsp_paragraphs: bool = False  # paragraphs separated only by runs of &nbsp;
-
-
-SKINS = (
-    Skin("founder-new", "people", body=("div#ozoom",), title="div.article h1",
-         kicker="div.article h3", subtitle="div.article h2", author="div.article p.sec",
-         page="p.ban"),
-    Skin("founder-new", "chunkicon", body=("div.newsdetatext founder-content", "div.newsdetatext"),
-         title="div.newsdetatit h3", kicker="div.intro", subtitle="div.sub",
-         author="div.newsdetail div.author"),
-    Skin("founder-new", "layoutlist", body=("div#ozoom founder-content", "div#ozoom"),
-         title="h2#Title", kicker="p#PreTitle", subtitle="p#SubTitle", author="p#Author",
-         images="div.attachment"),
-    # Classic prints 引题 and 副题 in the same td.font02 cells, above and below the title.
-    Skin("founder-classic", "classic", body=("founder-content", "div#ozoom"), title="td.font01",
-         kicker="td.font02", subtitle="td.font02", author="td.font03"),
-    # PaperIndex: 引题 div.yinti / 副题 div.futi, or both as <font> around the bold title.
-    Skin("paperindex", "paperindex", body=("span#contenttext div#ozoom", "span#contenttext"),
-         title="span#contenttext div strong", kicker="div.yinti, span#contenttext div font",
-         subtitle="div.futi, span#contenttext div font", author="div.zuozhe", page="table#table5 td"),
-    Skin("xmwb", "xmwb", body=("div.dzb-article-content", "div.dzb-article-box", "p.dzb-desc-box"),
-         title="h2.dzb-title-box",
-         kicker=".dzb-special-title-box", subtitle=".dzb-sub-title-box",
-         author=".dzb-author-box", page="span.dzb-banmian-title"),
-    # 文汇报 prints 引题 and 副题 as h2 or h3 (class pretitle/subtitle or none) around the h1.
-    Skin("whb", "whb", body=("div#newsContent",), title="div.news_header h1",
-         kicker="div.news_header h2, div.news_header h3", subtitle="div.news_header h2, div.news_header h3",
-         author="div.news_header .author", page="div.news_header p.page", nbsp_paragraphs=True),
-)
-
 _FIELDS = ("title", "kicker", "subtitle", "author", "images", "page")
 
 
 @dataclass(frozen=True)
 class _Compiled:
+    family: str
     skin: Skin
     body: tuple[CSSSelector, ...]
     sel: dict
 
 
-def _compile(skin: Skin) -> _Compiled:
+@functools.cache
+def _compile(family: str, skin: Skin) -> _Compiled:
     sel = {f: CSSSelector(getattr(skin, f)) for f in _FIELDS if getattr(skin, f)}
-    return _Compiled(skin, tuple(CSSSelector(b) for b in skin.body), sel)
+    return _Compiled(family, skin, tuple(CSSSelector(b) for b in skin.body), sel)
 
 
-_COMPILED = tuple(_compile(s) for s in SKINS)
+def _skins(family: str) -> list[_Compiled]:
+    """Every registered family's skins (papers.family), the declared family's first."""
+    every = [_compile(f.name, skin) for f in families() for skin in f.skins]
+    return sorted(every, key=lambda c: c.family != family)
 
 # ---------------------------------------------------------------- patterns
 # Datelines and bylines that open a story: wire copy, the paper's own news.
@@ -197,7 +159,7 @@ def _from_html(html: str, family: str, url: str, warnings: list[str]) -> dict:
     # matches and whose title is found wins; the declared family's skins first,
     # then the others (a paper whose site was redesigned).
     best = None
-    for c in sorted(_COMPILED, key=lambda c: c.skin.family != family):
+    for c in _skins(family):
         bodies = next((found for b in c.body if (found := b(root))), [])
         if bodies:
             titled = bool(c.sel["title"](root))
@@ -209,8 +171,8 @@ def _from_html(html: str, family: str, url: str, warnings: list[str]) -> dict:
         warnings.append("no family selectors matched: trafilatura fallback")
         return _with_trafilatura(root, url)
     c, bodies, _ = best
-    if c.skin.family != family:
-        warnings.append(f"selectors of {c.skin.family}/{c.skin.name} used, not {family}'s")
+    if c.family != family:
+        warnings.append(f"selectors of {c.family}/{c.skin.name} used, not {family}'s")
     return _with_skin(root, c, bodies, url)
 
 
