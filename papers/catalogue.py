@@ -38,8 +38,10 @@ from yaml.reader import Reader
 from yaml.resolver import Resolver
 from yaml.scanner import Scanner
 
+from papers import family as family_registry
+from papers.family import FamilyError
+
 BUILTIN_PAPERS = Path(__file__).resolve().with_name("papers.yaml")  # package data
-FAMILIES = ("founder-classic", "founder-new", "paperindex", "xmwb", "whb", "jfdaily")
 PAPER_ID = re.compile(r"[a-z0-9-]+\Z")
 _KEYS = {"id", "name", "region", "family", "edition_url", "schedule", "timezone", "encoding",
          "eras", "confirmed", "source"}
@@ -130,9 +132,20 @@ def _check_template(origin: str, pid: str, key: str, template) -> str:
 
 
 def _check_family(origin: str, pid: str, key: str, family) -> str:
-    if family not in FAMILIES:
-        _fail(origin, pid, key, f"unknown family {_short(family)} (known: {', '.join(FAMILIES)})")
+    try:
+        known = family_registry.names()
+    except FamilyError as exc:  # a module of EPAPER_FAMILY_MODULES that does not import
+        _fail(origin, pid, key, str(exc))
+    if family not in known:
+        _fail(origin, pid, key, f"unknown family {_short(family)} (known: {', '.join(known)})")
     return family
+
+
+def __getattr__(name: str):
+    # FAMILIES is asked of the registry when read, so that EPAPER_FAMILY_MODULES counts.
+    if name == "FAMILIES":
+        return family_registry.names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _check_encoding(origin: str, pid: str, key: str, encoding):
