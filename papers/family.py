@@ -5,13 +5,14 @@ article lists, hotspots and PDFs; or `ApiWalk` for an edition served as JSON) an
 articles are printed (`Skin`: where each field sits). The spiders, the clean step and
 papers.yaml validation read this registry; nothing else lists families.
 
-A built-in family is a module `papers/families/<name>.py` that sets
-`FAMILY = register(Family(...))`. Modules named in EPAPER_FAMILY_MODULES (comma-separated
-import paths) are imported too, so a family of one's own needs no edit here.
+A built-in family is a module `papers/families/<name>.py` that sets `FAMILY = Family(...)`;
+modules named in EPAPER_FAMILY_MODULES (comma-separated import paths) are read the same way,
+so a family of one's own needs no edit of any list.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import pkgutil
@@ -83,11 +84,11 @@ class Family:
 
 
 _REGISTRY: dict[str, Family] = {}
-_imported: set[str] = set()  # family modules already imported by discovery
+_imported: set[str] = set()  # family modules whose FAMILY is registered
 
 
 def register(family: Family) -> Family:
-    """Add `family`; registering the same one again (a module imported twice) is a no-op."""
+    """Add `family`: the same one again is a no-op, another one under its name an error."""
     known = _REGISTRY.get(family.name)
     if known is not None and known != family:
         raise FamilyError(f"family {family.name!r} is registered twice, differently")
@@ -115,25 +116,31 @@ def get(name: str) -> Family:
 
 def builtin() -> tuple[Family, ...]:
     """The families of papers/families/, the ones every installation has."""
-    return tuple(importlib.import_module(m).FAMILY for m in _builtin_modules())
+    return tuple(_family_of(m, "papers/families") for m in _builtin_modules())
 
 
-def _builtin_modules() -> list[str]:
+@functools.cache
+def _builtin_modules() -> tuple[str, ...]:
     from papers import families as package
 
-    return sorted(f"{package.__name__}.{m.name}" for m in pkgutil.iter_modules(package.__path__))
+    found = pkgutil.iter_modules(package.__path__)
+    return tuple(sorted(f"{package.__name__}.{m.name}" for m in found))
 
 
 def _discover() -> None:
-    if not _imported:
-        for module in _builtin_modules():
-            importlib.import_module(module)
-            _imported.add(module)
     extra = [m.strip() for m in os.environ.get(ENV_MODULES, "").split(",") if m.strip()]
-    for module in extra:
+    for module, named_in in [*((m, "papers/families") for m in _builtin_modules()),
+                             *((m, ENV_MODULES) for m in extra)]:
         if module not in _imported:
-            try:
-                importlib.import_module(module)
-            except ImportError as exc:
-                raise FamilyError(f"{ENV_MODULES}: cannot import {module!r}: {exc}") from None
+            register(_family_of(module, named_in))
             _imported.add(module)
+
+
+def _family_of(module: str, named_in: str) -> Family:
+    try:
+        family = getattr(importlib.import_module(module), "FAMILY", None)
+    except ImportError as exc:
+        raise FamilyError(f"{named_in}: cannot import {module!r}: {exc}") from None
+    if not isinstance(family, Family):
+        raise FamilyError(f"{named_in}: module {module!r} defines no FAMILY = Family(...)")
+    return family

@@ -1,8 +1,8 @@
 """Founder classic ("html/YYYY-MM/DD/node_N.htm"), mostly GBK sites."""
 
-from papers.family import Family, Skin, Walk, register
+from papers.family import Family, Skin, Walk
 
-FAMILY = register(Family(
+FAMILY = Family(
     name="founder-classic",
     description="html/YYYY-MM/DD/node_N.htm, articles content_N.htm",
     walk=Walk(
@@ -15,4 +15,4 @@ FAMILY = register(Family(
         Skin("classic", body=("founder-content", "div#ozoom"), title="td.font01",
              kicker="td.font02", subtitle="td.font02", author="td.font03"),
     ),
-))
+)

@@ -1,8 +1,8 @@
 """Founder new ("pc/layout/YYYYMM/DD/node_NN.html"), all its skins."""
 
-from papers.family import DEFAULT_PDFS, Family, Skin, Walk, register
+from papers.family import DEFAULT_PDFS, Family, Skin, Walk
 
-FAMILY = register(Family(
+FAMILY = Family(
     name="founder-new",
     description="pc/layout/YYYYMM/DD/node_NN.html, articles pc/content/…/content_N.html",
     walk=Walk(
@@ -31,4 +31,4 @@ FAMILY = register(Family(
              title="h2#Title", kicker="p#PreTitle", subtitle="p#SubTitle", author="p#Author",
              images="div.attachment"),
     ),
-))
+)

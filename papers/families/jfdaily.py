@@ -1,8 +1,8 @@
 """解放日报 (shobserver.com): the edition is a JSON API, not pages."""
 
-from papers.family import ApiWalk, Family, register
+from papers.family import ApiWalk, Family
 
-FAMILY = register(Family(
+FAMILY = Family(
     name="jfdaily",
     description="解放日报: shobserver.com/staticsg/data/journal/YYYY-MM-DD/navi.json",
     walk=ApiWalk(
@@ -10,4 +10,4 @@ FAMILY = register(Family(
         page_view="../../../res/html/journal/index.html?date={date}&page={pnumber}",
         article_json="{pnumber}/article/{id}.json",
     ),
-))
+)

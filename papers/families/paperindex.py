@@ -1,8 +1,8 @@
 """PaperIndex ("content/YYYYMMDD/PageNNxx.htm", "ArticelNNKKKxx.htm")."""
 
-from papers.family import Family, Skin, Walk, register
+from papers.family import Family, Skin, Walk
 
-FAMILY = register(Family(
+FAMILY = Family(
     name="paperindex",
     description="content/YYYYMMDD/PageNNxx.htm, articles ArticelNNKKKxx.htm",
     walk=Walk(
@@ -18,4 +18,4 @@ FAMILY = register(Family(
              subtitle="div.futi, span#contenttext div font", author="div.zuozhe",
              page="table#table5 td"),
     ),
-))
+)

@@ -1,8 +1,8 @@
 """文汇报 (dzb.whb.cn): script-driven page list and hotspots."""
 
-from papers.family import Family, Skin, Walk, register
+from papers.family import Family, Skin, Walk
 
-FAMILY = register(Family(
+FAMILY = Family(
     name="whb",
     description="文汇报: dzb.whb.cn/YYYY-MM-DD/N/index.html",
     walk=Walk(
@@ -19,4 +19,4 @@ FAMILY = register(Family(
              author="div.news_header .author", page="div.news_header p.page",
              nbsp_paragraphs=True),
     ),
-))
+)

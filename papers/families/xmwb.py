@@ -1,8 +1,8 @@
 """新民晚报 (paper.xinmin.cn)."""
 
-from papers.family import Family, Skin, Walk, register
+from papers.family import Family, Skin, Walk
 
-FAMILY = register(Family(
+FAMILY = Family(
     name="xmwb",
     description="新民晚报: paper.xinmin.cn/html/xmwb/YYYY-MM-DD/N.html",
     walk=Walk(
@@ -19,4 +19,4 @@ FAMILY = register(Family(
              subtitle=".dzb-sub-title-box", author=".dzb-author-box",
              page="span.dzb-banmian-title"),
     ),
-))
+)
