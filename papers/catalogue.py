@@ -40,9 +40,9 @@ from yaml.scanner import Scanner
 
 from papers import family as family_registry
 from papers.family import FamilyError
+from papers.ids import PAPER_ID
 
 BUILTIN_PAPERS = Path(__file__).resolve().with_name("papers.yaml")  # package data
-PAPER_ID = re.compile(r"[a-z0-9-]+\Z")
 _KEYS = {"id", "name", "region", "family", "edition_url", "schedule", "timezone", "encoding",
          "eras", "confirmed", "source"}
 _ERA_KEYS = {"from", "to", "family", "edition_url", "encoding"}

@@ -25,6 +25,7 @@ from lxml import etree
 from lxml.cssselect import CSSSelector
 
 from papers.family import Skin, families
+from papers.ids import PAGE_LABEL
 from text.cjk import clean_line, needs_space, normalise_text
 from text.cjk import paragraphs as split_paragraphs
 
@@ -68,7 +69,6 @@ BYLINE = re.compile(
 CREDIT = re.compile(r"^[■●□◆▲]?\s*(?:[^。，]{0,20}(?:记者|通讯员|摄影)[^。，]{0,16}摄|[^。，]{1,12}[/／]摄)$")
 ROLES = re.compile(r"(?:全媒体|融媒体|本报|新华社|首席|特约|见习)*(?:记者|通讯员|实习生|摄影)")
 NAME_TAIL = re.compile(r"\s*(?:文/摄|文/图|图/文|摄|报道|发自.*)$")
-PAGE_LABEL = re.compile(r"第\s*([0-9A-Za-z]+)\s*版\s*[：:]?\s*(.*)")
 # Page furniture that lands in a body container: navigation, share and print
 # links, editor and copyright lines. Matched on short paragraphs only.
 BOILERPLATE = re.compile(
@@ -442,7 +442,8 @@ def _page(item: dict, label: str) -> tuple[int | None, str]:
     """Page number and name: the spider's, else the page's own "第01版：要闻"."""
     m = PAGE_LABEL.search(label)
     page_no = item.get("page_no")
-    if page_no in (None, "") and m and m.group(1).isdigit():
-        page_no = m.group(1)
-    name = item.get("page_name") or (m.group(2).strip() if m else "")
+    # A lettered label (A01版) numbers a page within its section, not in the edition.
+    if page_no in (None, "") and m and not (m["prefix"] or m["suffix"]):
+        page_no = m["number"]
+    name = item.get("page_name") or (m["name"].strip() if m else "")
     return (int(page_no) if str(page_no or "").isdigit() else None), name

@@ -9,7 +9,6 @@ non-sequentially. Items follow docs/internals.md.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date as Date
@@ -28,6 +27,8 @@ from scrapy.exceptions import (
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from papers.family import Family
+from papers.ids import PAGE_LABEL
+from papers.ids import article_id_of_url as article_id  # the spider's name for it
 
 from ..middlewares import (
     BudgetExceeded,
@@ -41,8 +42,6 @@ from ..middlewares import (
 
 REDIRECTS = (301, 302, 303, 307, 308)
 NO_EDITION = (403, 404, 410)
-# "第01版：要闻", "A01版：要闻", "第B02版:广告", "01版 要闻"
-PAGE_LABEL = re.compile(r"第?\s*([A-Za-z]*)\s*(\d+)\s*([A-Za-z]*)\s*版\s*[：:]?\s*(.*)", re.DOTALL)
 # No e-paper page comes near this; a bigger answer is a trap (EPAPER_MAX_PAGE_BYTES).
 # Page PDFs have their own cap (spiders/pipelines.py MAX_PDF_BYTES).
 MAX_PAGE_BYTES = 8 * 1024 * 1024
@@ -260,11 +259,11 @@ def number_pages(refs: list[PageRef]) -> None:
     """Page numbers from labels ("第03版"); by list position where labels repeat
     numbers (lettered sections: A01 … B01) or carry none."""
     parsed = [PAGE_LABEL.search(r.label) for r in refs]
-    numbers = [int(m.group(2)) if m else None for m in parsed]
+    numbers = [int(m["number"]) if m else None for m in parsed]
     by_label = None not in numbers and len(set(numbers)) == len(numbers)
     for i, (ref, m) in enumerate(zip(refs, parsed)):
         ref.no = numbers[i] if by_label else i + 1
-        ref.name = (m.group(4) if m else ref.label).strip()
+        ref.name = (m["name"] if m else ref.label).strip()
 
 
 def classify(title: str, page_kind: str) -> str:
@@ -272,18 +271,6 @@ def classify(title: str, page_kind: str) -> str:
     if page_kind == "ad" or AD.match(title):
         return "ad"
     return "pseudo" if PSEUDO.match(title) else "news"
-
-
-def article_id(url: str) -> str:
-    """The file name of the URL, as [A-Za-z0-9_-]+ (an object key part). A name with other
-    characters (内容.html, %0d%0a…) gets a hash of itself appended, so that two such
-    names on one page never share a key, where one would overwrite the other."""
-    stem = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    safe = re.sub(r"[^A-Za-z0-9_-]", "_", stem)
-    if safe != stem:
-        digest = hashlib.sha1(stem.encode("utf-8", "surrogatepass")).hexdigest()[:10]
-        safe = f"{safe.strip('_')[:80]}-{digest}" if safe.strip("_") else digest
-    return safe or "index"
 
 
 def link_of(a) -> str | None:
