@@ -1,4 +1,5 @@
-"""One renderer per CMS family, by family id."""
+"""One renderer per CMS family, by the name its papers/families/ module registers
+(tests/test_families.py checks that every built-in family has one)."""
 
 from .founder_classic import FounderClassic
 from .founder_new import FounderNew
