@@ -70,7 +70,6 @@ def ablation_contenders() -> dict:
 def bare_settings(workdir: Path, ours) -> dict:
     """A bare Scrapy configuration with our concurrency, User-Agent and robots rule."""
     return {
-        "SPIDER_MODULES": ["spiders.families"],
         "USER_AGENT": ours.get("USER_AGENT"),  # the replica answers 403 to Scrapy's own agent
         "ROBOTSTXT_OBEY": True,
         "CONCURRENT_REQUESTS": ours.getint("CONCURRENT_REQUESTS"),
@@ -88,9 +87,10 @@ def bare_main(argv: list[str]) -> int:
     import scrapy
     from scrapy.crawler import CrawlerProcess
     from scrapy.settings import Settings
-    from scrapy.spiderloader import SpiderLoader
 
+    from papers import family as registry
     from spiders.crawl import crawl_settings, write_stats
+    from spiders.families import spider_class
 
     parser = argparse.ArgumentParser(prog="python -m bench.fetch_bench bare")
     for name in ("--paper", "--date", "--family", "--edition-url", "--workdir"):
@@ -99,12 +99,10 @@ def bare_main(argv: list[str]) -> int:
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     settings = Settings(bare_settings(workdir, crawl_settings(workdir, {})))
-    family = SpiderLoader.from_settings(settings).load(args.family)
+    family = registry.get(args.family)
 
-    class Bare(family):
+    class Bare(spider_class(family)):
         """The family's link-following; page PDFs as plain requests, bodies dropped."""
-
-        name = f"bare-{family.name}"
 
         def parse_page(self, response):
             for out in super().parse_page(response):
@@ -117,7 +115,8 @@ def bare_main(argv: list[str]) -> int:
 
     process = CrawlerProcess(settings, install_root_handler=True)
     crawler = process.create_crawler(Bare)
-    process.crawl(crawler, paper=args.paper, date=args.date, edition_url=args.edition_url)
+    process.crawl(crawler, family=family, paper=args.paper, date=args.date,
+                  edition_url=args.edition_url)
     process.start()
     write_stats(crawler.stats.get_stats(), workdir / "stats.json")
     return 0

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import yaml
 
-from papers.catalogue import BUILTIN_PAPERS, Paper, load_papers, read_papers
+from papers.catalogue import Paper, load_papers, read_papers
 
-PROJECT_DIR = BUILTIN_PAPERS.parent
+# Where the flows are (the repo, /app in the image): entrypoints are relative to it.
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 PREFECT_YAML = PROJECT_DIR / "prefect.yaml"
 WORK_POOL = "epaper"
 FETCH_LIMIT = 4  # crawls running at once across all sites, whatever the number of workers
