@@ -15,6 +15,7 @@ import yaml
 
 from epaper.report import plural, summary
 from papers.home import epaper_home
+from papers.ids import is_reprint
 from replica import ReplicaServer, Site, demo_sites
 from storage.archive import open_archive
 
@@ -59,7 +60,7 @@ def run_demo() -> list[dict]:
         bucket = archive.bucket
     archived = [r for r in results if r["status"] != "missing"]
     articles = sum(len(r["articles"]) for r in archived)
-    reprints = [a for r in archived for a in r["articles"] if a["cluster"] != a["key"]]
+    reprints = [a for r in archived for a in r["articles"] if is_reprint(a)]
     paper, day = DEMO_PREFIX + sites[0].paper, sites[0].dates[0].isoformat()
     # A story with reprints shows what `cluster` is for.
     reprinted = reprints[0]["cluster"] if reprints else archived[0]["articles"][0]["key"]

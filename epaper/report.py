@@ -1,6 +1,8 @@
 """What the terminal shows of an edition run: one line each."""
 from __future__ import annotations
 
+from papers.ids import is_reprint
+
 
 def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
@@ -13,7 +15,7 @@ def summary(result: dict) -> str:
         return f"{head}: no edition ({result['reason']})"
     if result["status"] == "failed":
         return f"{head}: failed ({result['reason']})"
-    reprints = sum(1 for a in result["articles"] if a["cluster"] != a["key"])
+    reprints = sum(1 for a in result["articles"] if is_reprint(a))
     return (f"{head}: {plural(len(result['pages']), 'page')}, {plural(len(result['articles']), 'article')}, "
             f"{plural(reprints, 'reprint')}, {'archived' if result['changed'] else 'unchanged'} -> {result['key']}"
             + (f" (incomplete: {result['incomplete']})" if result.get("incomplete") else ""))
