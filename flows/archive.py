@@ -14,7 +14,8 @@ from prefect.tasks import exponential_backoff
 
 from flows import steps
 from papers.catalogue import get_paper, parse_date
-from papers.workdir import edition_workdir, read_jsonl
+from papers.ids import is_reprint
+from papers.workdir import Workdir, edition_workdir, read_jsonl
 from storage.archive import ArchiveUnavailable, open_archive
 from storage.catalog import Catalog
 from storage.locks import edition_lock
@@ -63,10 +64,12 @@ def publish(workdir: Path, paper_id: str, date: str, stats: dict) -> dict:
         return steps.publish_edition(workdir, archive, paper_id, date, stats)
 
 
-def _mark(key: str, dedupe: dict) -> str:
-    """An article's duplicate mark: "first seen", or "reprint of <earliest archived key> (<similarity>)"."""
-    if dedupe["canonical"] == key:
+def _mark(article: dict) -> str:
+    """An article's duplicate mark: "first seen", or "reprint of <earliest archived key>
+    (<similarity>)"; `article` is the dedupe step's record."""
+    if not is_reprint(article):
         return "first seen"
+    dedupe = article["dedupe"]
     return f"reprint of {dedupe['canonical']} ({dedupe['similarity']:.2f})"
 
 
@@ -75,15 +78,17 @@ def report(result: dict, workdir: Path) -> None:
     """The edition in the Prefect UI: a table of its pages and articles with their keys and
     duplicate marks, and a dedupe summary."""
     paper, date = result["paper"], result["date"]
-    marks = {a["key"]: a["dedupe"] for a in read_jsonl(workdir / steps.DEDUPED)}
-    rows = [{"page": p["page_no"], "item": "page", "title": p["page_name"], "key": p["pdf_key"] or "",
-             "duplicate": ""} for p in result["pages"]]
-    # An article missing from `marks` was not fetched this time: the manifest keeps its archived copy.
+    deduped = {a["key"]: a for a in read_jsonl(workdir / Workdir.DEDUPED)}
+    rows = [{"page": p["page_no"], "item": "page", "title": p["page_name"],
+             "key": p["pdf_key"] or "", "duplicate": ""} for p in result["pages"]]
+    # An article not in `deduped` was not fetched this time: the manifest keeps its archived copy.
     rows += [{"page": a["page_no"], "item": "article", "title": a["title"], "key": a["key"],
-              "duplicate": _mark(a["key"], marks[a["key"]]) if a["key"] in marks else "kept from an earlier crawl"}
+              "duplicate": _mark(deduped[a["key"]]) if a["key"] in deduped
+              else "kept from an earlier crawl"}
              for a in result["articles"]]
     rows.sort(key=lambda row: (row["page"], row["item"] != "page"))  # each page, then its articles
-    reprints = [a for a in result["articles"] if a["key"] in marks and marks[a["key"]]["canonical"] != a["key"]]
+    reprints = [deduped[a["key"]] for a in result["articles"]
+                if a["key"] in deduped and is_reprint(deduped[a["key"]])]
     create_table_artifact(key=f"edition-{paper}-{date}", table=rows,
                           description=f"{paper} {date}: {len(result['pages'])} pages, "
                                       f"{len(result['articles'])} articles, {len(reprints)} reprints")
@@ -98,8 +103,8 @@ def report(result: dict, workdir: Path) -> None:
         lines += [f"| {reason} | {count} |" for reason, count in skipped.most_common()]
     if reprints:
         lines += ["", "| reprint | of (earliest archived) | similarity |", "|---|---|---|"]
-        lines += [f"| {a['title']} `{a['key']}` | `{marks[a['key']]['canonical']}` "
-                  f"| {marks[a['key']]['similarity']:.2f} |" for a in reprints]
+        lines += [f"| {a['title']} `{a['key']}` | `{a['dedupe']['canonical']}` "
+                  f"| {a['dedupe']['similarity']:.2f} |" for a in reprints]
     create_markdown_artifact(key=f"dedupe-{paper}-{date}", markdown="\n".join(lines) + "\n",
                              description=f"{paper} {date}: dedupe summary")
 

@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from flows import archive as archive_flow
 from flows import steps
 from papers.catalogue import Paper, get_paper, parse_date
-from papers.workdir import edition_workdir
+from papers.workdir import Workdir, edition_workdir
 from spiders.httpcache import replay_settings
 from storage import keys
 from storage.archive import Archive, ArchiveError, open_archive
@@ -30,11 +30,11 @@ def replay_edition(paper: Paper, date: dt.date, workdir: Path, archive: Archive)
     if not archive.exists(manifest_key):
         raise ArchiveError(f"no archived edition {paper.id} {date} ({manifest_key}): nothing to reprocess")
     crawl = json.loads(archive.get(manifest_key))["crawl"]
-    warcs = steps.previous_warcs(archive, paper.id, date.isoformat(), workdir / "previous")
+    warcs = steps.previous_warcs(archive, paper.id, date.isoformat(), workdir / Workdir.PREVIOUS)
     steps.crawl_edition(paper, date, workdir, replay_settings(warcs))
     # publish_edition puts the crawl's WARC back under the key it came from (derived from
     # crawl["started"]): the same bytes, so that writes no new version.
-    shutil.copyfile(warcs[0], workdir / "crawl.warc.gz")
+    shutil.copyfile(warcs[0], workdir / Workdir.WARC)
     return crawl
 
 

@@ -6,27 +6,26 @@ can run any step without Prefect.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 from functools import partial
 from pathlib import Path
 
 from papers.catalogue import Paper
-from papers.workdir import items, named_if_full, raise_if_full, read_jsonl, write_jsonl
+from papers.workdir import Workdir, items, named_if_full, raise_if_full, read_jsonl, write_jsonl
 from spiders.crawl import CrawlError, run_crawl
 from spiders.httpcache import WarcError, WarcIndex, revalidate_settings
 from storage import keys
 from storage.archive import Archive, ObjectNotFound, in_parallel, open_archive
 from storage.catalog import Catalog
 from text.clean import clean_article
-from text.dedupe import keywords
+from text.dedupe import keywords, text_sha256
 from text.pdftext import extract
 
 log = logging.getLogger(__name__)
+# Tests name the step files by these.
+CLEANED, DEDUPED = Workdir.CLEANED, Workdir.DEDUPED
 
-CLEANED = "cleaned.jsonl"
-DEDUPED = "deduped.jsonl"
 
 
 def fetch_edition(paper: Paper, date, workdir: Path) -> dict:
@@ -37,7 +36,7 @@ def fetch_edition(paper: Paper, date, workdir: Path) -> dict:
     """
     with open_archive() as archive:
         try:
-            warcs = previous_warcs(archive, paper.id, date.isoformat(), workdir / "previous")
+            warcs = previous_warcs(archive, paper.id, date.isoformat(), workdir / Workdir.PREVIOUS)
         except (WarcError, ObjectNotFound) as exc:
             # A damaged earlier crawl must not block archiving the edition anew.
             log.warning("crawling %s %s without revalidation: %s", paper.id, date, exc)
@@ -66,7 +65,8 @@ def previous_warcs(archive: Archive, paper: str, date: str, dest: Path) -> list[
         return []
     latest = json.loads(archive.get(manifest_key))["crawl"]["warc_key"]
     folder = latest.rsplit("/", 1)[0] + "/"
-    earlier = sorted((key for key in archive.list(folder) if key < latest), reverse=True)  # keys sort by time
+    # Keys sort by time: the earlier crawls, newest first.
+    earlier = sorted((key for key in archive.list(folder) if key < latest), reverse=True)
     with named_if_full(dest):
         dest.mkdir(parents=True, exist_ok=True)
     index = WarcIndex()
@@ -104,31 +104,33 @@ def clean_edition(workdir: Path) -> int:
                 "page_no": int(item["page_no"]), "page_name": item.get("page_name", ""),
                 "url": item["url"], "article_id": item["article_id"], **fields,
             }
-    return write_jsonl(workdir / CLEANED, cleaned())
+    return write_jsonl(workdir / Workdir.CLEANED, cleaned())
 
 
 def dedupe_edition(workdir: Path, catalog: Catalog) -> int:
     """Hash, keywords and the cross-paper duplicate record of every cleaned article."""
     def deduped():
-        for article in read_jsonl(workdir / CLEANED):
+        for article in read_jsonl(workdir / Workdir.CLEANED):
             key = keys.article(article["paper"], article["date"], article["page_no"],
                                    article.pop("article_id"))
             record = catalog.assign(key, article["paper"], article["date"], article["text"])
             yield {
                 "key": key, **article,
                 "keywords": keywords(article["text"]),
-                "sha256": hashlib.sha256(article["text"].encode("utf-8")).hexdigest(),
+                # The contract's: of the normalised text, as the catalog holds it.
+                "sha256": text_sha256(article["text"]),
                 "dedupe": {"cluster": record["cluster"], "canonical": record["canonical"],
                            "similarity": round(float(record["similarity"]), 4)},
             }
-    return write_jsonl(workdir / DEDUPED, deduped())
+    return write_jsonl(workdir / Workdir.DEDUPED, deduped())
 
 
 def _json_bytes(document: dict) -> bytes:
     return json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
 
 
-def _publish_pages(workdir: Path, archive: Archive, paper: str, date: str) -> tuple[list[dict], list[dict]]:
+def _publish_pages(workdir: Path, archive: Archive, paper: str,
+                   date: str) -> tuple[list[dict], list[dict]]:
     """The pages, and the PDFs whose text could not be extracted (skipped with the reason)."""
     pages, writes, skipped = [], [], []
     for page in sorted(items(workdir, "page"), key=lambda p: int(p["page_no"])):
@@ -142,7 +144,8 @@ def _publish_pages(workdir: Path, archive: Archive, paper: str, date: str) -> tu
                 skipped.append({"url": page["pdf_url"], "reason": extracted.skipped})
             text = extracted.text.encode("utf-8")
             writes += [partial(archive.put_file, pdf_key, path, "application/pdf"),
-                       partial(archive.put, keys.page_text(paper, date, page_no), text, "text/plain; charset=utf-8")]
+                       partial(archive.put, keys.page_text(paper, date, page_no), text,
+                               "text/plain; charset=utf-8")]
         pages.append({"page_no": page_no, "page_name": page.get("page_name", ""),
                       "url": page["url"], "pdf_key": pdf_key})
     in_parallel(writes)
@@ -150,7 +153,7 @@ def _publish_pages(workdir: Path, archive: Archive, paper: str, date: str) -> tu
 
 
 def _publish_articles(workdir: Path, archive: Archive) -> list[dict]:
-    articles = [(article.pop("key"), article) for article in read_jsonl(workdir / DEDUPED)]
+    articles = [(article.pop("key"), article) for article in read_jsonl(workdir / Workdir.DEDUPED)]
     stored = in_parallel(partial(archive.put, key, _json_bytes(article), "application/json")
                          for key, article in articles)
     listed = [{"key": key, "version_id": result.version_id, "url": article["url"],
@@ -165,7 +168,8 @@ def _keep_archived(manifest: dict, previous: dict) -> None:
     """What an earlier crawl archived and this one failed to fetch (a reset, a 503) stays
     listed with its archived version: nothing once archived drops out of its edition."""
     listed = {a["key"] for a in manifest["articles"]}
-    manifest["articles"] = sorted(manifest["articles"] + [a for a in previous["articles"] if a["key"] not in listed],
+    kept = [a for a in previous["articles"] if a["key"] not in listed]
+    manifest["articles"] = sorted(manifest["articles"] + kept,
                                   key=lambda a: (a["page_no"], a["key"]))
     pages = {p["page_no"]: p for p in manifest["pages"]}
     for page in previous["pages"]:
@@ -180,12 +184,14 @@ def publish_edition(workdir: Path, archive: Archive, paper: str, date: str, stat
     pages, unreadable = _publish_pages(workdir, archive, paper, date)
     manifest = {
         # A crawl cut short (time or request budget) says so; a later full run sets it back.
-        "paper": paper, "date": date, "status": "incomplete" if stats.get("incomplete") else "complete",
+        "paper": paper, "date": date,
+        "status": "incomplete" if stats.get("incomplete") else "complete",
         **({"incomplete": stats["incomplete"]} if stats.get("incomplete") else {}),
         "pages": pages,
         "articles": _publish_articles(workdir, archive),
         "skipped": sorted(({"url": s.get("url"), "reason": s.get("reason")}
-                           for s in [*items(workdir, "skipped"), *unreadable]), key=lambda s: (s["url"] or "", s["reason"] or "")),
+                           for s in [*items(workdir, "skipped"), *unreadable]),
+                          key=lambda s: (s["url"] or "", s["reason"] or "")),
     }
     manifest_key = keys.edition_manifest(paper, date)
     if archive.exists(manifest_key):
@@ -195,7 +201,7 @@ def publish_edition(workdir: Path, archive: Archive, paper: str, date: str, stat
         if previous == manifest:
             return {**manifest, "key": manifest_key, "changed": False}
     warc_key = keys.raw_warc(paper, date, dt.datetime.fromisoformat(stats["started"]))
-    archive.put_file(warc_key, workdir / "crawl.warc.gz", "application/warc")
+    archive.put_file(warc_key, workdir / Workdir.WARC, "application/warc")
     manifest["crawl"] = {
         "started": stats["started"], "finished": stats["finished"],
         "requests": stats["requests"], "bytes": stats["bytes"], "warc_key": warc_key,

@@ -18,12 +18,25 @@ from pathlib import Path
 
 from papers.home import epaper_home
 
+
+class Workdir:
+    """The names of the files in a run's work folder (docs/internals.md, "Crawl output").
+    The crawl writes the first five, the flow's steps the rest."""
+
+    ITEMS = "items.jsonl"  # the crawl's items, one JSON object a line
+    FILES = "files"  # page PDFs; a page item's pdf_path is relative to the work folder
+    WARC = "crawl.warc.gz"  # every request and response
+    LOG = "crawl.log"
+    STATS = "stats.json"
+    CLEANED = "cleaned.jsonl"  # clean → dedupe
+    DEDUPED = "deduped.jsonl"  # dedupe → publish and the report
+    PREVIOUS = "previous"  # the archived crawl's WARC files, to revalidate or replay
+
 # Held (flock) by the run that owns a work folder: the kernel lets go of it when that
 # process dies, however it dies, so a later run can tell an abandoned folder from a live one.
 OWNER_LOCK = ".owner.lock"
 # A folder without a lock file is one being created, or one older than the lock file.
 UNLOCKED_GRACE_S = 24 * 3600
-
 
 
 def nearly_full(free: int, total: int) -> bool:
@@ -141,7 +154,8 @@ def read_jsonl(path: Path) -> Iterator[dict]:
                     yield json.loads(line)
         except ValueError as exc:  # JSON or UTF-8 cut off mid-record
             raise_if_full(path, exc)
-            where = f"line {number}" if isinstance(exc, json.JSONDecodeError) else f"after line {number}"
+            bad_json = isinstance(exc, json.JSONDecodeError)
+            where = f"line {number}" if bad_json else f"after line {number}"
             raise DamagedFile(f"{path} {where}: not whole JSON ({exc}); "
                               "cut short by a full disk or a killed writer?") from exc
 
@@ -157,4 +171,4 @@ def write_jsonl(path: Path, records: Iterable[dict]) -> int:
 
 def items(workdir: Path, kind: str) -> Iterator[dict]:
     """Crawl items of one `type` (page, article, missing, skipped)."""
-    return (item for item in read_jsonl(workdir / "items.jsonl") if item.get("type") == kind)
+    return (item for item in read_jsonl(workdir / Workdir.ITEMS) if item.get("type") == kind)

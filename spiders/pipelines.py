@@ -11,6 +11,8 @@ from scrapy import Request
 from scrapy.pipelines.files import FilesPipeline
 from scrapy.pipelines.media import FileException
 
+from papers.workdir import Workdir
+
 # E-paper page PDFs are some MiB; a bigger one is a trap (a crawl took 1 GB on one) and is
 # skipped as "too large" (EPAPER_MAX_PDF_BYTES, a Scrapy setting or the environment).
 MAX_PDF_BYTES = 64 * 1024 * 1024
@@ -56,7 +58,7 @@ class PagePdfPipeline(FilesPipeline):
         adapter = ItemAdapter(item)
         if adapter.get("type") == "page":
             stored = [r["path"] for ok, r in results if ok]
-            adapter["pdf_path"] = str(PurePosixPath("files", stored[0])) if stored else None
+            adapter["pdf_path"] = str(PurePosixPath(Workdir.FILES, stored[0])) if stored else None
         return item
 
     async def process_item(self, item, spider=None):
