@@ -38,6 +38,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import harness  # noqa: E402
+from papers.workdir import Workdir  # noqa: E402
 
 TARGET = 1.3
 # Crawl settings per contender ("bare" is the bare Scrapy crawl).
@@ -118,7 +119,7 @@ def bare_main(argv: list[str]) -> int:
     process.crawl(crawler, family=family, paper=args.paper, date=args.date,
                   edition_url=args.edition_url)
     process.start()
-    write_stats(crawler.stats.get_stats(), workdir / "stats.json")
+    write_stats(crawler.stats.get_stats(), workdir / Workdir.STATS)
     return 0
 
 
@@ -147,13 +148,13 @@ def run_ours(site, day, paper, workdir: Path, archive, settings: dict | None = N
         from storage.archive import in_parallel
 
         paper = f"{site.paper}-{run_id}" if run_id else site.paper
-        pages = [p for p in map(json.loads, (workdir / "items.jsonl").read_text(encoding="utf-8").splitlines())
+        pages = [p for p in map(json.loads, (workdir / Workdir.ITEMS).read_text(encoding="utf-8").splitlines())
                  if p.get("type") == "page" and p.get("pdf_path")]
         # as flows.steps.publish_edition writes them: the PDFs at once, then the WARC
         in_parallel(partial(archive.put_file, keys.page_pdf(paper, day, int(p["page_no"])),
                             workdir / p["pdf_path"], "application/pdf") for p in pages)
         archive.put_file(keys.raw_warc(paper, day, dt.datetime.fromisoformat(stats["started"])),
-                         workdir / "crawl.warc.gz", "application/warc")
+                         workdir / Workdir.WARC, "application/warc")
     done = time.perf_counter()
     return {"wall": done - start, "crawl_wall": crawled - start, "upload": done - crawled, "cpu": cpu,
             "requests": stats["requests"], "bytes": stats["bytes"], "crawl": _span(stats)}
@@ -167,7 +168,7 @@ def run_bare(site, day, base_url: str, workdir: Path) -> dict:
     wall, cpu = time.perf_counter() - start, _children_cpu() - cpu
     if proc.returncode != 0:
         raise RuntimeError(f"bare crawl failed: {proc.stderr.strip().splitlines()[-1:]}")
-    stats = json.loads((workdir / "stats.json").read_text(encoding="utf-8"))
+    stats = json.loads((workdir / Workdir.STATS).read_text(encoding="utf-8"))
     return {"wall": wall, "crawl_wall": wall, "upload": 0.0, "cpu": cpu, "requests": stats["requests"],
             "bytes": stats["bytes"], "crawl": _span(stats)}
 

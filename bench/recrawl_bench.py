@@ -22,7 +22,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from flows import steps
 from papers.catalogue import get_paper
-from papers.workdir import new_workdir
+from papers.workdir import Workdir, new_workdir
 from replica import DEMO_DATES, GzipReplica, ReplicaServer, demo_sites
 from storage.archive import open_archive
 from storage.catalog import Catalog
@@ -39,7 +39,7 @@ def archive_once(paper, archive) -> dict:
     steps.clean_edition(workdir)
     steps.dedupe_edition(workdir, Catalog())
     result = steps.publish_edition(workdir, archive, paper.id, DAY.isoformat(), stats)
-    return {"requests": stats["requests"], "bytes": stats["bytes"], "sent": request_bytes(workdir / "crawl.warc.gz"),
+    return {"requests": stats["requests"], "bytes": stats["bytes"], "sent": request_bytes(workdir / Workdir.WARC),
             "seconds": seconds, "written": result["changed"]}
 
 

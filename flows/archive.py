@@ -18,7 +18,6 @@ from papers.ids import is_reprint
 from papers.workdir import Workdir, edition_workdir, read_jsonl
 from storage.archive import ArchiveUnavailable, open_archive
 from storage.catalog import Catalog
-from storage.locks import edition_lock
 
 # Tag-based concurrency limits (created by `epaper setup-prefect`) hold on the fetch task:
 # FETCH_TAG caps crawls across all sites, site_tag(paper) allows one crawl of a paper at a time.
@@ -48,7 +47,8 @@ def clean(workdir: Path) -> int:
 @task(name="dedupe", task_run_name=_run_label("dedupe"), retries=2, retry_delay_seconds=2,
       cache_policy=NO_CACHE)
 def dedupe(workdir: Path) -> int:
-    return steps.dedupe_edition(workdir, Catalog())
+    with Catalog() as catalog:
+        return steps.dedupe_edition(workdir, catalog)
 
 
 def _s3_unavailable(task, task_run, state) -> bool:
@@ -60,7 +60,8 @@ def _s3_unavailable(task, task_run, state) -> bool:
       retry_delay_seconds=exponential_backoff(backoff_factor=5), retry_condition_fn=_s3_unavailable,
       cache_policy=NO_CACHE)
 def publish(workdir: Path, paper_id: str, date: str, stats: dict) -> dict:
-    with open_archive() as archive, Catalog() as catalog, edition_lock(catalog, paper_id, date):
+    # one publisher per edition at a time: the catalog's own lock
+    with open_archive() as archive, Catalog() as catalog, catalog.edition_lock(paper_id, date):
         return steps.publish_edition(workdir, archive, paper_id, date, stats)
 
 

@@ -24,7 +24,6 @@ from text.pdftext import extract
 
 log = logging.getLogger(__name__)
 # Tests name the step files by these.
-CLEANED, DEDUPED = Workdir.CLEANED, Workdir.DEDUPED
 
 
 

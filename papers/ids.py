@@ -42,9 +42,17 @@ def article_id(value: str) -> str:
 
 def article_id_of_url(url: str) -> str:
     """The article id of an article's URL: its file name without the extension
-    (content_1.htm: content_1), made safe; "index" for a URL ending in a folder."""
+    (content_1.htm: content_1), made safe; "index" for a URL ending in a folder.
+
+    A file name with other characters (内容.html, %0d%0a…) keeps its safe characters, each
+    other one as "_", and gets a sha1 of itself: the form archive keys have always had, so
+    an archived article keeps its key."""
     stem = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    return article_id(stem or "index")
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", stem)
+    if safe != stem:
+        digest = hashlib.sha1(stem.encode("utf-8", "surrogatepass")).hexdigest()[:_DIGEST_CHARS]
+        safe = f"{safe.strip('_')[:80]}-{digest}" if safe.strip("_") else digest
+    return article_id(safe or "index")
 
 
 def is_reprint(article: dict) -> bool:

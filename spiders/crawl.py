@@ -17,6 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from papers.workdir import Workdir
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -45,7 +47,7 @@ def run_crawl(paper: str, date: str, family: str, edition_url: str, workdir: str
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise CrawlError(f"crawl timed out after {timeout:.0f} s: {edition_url}") from None
-    stats_file = Path(workdir) / "stats.json"
+    stats_file = Path(workdir) / Workdir.STATS
     stats = json.loads(stats_file.read_text(encoding="utf-8")) if stats_file.exists() else {}
     if proc.returncode != 0:
         lines = [x for x in proc.stderr.strip().splitlines() if x.strip()]
@@ -58,10 +60,10 @@ def crawl_settings(workdir: Path, overrides: dict):
 
     settings = Settings()
     settings.setmodule("spiders.settings", priority="project")
-    settings.set("FEEDS", {str(workdir / "items.jsonl"): {"format": "jsonlines", "encoding": "utf-8", "overwrite": True}})
-    settings.set("FILES_STORE", str(workdir / "files"))
-    settings.set("WARC_PATH", str(workdir / "crawl.warc.gz"))
-    settings.set("LOG_FILE", str(workdir / "crawl.log"))
+    settings.set("FEEDS", {str(workdir / Workdir.ITEMS): {"format": "jsonlines", "encoding": "utf-8", "overwrite": True}})
+    settings.set("FILES_STORE", str(workdir / Workdir.FILES))
+    settings.set("WARC_PATH", str(workdir / Workdir.WARC))
+    settings.set("LOG_FILE", str(workdir / Workdir.LOG))
     for name, value in overrides.items():
         settings.set(name, value, priority="cmdline")
     return settings
@@ -137,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     process.crawl(crawler, family=family, paper=args.paper, date=args.date,
                   edition_url=args.edition_url, encoding=args.encoding)
     process.start()
-    stats = write_stats(crawler.stats.get_stats(), workdir / "stats.json")
+    stats = write_stats(crawler.stats.get_stats(), workdir / Workdir.STATS)
     if stats["error"]:
         print(stats["error"], file=sys.stderr)
         return 2

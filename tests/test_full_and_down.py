@@ -28,7 +28,7 @@ import yaml
 from flows import steps
 from flows.archive import archive_edition
 from papers.catalogue import get_paper
-from papers.workdir import DamagedFile, NoSpace, edition_workdir, read_jsonl, write_jsonl
+from papers.workdir import DamagedFile, NoSpace, Workdir, edition_workdir, read_jsonl, write_jsonl
 from replica import ReplicaServer, build_site
 from storage import keys
 from storage.archive import Archive, ArchiveFull, ArchiveUnavailable, open_archive
@@ -56,7 +56,7 @@ def generated_edition(workdir: Path, catalog: Catalog, articles: int = ARTICLES)
                 "paragraphs": [f"稿件{n}的正文，第{k}段。" for k in range(3)],
                 "text": "\n".join(f"稿件{n}的正文，第{k}段。" for k in range(3)), "images": [], "warnings": []}
                for n in range(articles)]
-    write_jsonl(workdir / steps.CLEANED, cleaned)
+    write_jsonl(workdir / Workdir.CLEANED, cleaned)
     steps.dedupe_edition(workdir, catalog)
     with gzip.open(workdir / "crawl.warc.gz", "wb") as warc:
         warc.write(b"WARC/1.1\r\n\r\n")
@@ -240,11 +240,11 @@ def test_work_folder_on_a_full_disk_says_no_space_naming_the_path(tmp_path, monk
         with Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}") as catalog, \
                 edition_workdir(PAPER, DAY) as workdir:
             generated_edition(workdir / "edition", catalog, articles=30)
-            (workdir / "edition" / steps.DEDUPED).unlink()
+            (workdir / "edition" / Workdir.DEDUPED).unlink()
             filler = fill(disk)
             with pytest.raises(NoSpace) as full:
                 steps.dedupe_edition(workdir / "edition", catalog)
-            deduped = workdir / "edition" / steps.DEDUPED
+            deduped = workdir / "edition" / Workdir.DEDUPED
             assert str(full.value).startswith(f"no space left on device: {deduped}")
             # A file cut short mid-record names itself, while the disk is full and once space is back.
             filler.unlink()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import pytest
 from sqlalchemy import select
@@ -22,7 +23,7 @@ from text.dedupe import normalise
 
 
 def test_every_user_has_the_one_definition():
-    assert keys.article_id is ids.article_id and base.article_id is ids.article_id_of_url
+    assert keys.article_id is ids.article_id
     assert keys.PAPER_ID is ids.PAPER_ID is catalogue.PAPER_ID
     assert base.PAGE_LABEL is ids.PAGE_LABEL
 
@@ -130,3 +131,12 @@ def test_the_article_sha256_is_of_the_normalised_text_as_in_the_catalog(sites, p
             assert f" {reprints} reprint" in summary(result)
             later_copies += reprints
     assert later_copies, "the second paper reprints wire stories the first archived"
+
+
+@pytest.mark.parametrize("name", ["内容", "a内容b", "%0d%0a", "x y.z"])
+def test_an_unsafe_file_name_keeps_the_key_archives_already_hold(name):
+    # the spider's form since the first archive: each unsafe character "_", a sha1 of the name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:10]
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", name).strip("_")
+    expected = f"{safe[:80]}-{digest}" if safe else digest
+    assert ids.article_id_of_url(f"http://paper.example/html/{name}.htm") == expected

@@ -24,7 +24,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from flows import steps
 from papers.catalogue import get_paper
-from papers.workdir import read_jsonl, write_jsonl
+from papers.workdir import Workdir, read_jsonl, write_jsonl
 from storage.archive import Archive, ArchiveUnavailable, open_archive
 from storage.catalog import Catalog
 
@@ -65,10 +65,10 @@ def test_boto3_reads_the_layout_versions_and_warc(crawled, archive_env, tmp_path
         # The same edition with one article's title corrected: a second version of its key.
         changed = tmp_path / "work"
         shutil.copytree(workdir, changed)
-        articles = list(read_jsonl(changed / steps.DEDUPED))
+        articles = list(read_jsonl(changed / Workdir.DEDUPED))
         old_title = articles[0]["title"]
         articles[0]["title"] += "（更正）"
-        write_jsonl(changed / steps.DEDUPED, articles)
+        write_jsonl(changed / Workdir.DEDUPED, articles)
         publish(changed, stats, archive)
 
     s3, bucket = boto3_client(archive_env), archive_env["EPAPER_S3_BUCKET"]

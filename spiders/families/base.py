@@ -27,8 +27,7 @@ from scrapy.exceptions import (
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from papers.family import Family
-from papers.ids import PAGE_LABEL
-from papers.ids import article_id_of_url as article_id  # the spider's name for it
+from papers.ids import PAGE_LABEL, article_id_of_url
 
 from ..middlewares import (
     BudgetExceeded,
@@ -219,7 +218,7 @@ class EditionSpider(scrapy.Spider):
         yield {
             "type": "article", "paper": self.paper, "date": self.date, "family": self.name,
             "page_no": page_no, "page_name": page_name, "url": response.url,
-            "article_id": article_id(response.url), "html": response.text,
+            "article_id": article_id_of_url(response.url), "html": response.text,
             "content_type": response.headers.get(b"Content-Type", b"").decode("latin-1"),
             "via": via, "kind": classify(title, page_kind), "list_title": list_title,
         }
