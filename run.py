@@ -3,11 +3,13 @@
 
     python3 run.py demo            archive the bundled replica sites (the main job)
     python3 run.py test [ARGS]     run the test suite (ARGS go to pytest)
+    python3 run.py lint            ruff's checks and format check (CI runs it first)
     python3 run.py epaper ARGS     any `epaper` command
 
 On first use it creates .venv and installs the pinned requirements.lock; it
 reinstalls only when the lock file or pyproject.toml changes.
 """
+
 import hashlib
 import os
 import subprocess
@@ -38,7 +40,7 @@ def ensure_env() -> None:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("demo", "test", "epaper"):
+    if not argv or argv[0] not in ("demo", "test", "lint", "epaper"):
         print(__doc__)
         return 2
     ensure_env()
@@ -46,6 +48,11 @@ def main(argv: list[str]) -> int:
     command, rest = argv[0], argv[1:]
     if command == "test":
         return subprocess.call([str(BIN / "python"), "-m", "pytest", *rest])
+    if command == "lint":
+        ruff = str(BIN / "ruff")
+        return subprocess.call([ruff, "check", "."]) or subprocess.call(
+            [ruff, "format", "--check", "."]
+        )
     if command == "demo":
         rest = ["demo", *rest]
     return subprocess.call([str(BIN / "epaper"), *rest])

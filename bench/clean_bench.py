@@ -46,7 +46,9 @@ def main() -> None:
         "ours (clean_article)": (clean_article, items),
         "trafilatura.extract": (lambda h: trafilatura.extract(h[0], url=h[1]), htmls),
         "trafilatura.extract +metadata": (
-            lambda h: trafilatura.extract(h[0], url=h[1], with_metadata=True, output_format="json"), htmls),
+            lambda h: trafilatura.extract(h[0], url=h[1], with_metadata=True, output_format="json"),
+            htmls,
+        ),
     }
     results = {name: rate(fn, inputs, args.seconds) for name, (fn, inputs) in contenders.items()}
     ours = results["ours (clean_article)"]

@@ -29,18 +29,24 @@ BEFORE = "ed23d79"  # the last commit before papers files were read from libyaml
 def papers_file(n: int) -> str:
     entries = []
     for i in range(n):
-        head = (f"- id: paper-{i}\n  name: 测试日报 {i}\n  region: 某省某市\n"
-                f"  schedule: \"{i % 60} {i // 60 % 24} * * *\"\n  timezone: Asia/Shanghai\n"
-                f"  source: \"generated entry {i}\"\n")
+        head = (
+            f"- id: paper-{i}\n  name: 测试日报 {i}\n  region: 某省某市\n"
+            f'  schedule: "{i % 60} {i // 60 % 24} * * *"\n  timezone: Asia/Shanghai\n'
+            f'  source: "generated entry {i}"\n'
+        )
         url = f"http://epaper{i}.example.cn"
         if i % 5:
-            entries.append(head + "  family: founder-new\n"
-                           f"  edition_url: \"{url}/pc/layout/{{date:%Y%m/%d}}/node_01.html\"\n")
+            entries.append(
+                head + "  family: founder-new\n"
+                f'  edition_url: "{url}/pc/layout/{{date:%Y%m/%d}}/node_01.html"\n'
+            )
         else:
-            entries.append(head + "  eras:\n    - to: 2024-11-30\n      family: founder-classic\n"
-                           f"      edition_url: \"{url}/html/{{date:%Y-%m/%d}}/node_1.htm\"\n"
-                           "    - from: 2024-12-01\n      family: founder-new\n"
-                           f"      edition_url: \"{url}/pc/layout/{{date:%Y%m/%d}}/node_01.html\"\n")
+            entries.append(
+                head + "  eras:\n    - to: 2024-11-30\n      family: founder-classic\n"
+                f'      edition_url: "{url}/html/{{date:%Y-%m/%d}}/node_1.htm"\n'
+                "    - from: 2024-12-01\n      family: founder-new\n"
+                f'      edition_url: "{url}/pc/layout/{{date:%Y%m/%d}}/node_01.html"\n'
+            )
     return "".join(entries)
 
 
@@ -57,21 +63,31 @@ def measure(module_path: Path, papers: Path) -> dict:
         "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
         "print(json.dumps({'papers': n, 'cpu': cpu, 'rss_mib': rss}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=harness.ROOT, check=True,
-                         stdout=subprocess.PIPE, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=harness.ROOT,
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    ).stdout
     return json.loads(out)
 
 
 def best(module_path: Path, papers: Path, repeat: int) -> dict:
     runs = [measure(module_path, papers) for _ in range(repeat)]
-    return {"papers": runs[0]["papers"], "cpu": min(r["cpu"] for r in runs),
-            "rss_mib": min(r["rss_mib"] for r in runs)}
+    return {
+        "papers": runs[0]["papers"],
+        "cpu": min(r["cpu"] for r in runs),
+        "rss_mib": min(r["rss_mib"] for r in runs),
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--papers", type=int, default=30000)
-    parser.add_argument("--before", default=BEFORE, help="git revision of the version to compare with")
+    parser.add_argument(
+        "--before", default=BEFORE, help="git revision of the version to compare with"
+    )
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     print(f"config bench: {harness.command_line()}")
@@ -81,18 +97,30 @@ def main() -> int:
         papers = folder / "papers.yaml"
         papers.write_text(papers_file(args.papers), encoding="utf-8")
         old = folder / "config_before.py"
-        old.write_text(subprocess.run(["git", "show", f"{args.before}:papers/catalogue.py"], cwd=harness.ROOT,
-                                      check=True, capture_output=True, text=True).stdout, encoding="utf-8")
+        old.write_text(
+            subprocess.run(
+                ["git", "show", f"{args.before}:papers/catalogue.py"],
+                cwd=harness.ROOT,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout,
+            encoding="utf-8",
+        )
         started = time.perf_counter()
         now = best(harness.ROOT / "papers" / "catalogue.py", papers, args.repeat)
         then = best(old, papers, args.repeat)
-        print(f"{args.papers} papers, {papers.stat().st_size / 2**20:.1f} MiB, best of {args.repeat}")
+        print(
+            f"{args.papers} papers, {papers.stat().st_size / 2**20:.1f} MiB, best of {args.repeat}"
+        )
         print(f"{'version':<12} {'CPU s':>8} {'peak RSS MiB':>13}")
         print(f"{args.before:<12} {then['cpu']:>8.2f} {then['rss_mib']:>13.0f}")
         print(f"{'now':<12} {now['cpu']:>8.2f} {now['rss_mib']:>13.0f}")
-        print(f"ratio: {then['cpu'] / now['cpu']:.1f}x less CPU, "
-              f"{then['rss_mib'] / now['rss_mib']:.1f}x less peak memory "
-              f"({time.perf_counter() - started:.0f} s wall for the bench)")
+        print(
+            f"ratio: {then['cpu'] / now['cpu']:.1f}x less CPU, "
+            f"{then['rss_mib'] / now['rss_mib']:.1f}x less peak memory "
+            f"({time.perf_counter() - started:.0f} s wall for the bench)"
+        )
     return 0
 
 

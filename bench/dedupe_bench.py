@@ -67,8 +67,14 @@ def _background(args: tuple[int, int]) -> list[tuple[dict, list[int]]]:
         topic = topics[rng.integers(len(topics))]
         n = int(np.clip(rng.choice(sizes) * rng.lognormal(0, 0.4), 30, 4000))
         m = min(int(n * rng.uniform(0, BACKGROUND_SHARE)), len(topic))
-        grams = rng.permutation(np.concatenate([rng.choice(topic, m, replace=False),
-                                                rng.integers(0, 1 << 32, n - m, dtype=np.uint64).astype(np.uint32)]))
+        grams = rng.permutation(
+            np.concatenate(
+                [
+                    rng.choice(topic, m, replace=False),
+                    rng.integers(0, 1 << 32, n - m, dtype=np.uint64).astype(np.uint32),
+                ]
+            )
+        )
         fp = Fingerprint(rng.bytes(32).hex(), np.unique(grams), band_keys(grams))
         key = f"bg/{i:08d}"
         record = {"cluster": key, "canonical": key, "similarity": 1.0, "exact": False}
@@ -81,15 +87,24 @@ def _fill(url: str, start: int, stop: int, processes: int) -> None:
     process of its own, so the worker's memory shows only what assign needs."""
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":  # a bulk load: big cache, no fsync
-        event.listen(engine, "connect", lambda c, _: c.executescript(
-            "PRAGMA cache_size=-262144; PRAGMA synchronous=OFF"))
+        event.listen(
+            engine,
+            "connect",
+            lambda c, _: c.executescript("PRAGMA cache_size=-262144; PRAGMA synchronous=OFF"),
+        )
     now = datetime.now(timezone.utc)
     chunks = [(i, min(i + BATCH, stop)) for i in range(start, stop, BATCH)]
     with mp.Pool(processes) as pool:
         for rows in pool.imap(_background, chunks):
             with engine.begin() as conn:
-                seqs = conn.execute(insert(articles).returning(articles.c.seq, sort_by_parameter_order=True),
-                                    [{**values, "archived_at": now} for values, _ in rows]).scalars().all()
+                seqs = (
+                    conn.execute(
+                        insert(articles).returning(articles.c.seq, sort_by_parameter_order=True),
+                        [{**values, "archived_at": now} for values, _ in rows],
+                    )
+                    .scalars()
+                    .all()
+                )
                 pairs = sorted((b, seq) for seq, (_, keys) in zip(seqs, rows) for b in keys)
                 # ~50 band rows an article: straight to the driver (COPY on PostgreSQL), as
                 # SQLAlchemy's per-row parameter handling would cost more than the inserts
@@ -99,7 +114,9 @@ def _fill(url: str, start: int, stop: int, processes: int) -> None:
                         for pair in pairs:
                             copy.write_row(pair)
                 else:
-                    cursor.executemany(f"INSERT INTO {bands.name} (band, article) VALUES (?, ?)", pairs)
+                    cursor.executemany(
+                        f"INSERT INTO {bands.name} (band, article) VALUES (?, ?)", pairs
+                    )
                 cursor.close()
     # planner statistics (and on PostgreSQL hint bits and the visibility map), as a live
     # database keeps them: else the first queries pay for a fresh bulk load
@@ -130,9 +147,13 @@ def _round(catalog: Catalog, size: int, sets: int, repetition: int) -> dict:
     """Assign the query sets against an archive of `size`; measure; remove them again."""
     # Every set reprints the same stories (clusters grow as with dozens of papers); near
     # misses only in the first, as separate sets may build the same commentary twice.
-    queries = [a for i in range(sets)
-               for a in labelled_set(seed=100 + i, prefix=f"{size}-{repetition}-{i}-",
-                                     near_misses=24 if i == 0 else 0)]
+    queries = [
+        a
+        for i in range(sets)
+        for a in labelled_set(
+            seed=100 + i, prefix=f"{size}-{repetition}-{i}-", near_misses=24 if i == 0 else 0
+        )
+    ]
     keys = [a.key for a in queries]
     cpu = time.process_time()
     band_keys_of = [fingerprint(a.text).bands for a in queries]  # also loads jieba's dictionary
@@ -146,36 +167,80 @@ def _round(catalog: Catalog, size: int, sets: int, repetition: int) -> dict:
     cpu, wall = _cpu_seconds(backend_pid) - cpu, time.perf_counter() - wall
     metrics = pair_metrics({a.key: a.story for a in queries}, clusters)
     with catalog.engine.begin() as conn:
-        rows = [row for i in range(0, len(keys), 500) for row in conn.execute(
-            select(articles.c.seq, articles.c.bands).where(articles.c.key.in_(keys[i:i + 500])))]
-        pairs = [{"band": b, "article": seq} for seq, blob in rows for b in np.frombuffer(blob, "<i8").tolist()]
-        background = (select(func.count(func.distinct(bands.c.article)))
-                      .join_from(bands, articles, bands.c.article == articles.c.seq)
-                      .where(bands.c.band.in_(bindparam("keys", expanding=True)), articles.c.key.like("bg/%")))
-        cand = np.mean([conn.execute(background, {"keys": keys_}).scalar() for keys_ in band_keys_of[:200] if keys_])
+        rows = [
+            row
+            for i in range(0, len(keys), 500)
+            for row in conn.execute(
+                select(articles.c.seq, articles.c.bands).where(
+                    articles.c.key.in_(keys[i : i + 500])
+                )
+            )
+        ]
+        pairs = [
+            {"band": b, "article": seq}
+            for seq, blob in rows
+            for b in np.frombuffer(blob, "<i8").tolist()
+        ]
+        background = (
+            select(func.count(func.distinct(bands.c.article)))
+            .join_from(bands, articles, bands.c.article == articles.c.seq)
+            .where(bands.c.band.in_(bindparam("keys", expanding=True)), articles.c.key.like("bg/%"))
+        )
+        cand = np.mean(
+            [
+                conn.execute(background, {"keys": keys_}).scalar()
+                for keys_ in band_keys_of[:200]
+                if keys_
+            ]
+        )
         # removed by primary key (band, article): no scan of the band table
-        conn.execute(delete(bands).where(bands.c.band == bindparam("band"), bands.c.article == bindparam("article")),
-                     pairs)
-        conn.execute(delete(articles).where(articles.c.seq == bindparam("seq")), [{"seq": seq} for seq, _ in rows])
-    if catalog.postgres:  # else the next repetition, with the same band keys, wades through dead rows
+        conn.execute(
+            delete(bands).where(
+                bands.c.band == bindparam("band"), bands.c.article == bindparam("article")
+            ),
+            pairs,
+        )
+        conn.execute(
+            delete(articles).where(articles.c.seq == bindparam("seq")),
+            [{"seq": seq} for seq, _ in rows],
+        )
+    if (
+        catalog.postgres
+    ):  # else the next repetition, with the same band keys, wades through dead rows
         with catalog.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text(f"VACUUM {articles.name}, {bands.name}"))
-    return {"size": size, "n": len(queries), "rate": len(queries) / cpu, "wall": len(queries) / wall,
-            "ms": cpu / len(queries) * 1e3, "fp": fingerprint_ms, "cand": cand, "rss": _rss_mb(),
-            "P": metrics["precision"], "R": metrics["recall"]}
+    return {
+        "size": size,
+        "n": len(queries),
+        "rate": len(queries) / cpu,
+        "wall": len(queries) / wall,
+        "ms": cpu / len(queries) * 1e3,
+        "fp": fingerprint_ms,
+        "cand": cand,
+        "rss": _rss_mb(),
+        "P": metrics["precision"],
+        "R": metrics["recall"],
+    }
 
 
 def _calibration() -> str:
     """Background vs seed stories, next to seed stories vs each other (all unrelated)."""
     seeds = _seed_sets()
-    background = [overlap(np.frombuffer(v["shingles"], "<u4"), s).jaccard
-                  for v, _ in _background((0, 300)) for s in seeds]
+    background = [
+        overlap(np.frombuffer(v["shingles"], "<u4"), s).jaccard
+        for v, _ in _background((0, 300))
+        for s in seeds
+    ]
     real = [overlap(a, b).jaccard for a, b in itertools.combinations(seeds, 2)]
-    return "  ".join(f"{name}: mean J {np.mean(j):.4f}, E[J^4] {np.mean(np.power(j, 4)):.1e}"
-                     for name, j in (("background~seed", background), ("seed~seed", real)))
+    return "  ".join(
+        f"{name}: mean J {np.mean(j):.4f}, E[J^4] {np.mean(np.power(j, 4)):.1e}"
+        for name, j in (("background~seed", background), ("seed~seed", real))
+    )
 
 
-def run(backend: str, url: str, sizes: list[int], sets: int, repeat: int, processes: int) -> list[dict]:
+def run(
+    backend: str, url: str, sizes: list[int], sets: int, repeat: int, processes: int
+) -> list[dict]:
     results = []
     with Catalog(url) as catalog:
         archived = 0
@@ -188,10 +253,16 @@ def run(backend: str, url: str, sizes: list[int], sets: int, repeat: int, proces
                 raise RuntimeError(f"loading the background failed (exit code {loader.exitcode})")
             loaded = time.perf_counter()
             archived = size
-            best = min((_round(catalog, size, sets, r) for r in range(repeat)), key=lambda r: r["ms"])
+            best = min(
+                (_round(catalog, size, sets, r) for r in range(repeat)), key=lambda r: r["ms"]
+            )
             results.append({"backend": backend, **best})
-            print(f"  {backend} {size:>9,}: loaded in {loaded - started:.0f} s, "
-                  f"measured in {time.perf_counter() - loaded:.0f} s", file=sys.stderr, flush=True)
+            print(
+                f"  {backend} {size:>9,}: loaded in {loaded - started:.0f} s, "
+                f"measured in {time.perf_counter() - loaded:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
     return results
 
 
@@ -199,11 +270,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000", help="archive sizes, ascending")
     parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
-                        help="server for a scratch database (created and dropped)")
-    parser.add_argument("--sets", type=int, default=4, help="labelled reprint sets per size (~160 articles each)")
-    parser.add_argument("--repeat", type=int, default=3, help="measurements per size; the best is shown")
-    parser.add_argument("--processes", type=int, default=os.cpu_count(), help="background generators")
+    parser.add_argument(
+        "--postgres",
+        default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+        help="server for a scratch database (created and dropped)",
+    )
+    parser.add_argument(
+        "--sets", type=int, default=4, help="labelled reprint sets per size (~160 articles each)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="measurements per size; the best is shown"
+    )
+    parser.add_argument(
+        "--processes", type=int, default=os.cpu_count(), help="background generators"
+    )
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
 
@@ -211,8 +291,14 @@ def main() -> None:
     for backend in args.backends.split(","):
         if backend == "sqlite":
             with tempfile.TemporaryDirectory() as tmp:
-                results += run(backend, f"sqlite:///{tmp}/catalog.sqlite", sizes, args.sets, args.repeat,
-                               args.processes)
+                results += run(
+                    backend,
+                    f"sqlite:///{tmp}/catalog.sqlite",
+                    sizes,
+                    args.sets,
+                    args.repeat,
+                    args.processes,
+                )
         else:
             admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
             name = f"epaper_bench_{os.getpid()}"
@@ -227,15 +313,21 @@ def main() -> None:
                 admin.dispose()
 
     print(f"dedupe bench: {_calibration()}")
-    print(f"{'backend':<9}{'archived':>10}{'queries':>8}{'rate/core':>10}{'wall':>7}{'ms/article':>11}"
-          f"{'x first':>8}{'fp ms':>7}{'bg cand':>8}{'RSS MB':>8}{'P':>7}{'R':>7}")
+    print(
+        f"{'backend':<9}{'archived':>10}{'queries':>8}{'rate/core':>10}{'wall':>7}{'ms/article':>11}"
+        f"{'x first':>8}{'fp ms':>7}{'bg cand':>8}{'RSS MB':>8}{'P':>7}{'R':>7}"
+    )
     for backend, rows in itertools.groupby(results, key=lambda r: r["backend"]):
         rows = list(rows)
         for r in rows:
-            print(f"{backend:<9}{r['size']:>10,}{r['n']:>8}{r['rate']:>10.0f}{r['wall']:>7.0f}{r['ms']:>11.2f}"
-                  f"{r['ms'] / rows[0]['ms']:>8.2f}{r['fp']:>7.2f}{r['cand']:>8.2f}{r['rss']:>8.0f}"
-                  f"{r['P']:>7.3f}{r['R']:>7.3f}")
-    print(f"peak RSS of the worker: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+            print(
+                f"{backend:<9}{r['size']:>10,}{r['n']:>8}{r['rate']:>10.0f}{r['wall']:>7.0f}{r['ms']:>11.2f}"
+                f"{r['ms'] / rows[0]['ms']:>8.2f}{r['fp']:>7.2f}{r['cand']:>8.2f}{r['rss']:>8.0f}"
+                f"{r['P']:>7.3f}{r['R']:>7.3f}"
+            )
+    print(
+        f"peak RSS of the worker: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -52,7 +52,9 @@ def ablation_contenders() -> dict:
     from spiders import settings as project
 
     def without(*names):
-        return {"DOWNLOADER_MIDDLEWARES": {**project.DOWNLOADER_MIDDLEWARES, **{n: None for n in names}}}
+        return {
+            "DOWNLOADER_MIDDLEWARES": {**project.DOWNLOADER_MIDDLEWARES, **{n: None for n in names}}
+        }
 
     return {
         "ours": None,
@@ -67,6 +69,7 @@ def ablation_contenders() -> dict:
 
 
 # --- the bare crawl (child process) ---------------------------------------------------
+
 
 def bare_settings(workdir: Path, ours) -> dict:
     """A bare Scrapy configuration with our concurrency, User-Agent and robots rule."""
@@ -116,8 +119,9 @@ def bare_main(argv: list[str]) -> int:
 
     process = CrawlerProcess(settings, install_root_handler=True)
     crawler = process.create_crawler(Bare)
-    process.crawl(crawler, family=family, paper=args.paper, date=args.date,
-                  edition_url=args.edition_url)
+    process.crawl(
+        crawler, family=family, paper=args.paper, date=args.date, edition_url=args.edition_url
+    )
     process.start()
     write_stats(crawler.stats.get_stats(), workdir / Workdir.STATS)
     return 0
@@ -125,8 +129,10 @@ def bare_main(argv: list[str]) -> int:
 
 # --- the bench (parent process) ---------------------------------------------------------
 
-def run_ours(site, day, paper, workdir: Path, archive, settings: dict | None = None,
-             run_id: str = "") -> dict:
+
+def run_ours(
+    site, day, paper, workdir: Path, archive, settings: dict | None = None, run_id: str = ""
+) -> dict:
     """Our fetch step (`flows.steps.fetch_edition`: it looks for an archived crawl to
     revalidate, finds none, and runs the crawl process), then the upload of the crawl's
     WARC and PDFs under a paper id of this run's own (`paper-run_id`), so every run really
@@ -148,29 +154,72 @@ def run_ours(site, day, paper, workdir: Path, archive, settings: dict | None = N
         from storage.archive import in_parallel
 
         paper = f"{site.paper}-{run_id}" if run_id else site.paper
-        pages = [p for p in map(json.loads, (workdir / Workdir.ITEMS).read_text(encoding="utf-8").splitlines())
-                 if p.get("type") == "page" and p.get("pdf_path")]
+        pages = [
+            p
+            for p in map(
+                json.loads, (workdir / Workdir.ITEMS).read_text(encoding="utf-8").splitlines()
+            )
+            if p.get("type") == "page" and p.get("pdf_path")
+        ]
         # as flows.steps.publish_edition writes them: the PDFs at once, then the WARC
-        in_parallel(partial(archive.put_file, keys.page_pdf(paper, day, int(p["page_no"])),
-                            workdir / p["pdf_path"], "application/pdf") for p in pages)
-        archive.put_file(keys.raw_warc(paper, day, dt.datetime.fromisoformat(stats["started"])),
-                         workdir / Workdir.WARC, "application/warc")
+        in_parallel(
+            partial(
+                archive.put_file,
+                keys.page_pdf(paper, day, int(p["page_no"])),
+                workdir / p["pdf_path"],
+                "application/pdf",
+            )
+            for p in pages
+        )
+        archive.put_file(
+            keys.raw_warc(paper, day, dt.datetime.fromisoformat(stats["started"])),
+            workdir / Workdir.WARC,
+            "application/warc",
+        )
     done = time.perf_counter()
-    return {"wall": done - start, "crawl_wall": crawled - start, "upload": done - crawled, "cpu": cpu,
-            "requests": stats["requests"], "bytes": stats["bytes"], "crawl": _span(stats)}
+    return {
+        "wall": done - start,
+        "crawl_wall": crawled - start,
+        "upload": done - crawled,
+        "cpu": cpu,
+        "requests": stats["requests"],
+        "bytes": stats["bytes"],
+        "crawl": _span(stats),
+    }
 
 
 def run_bare(site, day, base_url: str, workdir: Path) -> dict:
-    cmd = [sys.executable, "-m", "bench.fetch_bench", "bare", "--paper", site.paper, "--date", day.isoformat(),
-           "--family", site.family, "--edition-url", base_url + site.url_for(day), "--workdir", str(workdir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.fetch_bench",
+        "bare",
+        "--paper",
+        site.paper,
+        "--date",
+        day.isoformat(),
+        "--family",
+        site.family,
+        "--edition-url",
+        base_url + site.url_for(day),
+        "--workdir",
+        str(workdir),
+    ]
     start, cpu = time.perf_counter(), _children_cpu()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=harness.ROOT)
     wall, cpu = time.perf_counter() - start, _children_cpu() - cpu
     if proc.returncode != 0:
         raise RuntimeError(f"bare crawl failed: {proc.stderr.strip().splitlines()[-1:]}")
     stats = json.loads((workdir / Workdir.STATS).read_text(encoding="utf-8"))
-    return {"wall": wall, "crawl_wall": wall, "upload": 0.0, "cpu": cpu, "requests": stats["requests"],
-            "bytes": stats["bytes"], "crawl": _span(stats)}
+    return {
+        "wall": wall,
+        "crawl_wall": wall,
+        "upload": 0.0,
+        "cpu": cpu,
+        "requests": stats["requests"],
+        "bytes": stats["bytes"],
+        "crawl": _span(stats),
+    }
 
 
 def _children_cpu() -> float:
@@ -183,11 +232,20 @@ def _children_cpu() -> float:
 def _span(stats: dict) -> float:
     import datetime as dt
 
-    return (dt.datetime.fromisoformat(stats["finished"]) - dt.datetime.fromisoformat(stats["started"])).total_seconds()
+    return (
+        dt.datetime.fromisoformat(stats["finished"]) - dt.datetime.fromisoformat(stats["started"])
+    ).total_seconds()
 
 
-def measure(families: list[str], pages: int, repeat: int, upload: bool, workdir: str | None = None,
-            log=None, contenders: dict | None = None) -> dict:
+def measure(
+    families: list[str],
+    pages: int,
+    repeat: int,
+    upload: bool,
+    workdir: str | None = None,
+    log=None,
+    contenders: dict | None = None,
+) -> dict:
     """Run the bench; returns per-edition medians and the totals."""
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     contenders = contenders or CONTENDERS
@@ -213,15 +271,22 @@ def measure(families: list[str], pages: int, repeat: int, upload: bool, workdir:
             runs = {who: [] for who in contenders}
             for i in range(repeat):
                 # rotate who goes first, so a slow spell of a shared machine hits all alike
-                order = list(runs)[i % len(runs):] + list(runs)[:i % len(runs)]
+                order = list(runs)[i % len(runs) :] + list(runs)[: i % len(runs)]
                 for who in order:
                     wd = home / "fetch" / site.paper / f"c{list(contenders).index(who)}-{i}"
                     before = server.requests
                     if who == "bare":
                         r = run_bare(site, day, server.base_url, wd)
                     else:
-                        r = run_ours(site, day, get_paper(site.paper, papers_file), wd, archive, contenders[who],
-                                     run_id=f"c{list(contenders).index(who)}-{i}")
+                        r = run_ours(
+                            site,
+                            day,
+                            get_paper(site.paper, papers_file),
+                            wd,
+                            archive,
+                            contenders[who],
+                            run_id=f"c{list(contenders).index(who)}-{i}",
+                        )
                     r["served"] = server.requests - before
                     runs[who].append(r)
             row = {"family": site.family, "paper": site.paper, "pages": pages}
@@ -230,13 +295,22 @@ def measure(families: list[str], pages: int, repeat: int, upload: bool, workdir:
                     row[f"{who}_{k}"] = harness.median([r[k] for r in rs])
                 row[f"{who}_requests"] = rs[0]["served"]
             rows.append(row)
-            log(f"  fetch {site.family}: " + ", ".join(f"{who} {row[who + '_wall']:.2f} s" for who in runs))
+            log(
+                f"  fetch {site.family}: "
+                + ", ".join(f"{who} {row[who + '_wall']:.2f} s" for who in runs)
+            )
 
     def total(key):
         return sum(r[key] for r in rows)
 
-    result = {"rows": rows, "repeat": repeat, "pages": pages, "upload": upload,
-              "editions": len(rows), "requests": total("bare_requests")}
+    result = {
+        "rows": rows,
+        "repeat": repeat,
+        "pages": pages,
+        "upload": upload,
+        "editions": len(rows),
+        "requests": total("bare_requests"),
+    }
     if rows:
         result["ours_ratio"] = total("ours_wall") / total("bare_wall")
         result["ours_ratio_crawl"] = total("ours_crawl_wall") / total("bare_wall")
@@ -257,32 +331,65 @@ def render_ablation(result: dict) -> str:
         return sum(r[f"{who}_{key}"] for r in ref)
 
     for who in result["contenders"]:
-        rows.append([who, f"{total(who, 'crawl'):.2f}", f"{total(who, 'crawl') / total('ours', 'crawl'):.2f}",
-                     f"{total(who, 'cpu'):.2f}", f"{total(who, 'cpu') / total('ours', 'cpu'):.2f}"])
-    return (harness.table(["variant (of ours)", "in Scrapy s", "x ours", "CPU s", "x ours"], rows)
-            + f"\n\nSummed over {len(ref)} editions, medians of {result['repeat']} rotating runs each.")
+        rows.append(
+            [
+                who,
+                f"{total(who, 'crawl'):.2f}",
+                f"{total(who, 'crawl') / total('ours', 'crawl'):.2f}",
+                f"{total(who, 'cpu'):.2f}",
+                f"{total(who, 'cpu') / total('ours', 'cpu'):.2f}",
+            ]
+        )
+    return (
+        harness.table(["variant (of ours)", "in Scrapy s", "x ours", "CPU s", "x ours"], rows)
+        + f"\n\nSummed over {len(ref)} editions, medians of {result['repeat']} rotating runs each."
+    )
 
 
 def render(result: dict) -> str:
     rows = []
     for r in [*result["rows"], None]:
         if r is None:  # the totals
-            r = {k: sum(x[k] for x in result["rows"]) for k in result["rows"][0] if k not in ("family", "paper")}
+            r = {
+                k: sum(x[k] for x in result["rows"])
+                for k in result["rows"][0]
+                if k not in ("family", "paper")
+            }
             r.update(family="all editions", pages="")
-        row = [r["family"], r["pages"], r["bare_requests"], f"{r['bare_wall']:.2f}",
-               f"{r['ours_crawl_wall']:.2f} + {r['ours_upload']:.2f}", f"{r['ours_wall'] / r['bare_wall']:.2f}",
-               f"{r['ours_crawl'] / r['bare_crawl']:.2f}", f"{r['ours_cpu'] / r['bare_cpu']:.2f}"]
+        row = [
+            r["family"],
+            r["pages"],
+            r["bare_requests"],
+            f"{r['bare_wall']:.2f}",
+            f"{r['ours_crawl_wall']:.2f} + {r['ours_upload']:.2f}",
+            f"{r['ours_wall'] / r['bare_wall']:.2f}",
+            f"{r['ours_crawl'] / r['bare_crawl']:.2f}",
+            f"{r['ours_cpu'] / r['bare_cpu']:.2f}",
+        ]
         rows.append(row)
-    head = ["edition (family)", "pages", "requests", "bare s", "ours s (crawl + upload)", "ours/bare",
-            "in Scrapy", "CPU"]
+    head = [
+        "edition (family)",
+        "pages",
+        "requests",
+        "bare s",
+        "ours s (crawl + upload)",
+        "ours/bare",
+        "in Scrapy",
+        "CPU",
+    ]
     verdict = "met" if result["ratio"] <= TARGET else "MISSED"
-    notes = [f"ours / bare = {result['ratio']:.2f} (target <= {TARGET}: {verdict}); crawl alone "
-             f"{result['ours_ratio_crawl']:.2f}; between Scrapy's start and finish {result['ours_ratio_scrapy']:.2f}; "
-             f"CPU seconds of the crawl process {result['ours_ratio_cpu']:.2f} (the steadiest on a shared machine)."]
+    notes = [
+        f"ours / bare = {result['ratio']:.2f} (target <= {TARGET}: {verdict}); crawl alone "
+        f"{result['ours_ratio_crawl']:.2f}; between Scrapy's start and finish {result['ours_ratio_scrapy']:.2f}; "
+        f"CPU seconds of the crawl process {result['ours_ratio_cpu']:.2f} (the steadiest on a shared machine)."
+    ]
     same = result["ours_same_requests"]
-    notes.append(f"Seconds are medians of {result['repeat']} rotating runs per contender, process start included"
-                 + ("" if result["upload"] else ", no upload") + "; "
-                 + ("every contender made the same requests." if same else "REQUEST COUNTS DIFFER."))
+    notes.append(
+        f"Seconds are medians of {result['repeat']} rotating runs per contender, process start included"
+        + ("" if result["upload"] else ", no upload")
+        + "; "
+        + ("every contender made the same requests." if same else "REQUEST COUNTS DIFFER.")
+    )
     return harness.table(head, rows) + "\n\n" + "\n".join(notes)
 
 
@@ -296,17 +403,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pages", type=int)
     parser.add_argument("--repeat", type=int)
     parser.add_argument("--no-upload", action="store_true", help="crawl only: no S3 server")
-    parser.add_argument("--ablation", action="store_true",
-                        help="instead: ours with each of its parts off in turn (what each part costs)")
+    parser.add_argument(
+        "--ablation",
+        action="store_true",
+        help="instead: ours with each of its parts off in turn (what each part costs)",
+    )
     parser.add_argument("--workdir", help="scratch EPAPER_HOME (default: a temporary folder)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args(argv)
-    families = (args.families.split(",") if args.families
-                else ["founder-new", "jfdaily"] if args.quick else list(harness.PAPERS))
+    families = (
+        args.families.split(",")
+        if args.families
+        else ["founder-new", "jfdaily"]
+        if args.quick
+        else list(harness.PAPERS)
+    )
     pages = args.pages or (4 if args.quick else 12)
     repeat = args.repeat or 2
     if args.ablation:
-        result = measure(families, pages, repeat, False, args.workdir, contenders=ablation_contenders())
+        result = measure(
+            families, pages, repeat, False, args.workdir, contenders=ablation_contenders()
+        )
         print(f"fetch bench: {harness.command_line()}  [{harness.machine_line()}]")
         print(render_ablation(result))
         return

@@ -38,8 +38,13 @@ FIRST_DATE = date(2025, 3, 1)
 
 def machine() -> dict:
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"cores": os.cpu_count(), "usable_cores": affinity, "date": dt.date.today().isoformat(),
-            "python": platform.python_version(), "platform": platform.platform(terse=True)}
+    return {
+        "cores": os.cpu_count(),
+        "usable_cores": affinity,
+        "date": dt.date.today().isoformat(),
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+    }
 
 
 def machine_line() -> str:
@@ -64,7 +69,10 @@ def build_sites(families: list[str], days: list[date], pages: int) -> list:
     from replica import build_site
 
     options = {"founder-new": {"skin": "swiper"}}
-    return [build_site(f, PAPERS[f], days, pages=pages, missing={}, **options.get(f, {})) for f in families]
+    return [
+        build_site(f, PAPERS[f], days, pages=pages, missing={}, **options.get(f, {}))
+        for f in families
+    ]
 
 
 def write_papers_file(sites, base_url: str, path: Path) -> str:
@@ -97,14 +105,23 @@ def environment(**values: str) -> Iterator[None]:
 def scratch(workdir: str | None = None) -> Iterator[Path]:
     """A scratch EPAPER_HOME with the politeness delay off and analytics off."""
     with contextlib.ExitStack() as stack:
-        home = Path(workdir) if workdir else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="epaper-bench-")))
+        home = (
+            Path(workdir)
+            if workdir
+            else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="epaper-bench-")))
+        )
         home.mkdir(parents=True, exist_ok=True)
-        stack.enter_context(environment(
-            EPAPER_HOME=str(home), EPAPER_DOWNLOAD_DELAY="0", EPAPER_CATALOG_URL=None,
-            PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1",
-            PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
-            PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        ))
+        stack.enter_context(
+            environment(
+                EPAPER_HOME=str(home),
+                EPAPER_DOWNLOAD_DELAY="0",
+                EPAPER_CATALOG_URL=None,
+                PREFECT_SERVER_ANALYTICS_ENABLED="false",
+                DO_NOT_TRACK="1",
+                PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
+                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+            )
+        )
         yield home
 
 
@@ -119,8 +136,13 @@ def s3_server(home: Path, bucket: str = "bench") -> Iterator[dict]:
     from storage.s3server import EmbeddedS3
 
     with EmbeddedS3(home / "s3") as server:
-        env = {"EPAPER_S3_ENDPOINT": server.endpoint, "EPAPER_S3_ACCESS_KEY": server.access_key,
-               "EPAPER_S3_SECRET_KEY": server.secret_key, "EPAPER_S3_SECURE": "0", "EPAPER_S3_BUCKET": bucket}
+        env = {
+            "EPAPER_S3_ENDPOINT": server.endpoint,
+            "EPAPER_S3_ACCESS_KEY": server.access_key,
+            "EPAPER_S3_SECRET_KEY": server.secret_key,
+            "EPAPER_S3_SECURE": "0",
+            "EPAPER_S3_BUCKET": bucket,
+        }
         with environment(**env):
             yield env
 
@@ -145,7 +167,9 @@ def prefect_api(home: Path = PREFECT_HOME) -> Iterator[str]:
         from prefect.utilities.asyncutils import run_coro_as_sync
 
         server = SubprocessASGIServer()  # the default instance: flows find it, start no other
-        server.start(timeout=int(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")))
+        server.start(
+            timeout=int(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180"))
+        )
 
         async def drain():  # logs and events out before the server goes
             try:
@@ -159,7 +183,10 @@ def prefect_api(home: Path = PREFECT_HOME) -> Iterator[str]:
                 await result
 
         try:
-            with temporary_settings({PREFECT_API_URL: server.api_url}), environment(PREFECT_API_URL=server.api_url):
+            with (
+                temporary_settings({PREFECT_API_URL: server.api_url}),
+                environment(PREFECT_API_URL=server.api_url),
+            ):
                 try:
                     yield server.api_url
                 finally:
@@ -181,11 +208,25 @@ def maxrss_mb(who: int = resource.RUSAGE_SELF) -> float:
 def table(headers: list[str], rows: list[list], aligns: str | None = None) -> str:
     """A Markdown table, columns padded so it also reads as plain text."""
     cells = [[str(c) for c in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)
+    ]
     aligns = aligns or "l" + "r" * (len(headers) - 1)
 
     def line(row):
-        return "| " + " | ".join(c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(row, widths, aligns)) + " |"
+        return (
+            "| "
+            + " | ".join(
+                c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(row, widths, aligns)
+            )
+            + " |"
+        )
 
-    rule = "|" + "|".join(("-" * (w + 1) + ":") if a == "r" else ("-" * (w + 2)) for w, a in zip(widths, aligns)) + "|"
+    rule = (
+        "|"
+        + "|".join(
+            ("-" * (w + 1) + ":") if a == "r" else ("-" * (w + 2)) for w, a in zip(widths, aligns)
+        )
+        + "|"
+    )
     return "\n".join([line(headers), rule, *(line(r) for r in cells)])

@@ -65,6 +65,7 @@ FILL_BATCH = 2000
 
 # --- timing the steps inside the flow ----------------------------------------------------
 
+
 class StepClock:
     """Wraps flows.steps' functions (the tasks call them through the module) to time each
     step of the edition that is running."""
@@ -81,14 +82,20 @@ class StepClock:
             finally:
                 self.current[name] = self.current.get(name, 0.0) + time.perf_counter() - start
                 self.hwm[name] = (_status_kb("self", "VmHWM") or 0) / 1024
+
         return timed
 
     @contextlib.contextmanager
     def installed(self):
         from flows import steps
 
-        names = {"fetch": "fetch_edition", "clean": "clean_edition", "dedupe": "dedupe_edition",
-                 "publish": "publish_edition", "pdf_text": "page_text"}
+        names = {
+            "fetch": "fetch_edition",
+            "clean": "clean_edition",
+            "dedupe": "dedupe_edition",
+            "publish": "publish_edition",
+            "pdf_text": "page_text",
+        }
         saved = {attr: getattr(steps, attr) for attr in names.values()}
         try:
             for name, attr in names.items():
@@ -111,8 +118,16 @@ def empty_steps():
         return {"started": now, "finished": now, "requests": 0, "bytes": 0}
 
     def publish(workdir, archive, paper, date, stats):
-        return {"paper": paper, "date": date, "status": "complete", "pages": [], "articles": [], "skipped": [],
-                "key": f"editions/{paper}/{date}/manifest.json", "changed": True}
+        return {
+            "paper": paper,
+            "date": date,
+            "status": "complete",
+            "pages": [],
+            "articles": [],
+            "skipped": [],
+            "key": f"editions/{paper}/{date}/manifest.json",
+            "changed": True,
+        }
 
     class NoCatalog:
         def __init__(self, *args, **kwargs):
@@ -133,12 +148,18 @@ def empty_steps():
     def nothing(*args, **kwargs):
         return contextlib.nullcontext()
 
-    patches = [(steps, "fetch_edition", fetch), (steps, "clean_edition", lambda workdir: 0),
-               (steps, "dedupe_edition", lambda workdir, catalog: 0), (steps, "publish_edition", publish)]
+    patches = [
+        (steps, "fetch_edition", fetch),
+        (steps, "clean_edition", lambda workdir: 0),
+        (steps, "dedupe_edition", lambda workdir, catalog: 0),
+        (steps, "publish_edition", publish),
+    ]
     # whatever the flow module opens around the steps: archive, catalog (and its lock)
-    patches += [(archive_flow, name, value) for name, value in
-                (("open_archive", nothing), ("Catalog", NoCatalog))
-                if hasattr(archive_flow, name)]
+    patches += [
+        (archive_flow, name, value)
+        for name, value in (("open_archive", nothing), ("Catalog", NoCatalog))
+        if hasattr(archive_flow, name)
+    ]
     saved = [(obj, name, getattr(obj, name)) for obj, name, _ in patches]
     try:
         for obj, name, value in patches:
@@ -159,8 +180,13 @@ def archive_one(clock: StepClock, site, day, papers_file: str) -> dict:
     wall = time.perf_counter() - start
     if result.get("status") != "complete":
         raise RuntimeError(f"{site.paper} {day}: {result.get('status')} {result.get('reason', '')}")
-    out = {"edition": f"{site.paper} {day}", "wall": wall, "articles": len(result["articles"]),
-           "pages": len(result["pages"]), **{s: clock.current.get(s, 0.0) for s in (*STEPS, "pdf_text")}}
+    out = {
+        "edition": f"{site.paper} {day}",
+        "wall": wall,
+        "articles": len(result["articles"]),
+        "pages": len(result["pages"]),
+        **{s: clock.current.get(s, 0.0) for s in (*STEPS, "pdf_text")},
+    }
     out["other"] = wall - sum(out[s] for s in STEPS)
     return out
 
@@ -176,18 +202,30 @@ def empty_one(site, day, papers_file: str) -> float:
 
 # --- throughput -----------------------------------------------------------------------------
 
+
 def throughput(home: Path, families: list[str], n_dates: int, pages: int, log) -> dict:
     from replica import ReplicaServer
 
     days = harness.dates(n_dates + 1, offset=10)
     sites = harness.build_sites(families, days, pages)
     clock = StepClock()
-    with ReplicaServer(sites) as server, clock.installed(), \
-            harness.environment(EPAPER_S3_BUCKET="bench-throughput",
-                                EPAPER_CATALOG_URL=f"sqlite:///{home / 'throughput.sqlite'}"):
-        papers_file = harness.write_papers_file(sites, server.base_url, home / "papers-throughput.yaml")
-        empty_one(sites[0], days[0], papers_file)  # the first flow run of a process sets up its client
-        warm = archive_one(clock, sites[0], days[0], papers_file)  # first imports, jieba tables, ...
+    with (
+        ReplicaServer(sites) as server,
+        clock.installed(),
+        harness.environment(
+            EPAPER_S3_BUCKET="bench-throughput",
+            EPAPER_CATALOG_URL=f"sqlite:///{home / 'throughput.sqlite'}",
+        ),
+    ):
+        papers_file = harness.write_papers_file(
+            sites, server.base_url, home / "papers-throughput.yaml"
+        )
+        empty_one(
+            sites[0], days[0], papers_file
+        )  # the first flow run of a process sets up its client
+        warm = archive_one(
+            clock, sites[0], days[0], papers_file
+        )  # first imports, jieba tables, ...
         log(f"  throughput warm-up {warm['edition']}: {warm['wall']:.1f} s")
         runs, empties = [], []
         for day in days[1:]:
@@ -195,13 +233,26 @@ def throughput(home: Path, families: list[str], n_dates: int, pages: int, log) -
                 runs.append(archive_one(clock, site, day, papers_file))
                 empty = [empty_one(site, day, papers_file) for _ in range(EMPTY_RUNS)]
                 empties += empty
-                log(f"  throughput {runs[-1]['edition']}: {runs[-1]['wall']:.1f} s, {runs[-1]['articles']} articles,"
-                    f" empty flow " + ", ".join(f"{e:.2f}" for e in empty) + " s")
-    total = {k: sum(r[k] for r in runs) for k in ("wall", "articles", "pages", *STEPS, "pdf_text", "other")}
-    return {"editions": len(runs), "pages_per_edition": pages, "families": families, "runs": runs,
-            "warmup": warm, "total": total, "articles_per_s": total["articles"] / total["wall"],
-            "seconds_per_edition": total["wall"] / len(runs),
-            "empty_flow_s": harness.median(empties), "empty_flow_runs": empties}
+                log(
+                    f"  throughput {runs[-1]['edition']}: {runs[-1]['wall']:.1f} s, {runs[-1]['articles']} articles,"
+                    f" empty flow " + ", ".join(f"{e:.2f}" for e in empty) + " s"
+                )
+    total = {
+        k: sum(r[k] for r in runs)
+        for k in ("wall", "articles", "pages", *STEPS, "pdf_text", "other")
+    }
+    return {
+        "editions": len(runs),
+        "pages_per_edition": pages,
+        "families": families,
+        "runs": runs,
+        "warmup": warm,
+        "total": total,
+        "articles_per_s": total["articles"] / total["wall"],
+        "seconds_per_edition": total["wall"] / len(runs),
+        "empty_flow_s": harness.median(empties),
+        "empty_flow_runs": empties,
+    }
 
 
 def render_throughput(t: dict) -> str:
@@ -209,27 +260,55 @@ def render_throughput(t: dict) -> str:
     rows = []
     for step in STEPS:
         rate = total["articles"] / total[step] if total[step] else float("inf")
-        rows.append([step, f"{total[step] / n:.2f}", f"{100 * total[step] / total['wall']:.1f}%", f"{rate:.0f}"])
+        rows.append(
+            [
+                step,
+                f"{total[step] / n:.2f}",
+                f"{100 * total[step] / total['wall']:.1f}%",
+                f"{rate:.0f}",
+            ]
+        )
         if step == "publish":
-            rows.append(["  of which page PDF text", f"{total['pdf_text'] / n:.2f}",
-                         f"{100 * total['pdf_text'] / total['wall']:.1f}%", ""])
-    rows.append(["Prefect + glue (rest of the flow)", f"{total['other'] / n:.2f}",
-                 f"{100 * total['other'] / total['wall']:.1f}%", ""])
+            rows.append(
+                [
+                    "  of which page PDF text",
+                    f"{total['pdf_text'] / n:.2f}",
+                    f"{100 * total['pdf_text'] / total['wall']:.1f}%",
+                    "",
+                ]
+            )
+    rows.append(
+        [
+            "Prefect + glue (rest of the flow)",
+            f"{total['other'] / n:.2f}",
+            f"{100 * total['other'] / total['wall']:.1f}%",
+            "",
+        ]
+    )
     rows.append(["whole flow", f"{total['wall'] / n:.2f}", "100%", f"{t['articles_per_s']:.1f}"])
-    rows.append([f"empty flow (Prefect alone), median of {len(t['empty_flow_runs'])} "
-                 f"({min(t['empty_flow_runs']):.2f}-{max(t['empty_flow_runs']):.2f} s)", f"{t['empty_flow_s']:.2f}",
-                 f"{100 * t['empty_flow_s'] / (total['wall'] / n):.1f}%", ""])
-    return "\n".join([
-        f"{n} editions ({', '.join(t['families'])}; {t['pages_per_edition']} pages, "
-        f"{total['articles'] / n:.0f} articles each), warm worker: "
-        f"{t['articles_per_s']:.1f} articles/s, {t['seconds_per_edition']:.1f} s per edition. "
-        f"First edition of the process (warm-up, not counted): {t['warmup']['wall']:.1f} s.",
-        "",
-        harness.table(["step", "s per edition", "share of wall", "articles/s"], rows),
-    ])
+    rows.append(
+        [
+            f"empty flow (Prefect alone), median of {len(t['empty_flow_runs'])} "
+            f"({min(t['empty_flow_runs']):.2f}-{max(t['empty_flow_runs']):.2f} s)",
+            f"{t['empty_flow_s']:.2f}",
+            f"{100 * t['empty_flow_s'] / (total['wall'] / n):.1f}%",
+            "",
+        ]
+    )
+    return "\n".join(
+        [
+            f"{n} editions ({', '.join(t['families'])}; {t['pages_per_edition']} pages, "
+            f"{total['articles'] / n:.0f} articles each), warm worker: "
+            f"{t['articles_per_s']:.1f} articles/s, {t['seconds_per_edition']:.1f} s per edition. "
+            f"First edition of the process (warm-up, not counted): {t['warmup']['wall']:.1f} s.",
+            "",
+            harness.table(["step", "s per edition", "share of wall", "articles/s"], rows),
+        ]
+    )
 
 
 # --- scaling --------------------------------------------------------------------------------
+
 
 @cache
 def _topics():
@@ -238,7 +317,11 @@ def _topics():
     from replica.corpus import seed_articles
     from text.dedupe import shingles
 
-    sets = [shingles("\n".join(a.paragraphs)) for a in seed_articles() if a.kind == "news" and len(a.paragraphs) > 1]
+    sets = [
+        shingles("\n".join(a.paragraphs))
+        for a in seed_articles()
+        if a.kind == "news" and len(a.paragraphs) > 1
+    ]
     return [s for s in sets if len(s) >= 30], np.array([len(s) for s in sets if len(s) >= 30])
 
 
@@ -248,7 +331,9 @@ def _edit(rng, base, keep_lo: float, keep_hi: float, new_hi: float):
     import numpy as np
 
     keep = base[rng.random(len(base)) < rng.uniform(keep_lo, keep_hi)]
-    own = rng.integers(0, 1 << 32, int(len(base) * rng.uniform(0, new_hi)), dtype=np.uint64).astype(np.uint32)
+    own = rng.integers(0, 1 << 32, int(len(base) * rng.uniform(0, new_hi)), dtype=np.uint64).astype(
+        np.uint32
+    )
     return np.insert(keep, rng.integers(0, len(keep) + 1, len(own)), own)
 
 
@@ -281,8 +366,14 @@ def _synthetic(i: int) -> tuple[str, str, str, object, dict, list[int]]:
         topic = topics[rng.integers(len(topics))]
         n = int(np.clip(rng.choice(sizes) * rng.lognormal(0, 0.4), 30, 4000))
         m = min(int(n * rng.uniform(0, TOPIC_SHARE)), len(topic))
-        grams = rng.permutation(np.concatenate([rng.choice(topic, m, replace=False),
-                                                rng.integers(0, 1 << 32, n - m, dtype=np.uint64).astype(np.uint32)]))
+        grams = rng.permutation(
+            np.concatenate(
+                [
+                    rng.choice(topic, m, replace=False),
+                    rng.integers(0, 1 << 32, n - m, dtype=np.uint64).astype(np.uint32),
+                ]
+            )
+        )
     fp = Fingerprint(rng.bytes(32).hex(), np.unique(grams), band_keys(grams))
     return key, paper, date, fp, record, [b for b in fp.bands if b not in canonical_bands]
 
@@ -326,7 +417,10 @@ def fill_catalog(url: str, start: int, stop: int) -> float:
     chunks = [(i, min(i + FILL_BATCH, stop)) for i in range(start, stop, FILL_BATCH)]
     # spawn, not fork: this process runs threads (Prefect's, the replica server's), and a
     # fork can copy a lock one of them holds, hanging the child
-    with mp.get_context("spawn").Pool(os.cpu_count(), initializer=_topics) as pool, engine.begin() as conn:
+    with (
+        mp.get_context("spawn").Pool(os.cpu_count(), initializer=_topics) as pool,
+        engine.begin() as conn,
+    ):
         seq = conn.execute(select(func.coalesce(func.max(articles.c.seq), 0))).scalar()
         for rows in pool.imap(_synthetic_rows, chunks):
             if sqlite:
@@ -334,18 +428,36 @@ def fill_catalog(url: str, start: int, stop: int) -> float:
                 for v, bs in rows:
                     seq += 1
                     row = {**v, "seq": seq, "archived_at": now}
-                    values.append(tuple(convert[c](row[c]) if convert[c] else row[c] for c in columns))
+                    values.append(
+                        tuple(convert[c](row[c]) if convert[c] else row[c] for c in columns)
+                    )
                     band_rows += [(b, seq) for b in bs]
                 cursor = conn.connection.dbapi_connection.cursor()
-                cursor.executemany(f"INSERT INTO {articles.name} ({', '.join(columns)}) "
-                                   f"VALUES ({', '.join('?' * len(columns))})", values)
-                cursor.executemany(f"INSERT INTO {bands.name} (band, article) VALUES (?, ?)", sorted(band_rows))
+                cursor.executemany(
+                    f"INSERT INTO {articles.name} ({', '.join(columns)}) "
+                    f"VALUES ({', '.join('?' * len(columns))})",
+                    values,
+                )
+                cursor.executemany(
+                    f"INSERT INTO {bands.name} (band, article) VALUES (?, ?)", sorted(band_rows)
+                )
                 cursor.close()
             else:
-                seqs = conn.execute(insert(articles).returning(articles.c.seq, sort_by_parameter_order=True),
-                                    [{**v, "archived_at": now} for v, _ in rows]).scalars().all()
-                conn.execute(insert(bands), sorted(({"band": b, "article": s} for s, (_, bs) in zip(seqs, rows)
-                                                    for b in bs), key=lambda r: r["band"]))
+                seqs = (
+                    conn.execute(
+                        insert(articles).returning(articles.c.seq, sort_by_parameter_order=True),
+                        [{**v, "archived_at": now} for v, _ in rows],
+                    )
+                    .scalars()
+                    .all()
+                )
+                conn.execute(
+                    insert(bands),
+                    sorted(
+                        ({"band": b, "article": s} for s, (_, bs) in zip(seqs, rows) for b in bs),
+                        key=lambda r: r["band"],
+                    ),
+                )
     engine.dispose()
     return time.perf_counter() - began
 
@@ -359,9 +471,12 @@ def _generator_version() -> str:
     import inspect
 
     digest = hashlib.sha256()
-    files = [harness.ROOT / "text" / "dedupe.py", harness.ROOT / "storage" / "catalog.py",
-             harness.ROOT / "replica" / "corpus.py",
-             *sorted((harness.ROOT / "replica" / "data").iterdir())]
+    files = [
+        harness.ROOT / "text" / "dedupe.py",
+        harness.ROOT / "storage" / "catalog.py",
+        harness.ROOT / "replica" / "corpus.py",
+        *sorted((harness.ROOT / "replica" / "data").iterdir()),
+    ]
     for path in files:
         digest.update(path.read_bytes())
     for fn in (_topics.__wrapped__, _edit, _synthetic, _wire, _synthetic_rows, fill_catalog):
@@ -392,7 +507,9 @@ def synthetic_catalog(size: int, cache: Path = CACHE) -> tuple[Path, float]:
     target = cache / f"catalog-{version}-{size}.sqlite"
     if target.exists():
         return target, 0.0
-    smaller = sorted((int(p.stem.rsplit("-", 1)[1]), p) for p in cache.glob(f"catalog-{version}-*.sqlite"))
+    smaller = sorted(
+        (int(p.stem.rsplit("-", 1)[1]), p) for p in cache.glob(f"catalog-{version}-*.sqlite")
+    )
     smaller = [(n, p) for n, p in smaller if n < size]
     building = cache / f"catalog-{version}-{size}.building"
     begun = 0
@@ -409,8 +526,16 @@ def synthetic_catalog(size: int, cache: Path = CACHE) -> tuple[Path, float]:
     return target, seconds
 
 
-def scaling(home: Path, sizes: list[int], families: list[str], per_size: int, pages: int, log,
-            warm: bool = False, cache: Path = CACHE) -> dict:
+def scaling(
+    home: Path,
+    sizes: list[int],
+    families: list[str],
+    per_size: int,
+    pages: int,
+    log,
+    warm: bool = False,
+    cache: Path = CACHE,
+) -> dict:
     """A copy of the synthetic catalog of each size, then `per_size` rounds: in each, one
     new edition (of the round's family) through the flow against every catalog in turn,
     the order rotating, so a slow spell of a shared machine hits every size alike.
@@ -423,54 +548,105 @@ def scaling(home: Path, sizes: list[int], families: list[str], per_size: int, pa
     catalogs, fills = {}, {}
     for size in sizes:
         snapshot, fills[size] = synthetic_catalog(size, cache)
-        log(f"  scaling: {size:,} synthetic articles " +
-            (f"generated in {fills[size]:.0f} s" if fills[size] else "(cached)"))
+        log(
+            f"  scaling: {size:,} synthetic articles "
+            + (f"generated in {fills[size]:.0f} s" if fills[size] else "(cached)")
+        )
         catalogs[size] = home / f"scaling-{size}.sqlite"
         _copy_sqlite(snapshot, catalogs[size])
     clock = StepClock()
     runs: dict[int, list[dict]] = {size: [] for size in sizes}
-    with ReplicaServer(sites) as server, clock.installed(), harness.environment(EPAPER_S3_BUCKET="bench-scaling"):
-        papers_file = harness.write_papers_file(sites, server.base_url, home / "papers-scaling.yaml")
+    with (
+        ReplicaServer(sites) as server,
+        clock.installed(),
+        harness.environment(EPAPER_S3_BUCKET="bench-scaling"),
+    ):
+        papers_file = harness.write_papers_file(
+            sites, server.base_url, home / "papers-scaling.yaml"
+        )
         # a warm process, as in the throughput section: first imports and tables are not the archive's size
         if not warm:
-            with harness.environment(EPAPER_CATALOG_URL=f"sqlite:///{home / 'scaling-warmup.sqlite'}"):
+            with harness.environment(
+                EPAPER_CATALOG_URL=f"sqlite:///{home / 'scaling-warmup.sqlite'}"
+            ):
                 archive_one(clock, sites[0], warmup_day, papers_file)
         for r in range(per_size):
             site = sites[r % len(sites)]
-            order = sizes[r % len(sizes):] + sizes[:r % len(sizes)]
+            order = sizes[r % len(sizes) :] + sizes[: r % len(sizes)]
             for j, size in enumerate(order):
                 with harness.environment(EPAPER_CATALOG_URL=f"sqlite:///{catalogs[size]}"):
-                    runs[size].append(archive_one(clock, site, days[r * len(sizes) + j], papers_file))
-                log(f"  scaling {size:,}: {runs[size][-1]['edition']} {runs[size][-1]['wall']:.1f} s")
+                    runs[size].append(
+                        archive_one(clock, site, days[r * len(sizes) + j], papers_file)
+                    )
+                log(
+                    f"  scaling {size:,}: {runs[size][-1]['edition']} {runs[size][-1]['wall']:.1f} s"
+                )
     for catalog in catalogs.values():
         catalog.unlink()
-    rounds = [{"size": size, "fill_s": fills[size], "runs": rs, "wall": harness.median([x["wall"] for x in rs]),
-               "dedupe_ms": 1e3 * sum(x["dedupe"] for x in rs) / sum(x["articles"] for x in rs),
-               "articles": sum(x["articles"] for x in rs) / len(rs)} for size, rs in runs.items()]
+    rounds = [
+        {
+            "size": size,
+            "fill_s": fills[size],
+            "runs": rs,
+            "wall": harness.median([x["wall"] for x in rs]),
+            "dedupe_ms": 1e3 * sum(x["dedupe"] for x in rs) / sum(x["articles"] for x in rs),
+            "articles": sum(x["articles"] for x in rs) / len(rs),
+        }
+        for size, rs in runs.items()
+    ]
     first = rounds[0]
     for r in rounds:
         r["x_wall"] = r["wall"] / first["wall"]
         r["x_dedupe"] = r["dedupe_ms"] / first["dedupe_ms"]
-    return {"rounds": rounds, "ratio": max(r["x_wall"] for r in rounds), "per_size": per_size, "pages": pages,
-            "families": families}
+    return {
+        "rounds": rounds,
+        "ratio": max(r["x_wall"] for r in rounds),
+        "per_size": per_size,
+        "pages": pages,
+        "families": families,
+    }
 
 
 def render_scaling(s: dict) -> str:
-    rows = [[f"{r['size']:,}", len(r["runs"]), f"{r['articles']:.0f}", f"{r['wall']:.2f}", f"{r['x_wall']:.2f}",
-             f"{r['dedupe_ms']:.1f}", f"{r['x_dedupe']:.2f}", f"{r['fill_s']:.0f}" if r["fill_s"] else "cached"]
-            for r in s["rounds"]]
+    rows = [
+        [
+            f"{r['size']:,}",
+            len(r["runs"]),
+            f"{r['articles']:.0f}",
+            f"{r['wall']:.2f}",
+            f"{r['x_wall']:.2f}",
+            f"{r['dedupe_ms']:.1f}",
+            f"{r['x_dedupe']:.2f}",
+            f"{r['fill_s']:.0f}" if r["fill_s"] else "cached",
+        ]
+        for r in s["rounds"]
+    ]
     verdict = "met" if s["ratio"] <= SCALING_TARGET else "MISSED"
-    return "\n".join([
-        harness.table(["archived articles", "editions", "articles each", "s per edition (median)", "x first",
-                       "dedupe ms/article", "x first", "synthetic rows made in s"], rows),
-        "",
-        f"time per edition at the slowest archive size / the smallest: {s['ratio']:.2f} (target <= {SCALING_TARGET}: "
-        f"{verdict}). Editions: {', '.join(s['families'])}, {s['pages']} pages, each a new date; the sizes take "
-        f"turns, one edition each per round.",
-    ])
+    return "\n".join(
+        [
+            harness.table(
+                [
+                    "archived articles",
+                    "editions",
+                    "articles each",
+                    "s per edition (median)",
+                    "x first",
+                    "dedupe ms/article",
+                    "x first",
+                    "synthetic rows made in s",
+                ],
+                rows,
+            ),
+            "",
+            f"time per edition at the slowest archive size / the smallest: {s['ratio']:.2f} (target <= {SCALING_TARGET}: "
+            f"{verdict}). Editions: {', '.join(s['families'])}, {s['pages']} pages, each a new date; the sizes take "
+            f"turns, one edition each per round.",
+        ]
+    )
 
 
 # --- memory ---------------------------------------------------------------------------------
+
 
 def _status_kb(pid: int | str, field: str) -> int | None:
     try:
@@ -544,12 +720,25 @@ def worker_main(argv: list[str]) -> int:
         result = archive_edition(args.paper, args.date, args.papers)
         flow = time.perf_counter() - flow_start
     stats = result.get("crawl", {})
-    print(json.dumps({"worker_peak_mb": _status_kb("self", "VmHWM") / 1024, "worker_baseline_mb": baseline,
-                      "crawl_peak_mb": max(children.peak_kb.values(), default=0) / 1024,
-                      "children": len(children.peak_kb), "startup_s": flow_start - started, "flow_s": flow,
-                      "steps": clock.current, "hwm": clock.hwm, "status": result.get("status"),
-                      "pages": len(result.get("pages", [])), "articles": len(result.get("articles", [])),
-                      "requests": stats.get("requests"), "bytes": stats.get("bytes")}))
+    print(
+        json.dumps(
+            {
+                "worker_peak_mb": _status_kb("self", "VmHWM") / 1024,
+                "worker_baseline_mb": baseline,
+                "crawl_peak_mb": max(children.peak_kb.values(), default=0) / 1024,
+                "children": len(children.peak_kb),
+                "startup_s": flow_start - started,
+                "flow_s": flow,
+                "steps": clock.current,
+                "hwm": clock.hwm,
+                "status": result.get("status"),
+                "pages": len(result.get("pages", [])),
+                "articles": len(result.get("articles", [])),
+                "requests": stats.get("requests"),
+                "bytes": stats.get("bytes"),
+            }
+        )
+    )
     return 0
 
 
@@ -572,10 +761,11 @@ def heavy_pdfs(megabytes: float = 1.0):
     import replica.site as replica_site
     from replica.pdf import FONT
 
-    side = int(1050 * megabytes ** 0.5)
+    side = int(1050 * megabytes**0.5)
     buf = io.BytesIO()
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)).save(
-        buf, "JPEG", quality=90)
+    Image.fromarray(
+        np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    ).save(buf, "JPEG", quality=90)
     photo = buf.getvalue()
     cache: dict = {}
 
@@ -588,7 +778,10 @@ def heavy_pdfs(megabytes: float = 1.0):
             y = A4[1] - 50
             lines = [f"{paper_name}  {day:%Y年%m月%d日}  第{page.no:02d}版：{page.name}"]
             for story in page.stories:
-                lines += [story.article.title, *textwrap.wrap("".join(story.article.paragraphs[:2]), 36)]
+                lines += [
+                    story.article.title,
+                    *textwrap.wrap("".join(story.article.paragraphs[:2]), 36),
+                ]
             for line in lines:
                 if y < 50:
                     break
@@ -608,79 +801,147 @@ def heavy_pdfs(megabytes: float = 1.0):
         replica_site.page_pdf, rl_config.useA85 = saved, saved_a85
 
 
-def memory(home: Path, page_counts: list[int], log, pdf_mb: float = 1.0, recrawl: bool = True) -> dict:
+def memory(
+    home: Path, page_counts: list[int], log, pdf_mb: float = 1.0, recrawl: bool = True
+) -> dict:
     """A worker archives an edition of each size; the largest is then archived again
     (`recrawl`; unchanged: a conditional re-crawl against its archived WARC)."""
     from replica import ReplicaServer
 
     out = []
-    with heavy_pdfs(pdf_mb), harness.environment(EPAPER_S3_BUCKET="bench-memory",
-                                                 EPAPER_CATALOG_URL=f"sqlite:///{home / 'memory.sqlite'}"):
+    with (
+        heavy_pdfs(pdf_mb),
+        harness.environment(
+            EPAPER_S3_BUCKET="bench-memory",
+            EPAPER_CATALOG_URL=f"sqlite:///{home / 'memory.sqlite'}",
+        ),
+    ):
         for k, pages in enumerate(page_counts):
             day = harness.dates(1, offset=300 + k)[0]
             sites = harness.build_sites(["founder-new"], [day], pages)
             with ReplicaServer(sites) as server:
-                papers_file = harness.write_papers_file(sites, server.base_url, home / f"papers-memory{pages}.yaml")
-                cmd = [sys.executable, "-m", "bench.pipeline_bench", "worker", "--paper", sites[0].paper,
-                       "--date", day.isoformat(), "--papers", papers_file]
-                for again in ([False, True] if recrawl and k == len(page_counts) - 1 else [False]):
+                papers_file = harness.write_papers_file(
+                    sites, server.base_url, home / f"papers-memory{pages}.yaml"
+                )
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "bench.pipeline_bench",
+                    "worker",
+                    "--paper",
+                    sites[0].paper,
+                    "--date",
+                    day.isoformat(),
+                    "--papers",
+                    papers_file,
+                ]
+                for again in [False, True] if recrawl and k == len(page_counts) - 1 else [False]:
                     sent, requests = server.bytes_sent, server.requests
                     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=harness.ROOT)
                     if proc.returncode != 0:
-                        raise RuntimeError(f"memory worker failed: {proc.stderr.strip().splitlines()[-3:]}")
+                        raise RuntimeError(
+                            f"memory worker failed: {proc.stderr.strip().splitlines()[-3:]}"
+                        )
                     r = json.loads(proc.stdout.strip().splitlines()[-1])
-                    r.update(pages_built=pages, again=again, served_mb=(server.bytes_sent - sent) / 1e6,
-                             served=server.requests - requests)
+                    r.update(
+                        pages_built=pages,
+                        again=again,
+                        served_mb=(server.bytes_sent - sent) / 1e6,
+                        served=server.requests - requests,
+                    )
                     out.append(r)
-                    log(f"  memory {pages} pages{' again' if again else ''}: worker {r['worker_peak_mb']:.0f} MB, "
+                    log(
+                        f"  memory {pages} pages{' again' if again else ''}: worker {r['worker_peak_mb']:.0f} MB, "
                         f"crawl {r['crawl_peak_mb']:.0f} MB, start {r['startup_s']:.0f} s, flow {r['flow_s']:.0f} s: "
-                        + ", ".join(f"{k} {v:.1f} s" for k, v in r["steps"].items()))
+                        + ", ".join(f"{k} {v:.1f} s" for k, v in r["steps"].items())
+                    )
     small, large = out[0], out[len(page_counts) - 1]
-    return {"runs": out, "pdf_mb": pdf_mb, "small": small, "large": large,
-            "again": out[-1] if recrawl else None,
-            "worker_growth": large["worker_peak_mb"] / small["worker_peak_mb"],
-            "crawl_growth": large["crawl_peak_mb"] / small["crawl_peak_mb"],
-            "bytes_growth": large["served_mb"] / small["served_mb"]}
+    return {
+        "runs": out,
+        "pdf_mb": pdf_mb,
+        "small": small,
+        "large": large,
+        "again": out[-1] if recrawl else None,
+        "worker_growth": large["worker_peak_mb"] / small["worker_peak_mb"],
+        "crawl_growth": large["crawl_peak_mb"] / small["crawl_peak_mb"],
+        "bytes_growth": large["served_mb"] / small["served_mb"],
+    }
 
 
 def render_memory(m: dict) -> str:
     rows = []
     for r in m["runs"]:
         hwm = r.get("hwm", {})
-        rows.append([f"{r['pages_built']}" + (" again (re-crawl)" if r["again"] else ""), r["articles"], r["served"],
-                     f"{r['served_mb']:.1f}", f"{r['worker_baseline_mb']:.0f}", f"{hwm.get('fetch', 0):.0f}",
-                     f"{hwm.get('dedupe', 0):.0f}", f"{r['worker_peak_mb']:.0f}", f"{r['crawl_peak_mb']:.0f}",
-                     f"{r['flow_s']:.0f}"])
-    return "\n".join([
-        harness.table(["pages", "articles", "requests", "MB served", "worker MB: before flow", "after fetch",
-                       "after dedupe", "peak", "crawl process peak MB", "flow s"], rows),
-        "",
-        f"Page PDFs of ~{m['pdf_mb']:g} MB (text over a photo). Largest / smallest edition: {m['bytes_growth']:.1f}x "
-        f"the bytes, worker peak {m['worker_growth']:.2f}x, crawl peak {m['crawl_growth']:.2f}x. Memory is the "
-        f"high-water mark of resident memory (VmHWM): the worker's own after each step, and its crawl subprocess's "
-        f"(sampled every 0.1 s). A re-crawl's requests are conditional: 304s carry no body.",
-    ])
+        rows.append(
+            [
+                f"{r['pages_built']}" + (" again (re-crawl)" if r["again"] else ""),
+                r["articles"],
+                r["served"],
+                f"{r['served_mb']:.1f}",
+                f"{r['worker_baseline_mb']:.0f}",
+                f"{hwm.get('fetch', 0):.0f}",
+                f"{hwm.get('dedupe', 0):.0f}",
+                f"{r['worker_peak_mb']:.0f}",
+                f"{r['crawl_peak_mb']:.0f}",
+                f"{r['flow_s']:.0f}",
+            ]
+        )
+    return "\n".join(
+        [
+            harness.table(
+                [
+                    "pages",
+                    "articles",
+                    "requests",
+                    "MB served",
+                    "worker MB: before flow",
+                    "after fetch",
+                    "after dedupe",
+                    "peak",
+                    "crawl process peak MB",
+                    "flow s",
+                ],
+                rows,
+            ),
+            "",
+            f"Page PDFs of ~{m['pdf_mb']:g} MB (text over a photo). Largest / smallest edition: {m['bytes_growth']:.1f}x "
+            f"the bytes, worker peak {m['worker_growth']:.2f}x, crawl peak {m['crawl_growth']:.2f}x. Memory is the "
+            f"high-water mark of resident memory (VmHWM): the worker's own after each step, and its crawl subprocess's "
+            f"(sampled every 0.1 s). A re-crawl's requests are conditional: 304s carry no body.",
+        ]
+    )
 
 
 # --- main -----------------------------------------------------------------------------------
+
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["worker"]:
         sys.exit(worker_main(argv[1:]))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer editions, archive sizes 1k and 10k")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer editions, archive sizes 1k and 10k"
+    )
     parser.add_argument("--only", default="throughput,scaling,memory")
-    parser.add_argument("--sizes", help="archive sizes for scaling, ascending (default 1000,10000,100000)")
-    parser.add_argument("--fresh-catalogs", action="store_true",
-                        help="generate the synthetic catalogs anew, in the scratch folder")
+    parser.add_argument(
+        "--sizes", help="archive sizes for scaling, ascending (default 1000,10000,100000)"
+    )
+    parser.add_argument(
+        "--fresh-catalogs",
+        action="store_true",
+        help="generate the synthetic catalogs anew, in the scratch folder",
+    )
     parser.add_argument("--workdir", help="scratch EPAPER_HOME (default: a temporary folder)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args(argv)
     only = args.only.split(",")
     quick = args.quick
-    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else \
-        ([1000, 10000] if quick else [1000, 10000, 100000])
+    sizes = (
+        [int(s) for s in args.sizes.split(",")]
+        if args.sizes
+        else ([1000, 10000] if quick else [1000, 10000, 100000])
+    )
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
@@ -690,18 +951,37 @@ def main(argv: list[str] | None = None) -> None:
     results = {"command": harness.command_line(), "machine": harness.machine()}
     with harness.scratch(args.workdir) as home, harness.s3_server(home), harness.prefect_api():
         if "throughput" in only:
-            results["throughput"] = throughput(home, ["founder-new", "paperindex", "jfdaily"] if quick else
-                                               ["founder-new", "founder-classic", "jfdaily"], 1 if quick else 2, 8,
-                                               log)
+            results["throughput"] = throughput(
+                home,
+                ["founder-new", "paperindex", "jfdaily"]
+                if quick
+                else ["founder-new", "founder-classic", "jfdaily"],
+                1 if quick else 2,
+                8,
+                log,
+            )
         if "scaling" in only:
-            results["scaling"] = scaling(home, sizes, ["founder-new", "xmwb"], 2 if quick else 6, 8, log,
-                                         warm="throughput" in results,
-                                         cache=home / "catalogs" if args.fresh_catalogs else CACHE)
+            results["scaling"] = scaling(
+                home,
+                sizes,
+                ["founder-new", "xmwb"],
+                2 if quick else 6,
+                8,
+                log,
+                warm="throughput" in results,
+                cache=home / "catalogs" if args.fresh_catalogs else CACHE,
+            )
         if "memory" in only:
-            results["memory"] = memory(home, [5, 25] if quick else [10, 100], log, recrawl=not quick)
+            results["memory"] = memory(
+                home, [5, 25] if quick else [10, 100], log, recrawl=not quick
+            )
 
     print(f"pipeline bench: {results['command']}  [{harness.machine_line()}]")
-    for name, render in (("throughput", render_throughput), ("scaling", render_scaling), ("memory", render_memory)):
+    for name, render in (
+        ("throughput", render_throughput),
+        ("scaling", render_scaling),
+        ("memory", render_memory),
+    ):
         if name in results:
             print(f"\n## {name}\n")
             print(render(results[name]))

@@ -43,9 +43,18 @@ def postgres_up(host: str = "127.0.0.1", port: int = 5432) -> bool:
 def commands(quick: bool, tmp: Path, postgres: bool = False) -> dict[str, list[str]]:
     """The command line of each bench (as typed from the repository root)."""
     q = ["--quick"] if quick else []
-    dedupe = (["--sizes", "1000,10000", "--backends", "sqlite", "--sets", "1"] if quick else
-              ["--sizes", "10000,100000,1000000", "--backends", "sqlite,postgres" if postgres and postgres_up() else "sqlite",
-               "--sets", "2"])
+    dedupe = (
+        ["--sizes", "1000,10000", "--backends", "sqlite", "--sets", "1"]
+        if quick
+        else [
+            "--sizes",
+            "10000,100000,1000000",
+            "--backends",
+            "sqlite,postgres" if postgres and postgres_up() else "sqlite",
+            "--sets",
+            "2",
+        ]
+    )
     out = {
         "fetch": ["-m", "bench.fetch_bench", *q, "--json", str(tmp / "fetch.json")],
         "pipeline": ["-m", "bench.pipeline_bench", *q, "--json", str(tmp / "pipeline.json")],
@@ -53,14 +62,18 @@ def commands(quick: bool, tmp: Path, postgres: bool = False) -> dict[str, list[s
         "dedupe": ["-m", "bench.dedupe_bench", *dedupe],
         "recrawl": ["-m", "bench.recrawl_bench"],
     }
-    return {k: v for k, v in out.items() if k != "recrawl" or (harness.ROOT / "bench" / "recrawl_bench.py").exists()}
+    return {
+        k: v
+        for k, v in out.items()
+        if k != "recrawl" or (harness.ROOT / "bench" / "recrawl_bench.py").exists()
+    }
 
 
 def shown(cmd: list[str]) -> str:
     """The command as a reader reruns it: json scratch files left out."""
     if "--json" in cmd:
         i = cmd.index("--json")
-        cmd = cmd[:i] + cmd[i + 2:]
+        cmd = cmd[:i] + cmd[i + 2 :]
     return "python " + " ".join(cmd)
 
 
@@ -68,11 +81,20 @@ def run(name: str, cmd: list[str], timeout: float) -> dict:
     print(f"== {name}: {shown(cmd)}", file=sys.stderr, flush=True)
     start = time.perf_counter()
     try:
-        proc = subprocess.run([sys.executable, *cmd], cwd=harness.ROOT, stdout=subprocess.PIPE, stderr=None,
-                              text=True, timeout=timeout)
+        proc = subprocess.run(
+            [sys.executable, *cmd],
+            cwd=harness.ROOT,
+            stdout=subprocess.PIPE,
+            stderr=None,
+            text=True,
+            timeout=timeout,
+        )
         code, stdout = proc.returncode, proc.stdout
     except subprocess.TimeoutExpired as exc:
-        code, stdout = "timeout", (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        code, stdout = (
+            "timeout",
+            (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or ""),
+        )
     seconds = time.perf_counter() - start
     print(f"   {name} finished in {seconds:.0f} s (exit {code})", file=sys.stderr, flush=True)
     return {"name": name, "command": shown(cmd), "exit": code, "stdout": stdout, "seconds": seconds}
@@ -110,11 +132,25 @@ def verdict(ok: bool) -> str:
 def fetch_rows(r: dict, data: dict) -> list[list[str]]:
     from bench.fetch_bench import TARGET
 
-    return [["fetch", f"our crawl + upload / bare Scrapy, same editions ({data['editions']} editions, "
-                      f"{data['pages']} pages, {data['requests']} requests)",
-             f"{data['ratio']:.2f}x", f"<= {TARGET}x", verdict(data["ratio"] <= TARGET), r["command"]],
-            ["fetch", "the same, time between Scrapy's start and finish only; CPU seconds of the crawl process",
-             f"{data['ours_ratio_scrapy']:.2f}x; {data['ours_ratio_cpu']:.2f}x", "", "", r["command"]]]
+    return [
+        [
+            "fetch",
+            f"our crawl + upload / bare Scrapy, same editions ({data['editions']} editions, "
+            f"{data['pages']} pages, {data['requests']} requests)",
+            f"{data['ratio']:.2f}x",
+            f"<= {TARGET}x",
+            verdict(data["ratio"] <= TARGET),
+            r["command"],
+        ],
+        [
+            "fetch",
+            "the same, time between Scrapy's start and finish only; CPU seconds of the crawl process",
+            f"{data['ours_ratio_scrapy']:.2f}x; {data['ours_ratio_cpu']:.2f}x",
+            "",
+            "",
+            r["command"],
+        ],
+    ]
 
 
 def pipeline_rows(r: dict, data: dict) -> list[list[str]]:
@@ -124,46 +160,107 @@ def pipeline_rows(r: dict, data: dict) -> list[list[str]]:
     t = data.get("throughput")
     if t:
         total, n = t["total"], t["editions"]
-        rows.append(["pipeline", f"articles/s from fetch to published manifest, warm worker ({n} editions, "
-                                 f"{total['articles'] / n:.0f} articles each)", f"{t['articles_per_s']:.1f}", "",
-                     "", cmd])
+        rows.append(
+            [
+                "pipeline",
+                f"articles/s from fetch to published manifest, warm worker ({n} editions, "
+                f"{total['articles'] / n:.0f} articles each)",
+                f"{t['articles_per_s']:.1f}",
+                "",
+                "",
+                cmd,
+            ]
+        )
         shares = ", ".join(f"{s} {100 * total[s] / total['wall']:.0f}%" for s in STEPS)
-        rows.append(["pipeline", "share of the flow's time per step", shares +
-                     f", Prefect + glue {100 * total['other'] / total['wall']:.0f}%", "", "", cmd])
-        rows.append(["pipeline", "Prefect alone: the same flow run empty, per edition, median (range); "
-                                 "share of a real edition",
-                     f"{t['empty_flow_s']:.2f} s ({min(t['empty_flow_runs']):.2f}-{max(t['empty_flow_runs']):.2f}); "
-                     f"{100 * t['empty_flow_s'] / t['seconds_per_edition']:.0f}%", "", "", cmd])
+        rows.append(
+            [
+                "pipeline",
+                "share of the flow's time per step",
+                shares + f", Prefect + glue {100 * total['other'] / total['wall']:.0f}%",
+                "",
+                "",
+                cmd,
+            ]
+        )
+        rows.append(
+            [
+                "pipeline",
+                "Prefect alone: the same flow run empty, per edition, median (range); "
+                "share of a real edition",
+                f"{t['empty_flow_s']:.2f} s ({min(t['empty_flow_runs']):.2f}-{max(t['empty_flow_runs']):.2f}); "
+                f"{100 * t['empty_flow_s'] / t['seconds_per_edition']:.0f}%",
+                "",
+                "",
+                cmd,
+            ]
+        )
     s = data.get("scaling")
     if s:
         first, last = s["rounds"][0], s["rounds"][-1]
-        rows.append(["pipeline", f"time per edition at the slowest archive size up to {last['size']:,} / at "
-                                 f"{first['size']:,} archived articles",
-                     f"{s['ratio']:.2f}x (at {last['size']:,}: {last['x_wall']:.2f}x, dedupe step "
-                     f"{last['x_dedupe']:.2f}x)", f"<= {SCALING_TARGET}x",
-                     verdict(s["ratio"] <= SCALING_TARGET), cmd])
+        rows.append(
+            [
+                "pipeline",
+                f"time per edition at the slowest archive size up to {last['size']:,} / at "
+                f"{first['size']:,} archived articles",
+                f"{s['ratio']:.2f}x (at {last['size']:,}: {last['x_wall']:.2f}x, dedupe step "
+                f"{last['x_dedupe']:.2f}x)",
+                f"<= {SCALING_TARGET}x",
+                verdict(s["ratio"] <= SCALING_TARGET),
+                cmd,
+            ]
+        )
     m = data.get("memory")
     if m:
         small, large, again = m["small"], m["large"], m["again"]
-        rows.append(["pipeline", f"peak RSS of one worker archiving a {large['pages_built']}-page edition "
-                                 f"({large['served_mb']:.0f} MB): worker / its crawl process",
-                     f"{large['worker_peak_mb']:.0f} / {large['crawl_peak_mb']:.0f} MB", "bounded",
-                     verdict(m["worker_growth"] < 1.5 and m["crawl_growth"] < 1.5), cmd])
-        rows.append(["pipeline", f"the same at {small['pages_built']} pages ({small['served_mb']:.0f} MB); "
-                                 f"ratio {large['pages_built']} / {small['pages_built']} pages",
-                     f"{small['worker_peak_mb']:.0f} / {small['crawl_peak_mb']:.0f} MB; "
-                     f"{m['worker_growth']:.2f}x / {m['crawl_growth']:.2f}x for {m['bytes_growth']:.0f}x the bytes",
-                     "", "", cmd])
+        rows.append(
+            [
+                "pipeline",
+                f"peak RSS of one worker archiving a {large['pages_built']}-page edition "
+                f"({large['served_mb']:.0f} MB): worker / its crawl process",
+                f"{large['worker_peak_mb']:.0f} / {large['crawl_peak_mb']:.0f} MB",
+                "bounded",
+                verdict(m["worker_growth"] < 1.5 and m["crawl_growth"] < 1.5),
+                cmd,
+            ]
+        )
+        rows.append(
+            [
+                "pipeline",
+                f"the same at {small['pages_built']} pages ({small['served_mb']:.0f} MB); "
+                f"ratio {large['pages_built']} / {small['pages_built']} pages",
+                f"{small['worker_peak_mb']:.0f} / {small['crawl_peak_mb']:.0f} MB; "
+                f"{m['worker_growth']:.2f}x / {m['crawl_growth']:.2f}x for {m['bytes_growth']:.0f}x the bytes",
+                "",
+                "",
+                cmd,
+            ]
+        )
         if again:
-            rows.append(["pipeline", f"the {large['pages_built']}-page edition archived again (conditional "
-                                     "re-crawl): worker / crawl",
-                         f"{again['worker_peak_mb']:.0f} / {again['crawl_peak_mb']:.0f} MB", "bounded",
-                         verdict(again["worker_peak_mb"] < 1.5 * small["worker_peak_mb"]
-                                 and again["crawl_peak_mb"] < 1.5 * small["crawl_peak_mb"]), cmd])
-        rows.append(["pipeline", "a fresh worker process (a process work pool starts one per flow run): start-up "
-                                 f"before the flow; {small['pages_built']}-page edition's flow (dedupe step, cold)",
-                     f"{small['startup_s']:.1f} s; {small['flow_s']:.1f} s ({small['steps'].get('dedupe', 0):.1f} s)",
-                     "", "", cmd])
+            rows.append(
+                [
+                    "pipeline",
+                    f"the {large['pages_built']}-page edition archived again (conditional "
+                    "re-crawl): worker / crawl",
+                    f"{again['worker_peak_mb']:.0f} / {again['crawl_peak_mb']:.0f} MB",
+                    "bounded",
+                    verdict(
+                        again["worker_peak_mb"] < 1.5 * small["worker_peak_mb"]
+                        and again["crawl_peak_mb"] < 1.5 * small["crawl_peak_mb"]
+                    ),
+                    cmd,
+                ]
+            )
+        rows.append(
+            [
+                "pipeline",
+                "a fresh worker process (a process work pool starts one per flow run): start-up "
+                f"before the flow; {small['pages_built']}-page edition's flow (dedupe step, cold)",
+                f"{small['startup_s']:.1f} s; {small['flow_s']:.1f} s ({small['steps'].get('dedupe', 0):.1f} s)",
+                "",
+                "",
+                cmd,
+            ]
+        )
     return rows
 
 
@@ -175,7 +272,16 @@ def clean_rows(r: dict) -> list[list[str]]:
     rows = [["clean", "ours, articles/s on one core", f"{ours:.0f}", "", "", r["command"]]]
     for name, value in rates.items():
         if not name.startswith("ours"):
-            rows.append(["clean", f"ours / {name} (speed)", f"{ours / float(value):.2f}x", "", "", r["command"]])
+            rows.append(
+                [
+                    "clean",
+                    f"ours / {name} (speed)",
+                    f"{ours / float(value):.2f}x",
+                    "",
+                    "",
+                    r["command"],
+                ]
+            )
     return rows
 
 
@@ -191,33 +297,68 @@ def dedupe_rows(r: dict) -> list[list[str]]:
         return []
     ends = [m.end() for m in re.finditer(r"\S+", first)][1:]
     pieces = [header[a:b] for a, b in zip([0, *ends], ends)]
-    names = [pieces[0].split()[0], " ".join(pieces[0].split()[1:]), *(p.strip() for p in pieces[1:])]
+    names = [
+        pieces[0].split()[0],
+        " ".join(pieces[0].split()[1:]),
+        *(p.strip() for p in pieces[1:]),
+    ]
     rows = []
     for backend in ("sqlite", "postgres"):
-        sizes = [dict(zip(names, values)) for values in map(str.split, lines)
-                 if values[:1] == [backend] and len(values) == len(names)]
+        sizes = [
+            dict(zip(names, values))
+            for values in map(str.split, lines)
+            if values[:1] == [backend] and len(values) == len(names)
+        ]
         if not sizes:
             continue
         try:
             for v in sizes:
                 size = int(v["archived"].replace(",", ""))
                 target = ">= 300/s" if size == 100_000 else "<= 2x" if size >= 1_000_000 else ""
-                ok = (float(v["rate/core"]) >= 300 if size == 100_000 else
-                      float(v["x first"]) <= 2 if size >= 1_000_000 else None)
-                rows.append(["dedupe", f"{backend}, {v['archived']} archived: articles per CPU second "
-                                       f"(ms/article, x {sizes[0]['archived']})",
-                             f"{float(v['rate/core']):.0f} ({float(v['ms/article']):.2f} ms, "
-                             f"{float(v['x first']):.2f}x)", target, "" if ok is None else verdict(ok),
-                             r["command"]])
+                ok = (
+                    float(v["rate/core"]) >= 300
+                    if size == 100_000
+                    else float(v["x first"]) <= 2
+                    if size >= 1_000_000
+                    else None
+                )
+                rows.append(
+                    [
+                        "dedupe",
+                        f"{backend}, {v['archived']} archived: articles per CPU second "
+                        f"(ms/article, x {sizes[0]['archived']})",
+                        f"{float(v['rate/core']):.0f} ({float(v['ms/article']):.2f} ms, "
+                        f"{float(v['x first']):.2f}x)",
+                        target,
+                        "" if ok is None else verdict(ok),
+                        r["command"],
+                    ]
+                )
             precision = min(float(v["P"]) for v in sizes)
             recall = min(float(v["R"]) for v in sizes)
             rss = [float(v["RSS MB"]) for v in sizes]
-            rows.append(["dedupe", f"{backend}: pair precision / recall of the labelled reprint sets, lowest "
-                                   "over the sizes", f"{precision:.3f} / {recall:.3f}", ">= 0.99 / 0.95",
-                         verdict(precision >= 0.99 and recall >= 0.95), r["command"]])
-            rows.append(["dedupe", f"{backend}: worker RSS at {sizes[-1]['archived']} / at {sizes[0]['archived']} "
-                                   "archived", f"{rss[-1]:.0f} / {rss[0]:.0f} MB", "flat",
-                         verdict(rss[-1] <= 1.2 * rss[0]), r["command"]])
+            rows.append(
+                [
+                    "dedupe",
+                    f"{backend}: pair precision / recall of the labelled reprint sets, lowest "
+                    "over the sizes",
+                    f"{precision:.3f} / {recall:.3f}",
+                    ">= 0.99 / 0.95",
+                    verdict(precision >= 0.99 and recall >= 0.95),
+                    r["command"],
+                ]
+            )
+            rows.append(
+                [
+                    "dedupe",
+                    f"{backend}: worker RSS at {sizes[-1]['archived']} / at {sizes[0]['archived']} "
+                    "archived",
+                    f"{rss[-1]:.0f} / {rss[0]:.0f} MB",
+                    "flat",
+                    verdict(rss[-1] <= 1.2 * rss[0]),
+                    r["command"],
+                ]
+            )
         except (KeyError, ValueError):
             continue
     return rows
@@ -228,8 +369,16 @@ def recrawl_rows(r: dict) -> list[list[str]]:
     if not m:
         return []
     share = float(m.group(1))
-    return [["recrawl", "bytes of an unchanged re-crawl / first crawl", f"{share:.1f}%", "<= 10%",
-             verdict(share <= 10), r["command"]]]
+    return [
+        [
+            "recrawl",
+            "bytes of an unchanged re-crawl / first crawl",
+            f"{share:.1f}%",
+            "<= 10%",
+            verdict(share <= 10),
+            r["command"],
+        ]
+    ]
 
 
 def summary(results: list[dict], data: dict) -> list[list[str]]:
@@ -243,8 +392,18 @@ def summary(results: list[dict], data: dict) -> list[list[str]]:
             else:
                 got = {"clean": clean_rows, "dedupe": dedupe_rows, "recrawl": recrawl_rows}[name](r)
         if not got:
-            got = [[name, "no figures (see its output below)" if r["exit"] == 0 else f"FAILED (exit {r['exit']})",
-                    "", "", "", r["command"]]]
+            got = [
+                [
+                    name,
+                    "no figures (see its output below)"
+                    if r["exit"] == 0
+                    else f"FAILED (exit {r['exit']})",
+                    "",
+                    "",
+                    "",
+                    r["command"],
+                ]
+            ]
         rows += got
     return rows
 
@@ -264,7 +423,12 @@ def document(header: str, table: str, results: list[dict]) -> str:
     ]
     parts += NOTES.splitlines() + [""]
     for r in results:
-        parts += [f"## {r['name']}", "", f"`{r['command']}` ({r['seconds']:.0f} s, exit {r['exit']})", ""]
+        parts += [
+            f"## {r['name']}",
+            "",
+            f"`{r['command']}` ({r['seconds']:.0f} s, exit {r['exit']})",
+            "",
+        ]
         out = r["stdout"].strip()
         if r["name"] in ("fetch", "pipeline"):  # already Markdown
             parts += [out.replace("\n## ", "\n### "), ""]
@@ -278,15 +442,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", help=f"comma-separated subset of {','.join(BENCHES)}")
     parser.add_argument("--out", default=str(DOC), help="the Markdown file to write")
-    parser.add_argument("--postgres", action="store_true",
-                        help="the dedupe bench on PostgreSQL too (127.0.0.1:5432; ~10 min more)")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="the dedupe bench on PostgreSQL too (127.0.0.1:5432; ~10 min more)",
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds allowed per bench")
     args = parser.parse_args(argv)
     only = args.only.split(",") if args.only else list(BENCHES)
 
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="epaper-bench-json-") as tmp:
-        cmds = {k: v for k, v in commands(args.quick, Path(tmp), args.postgres).items() if k in only}
+        cmds = {
+            k: v for k, v in commands(args.quick, Path(tmp), args.postgres).items() if k in only
+        }
         results, data = [], {}
         for name, cmd in cmds.items():
             results.append(run(name, cmd, args.timeout))
@@ -295,10 +464,14 @@ def main(argv: list[str] | None = None) -> None:
                 data[name] = json.loads(path.read_text(encoding="utf-8"))
     total = time.perf_counter() - began
 
-    header = (f"Run: `{harness.command_line()}` on {harness.machine_line()}; "
-              f"{total / 60:.1f} min in all.")
-    table = harness.table(["bench", "figure", "value", "target", "verdict", "command"], summary(results, data),
-                          aligns="llllll")
+    header = (
+        f"Run: `{harness.command_line()}` on {harness.machine_line()}; {total / 60:.1f} min in all."
+    )
+    table = harness.table(
+        ["bench", "figure", "value", "target", "verdict", "command"],
+        summary(results, data),
+        aligns="llllll",
+    )
     print(header)
     print()
     print(table)

@@ -3,6 +3,7 @@
 Local state (embedded S3 data, catalog, work folders, logs) lives in EPAPER_HOME, by default
 $XDG_DATA_HOME/epaper (~/.local/share/epaper): the same archive from whatever folder you run in.
 After `epaper demo`, its papers (demo-*) are known to every command without --papers."""
+
 from __future__ import annotations
 
 import argparse
@@ -62,7 +63,9 @@ def cmd_backfill(args) -> None:
     from flows.backfill import backfill
 
     with flow_at_terminal("backfill", args.verbose, progress_line) as args.log:
-        backfill(args.paper, args.start, args.end, papers_file(args))  # EditionsFailed names the dates
+        backfill(
+            args.paper, args.start, args.end, papers_file(args)
+        )  # EditionsFailed names the dates
 
 
 def cmd_reprocess(args) -> None:
@@ -82,7 +85,9 @@ def cmd_papers(args) -> None:
     for paper in load_papers(papers_file(args)).values():
         era = paper.eras[-1]
         mark = "" if paper.confirmed else "  (address unconfirmed)"
-        print(f"{paper.id:12} {paper.name:10} {era.family:16} {paper.schedule:14} {era.edition_url}{mark}")
+        print(
+            f"{paper.id:12} {paper.name:10} {era.family:16} {paper.schedule:14} {era.edition_url}{mark}"
+        )
 
 
 def cmd_deployments(args) -> None:
@@ -108,9 +113,13 @@ def cmd_setup_prefect(args) -> None:
     from papers.catalogue import load_papers
 
     if args.crash_after < 60:
-        raise CommandError(f"--crash-after {args.crash_after}: under 60 s, two heartbeats at Prefect's shortest "
-                           "interval (30 s): live runs would be crashed")
-    for line in deployments.setup_prefect(load_papers(args.papers), args.fetch_limit, args.crash_after):
+        raise CommandError(
+            f"--crash-after {args.crash_after}: under 60 s, two heartbeats at Prefect's shortest "
+            "interval (30 s): live runs would be crashed"
+        )
+    for line in deployments.setup_prefect(
+        load_papers(args.papers), args.fetch_limit, args.crash_after
+    ):
         print(line)
 
 
@@ -130,17 +139,23 @@ def cmd_ls(args) -> None:
     embedded = not os.environ.get("EPAPER_S3_ENDPOINT")
     with open_archive() as archive:
         prefix = f"editions/{keys.paper_id(args.paper)}/" if args.paper else "editions/"
-        editions = [key.split("/")[1:3] for key in archive.list(prefix) if key.endswith("/manifest.json")]
+        editions = [
+            key.split("/")[1:3] for key in archive.list(prefix) if key.endswith("/manifest.json")
+        ]
         # A paper archived from a papers file not given here is known by its editions.
         if args.paper and not editions and args.paper not in load_papers(papers):
-            raise CommandError(f"unknown paper {args.paper!r}: not in {BUILTIN_PAPERS.name}"
-                               + (f" or {papers}" if papers else "")
-                               + f", and no editions of it in {archive_place(archive, embedded)}")
+            raise CommandError(
+                f"unknown paper {args.paper!r}: not in {BUILTIN_PAPERS.name}"
+                + (f" or {papers}" if papers else "")
+                + f", and no editions of it in {archive_place(archive, embedded)}"
+            )
         if args.paper and args.date:
             key = keys.edition_manifest(args.paper, args.date)
             if not archive.exists(key):
-                raise CommandError(f"no archived edition {args.paper} {args.date} ({key}) "
-                                   f"in {archive_place(archive, embedded)}")
+                raise CommandError(
+                    f"no archived edition {args.paper} {args.date} ({key}) "
+                    f"in {archive_place(archive, embedded)}"
+                )
             manifest = json.loads(archive.get(key))
             for article in manifest["articles"]:
                 print(f"{article['page_no']:>3}  {article['key']}  {article['title']}")
@@ -170,8 +185,10 @@ def cmd_versions(args) -> None:
     if not history:
         raise CommandError(f"no such object: {args.key}")
     for version in history:
-        print(f"{version['version_id']}  {'latest' if version['is_latest'] else '      '}  "
-              f"{version['last_modified']:%Y-%m-%d %H:%M:%S}  {version['size']:>9}")
+        print(
+            f"{version['version_id']}  {'latest' if version['is_latest'] else '      '}  "
+            f"{version['last_modified']:%Y-%m-%d %H:%M:%S}  {version['size']:>9}"
+        )
 
 
 def cmd_presign(args) -> None:
@@ -181,11 +198,20 @@ def cmd_presign(args) -> None:
 
     embedded = not os.environ.get("EPAPER_S3_ENDPOINT")
     with open_archive() as archive:
-        archive.stat(args.key, version_id=args.version)  # a URL to nothing helps no one: fail naming the key
-        print(archive.presign(args.key, expires=timedelta(seconds=args.expires), version_id=args.version))
+        archive.stat(
+            args.key, version_id=args.version
+        )  # a URL to nothing helps no one: fail naming the key
+        print(
+            archive.presign(
+                args.key, expires=timedelta(seconds=args.expires), version_id=args.version
+            )
+        )
     if embedded:
-        print(f"epaper: note: the embedded S3 server stopped with this command; the URL works while it runs "
-              f"again on {archive.endpoint} (`python -m storage.s3server` reuses the port)", file=sys.stderr)
+        print(
+            f"epaper: note: the embedded S3 server stopped with this command; the URL works while it runs "
+            f"again on {archive.endpoint} (`python -m storage.s3server` reuses the port)",
+            file=sys.stderr,
+        )
 
 
 def cmd_cluster(args) -> None:
@@ -202,7 +228,9 @@ def cmd_cluster(args) -> None:
                 title = json.loads(archive.get(member["key"])).get("title") or "(untitled)"
             except ObjectNotFound:  # a catalog shared by several buckets
                 title = "(not in this bucket)"
-            print(f"{member['similarity']:.2f}  {member['paper']:8} {member['date']}  {member['key']}  {title}")
+            print(
+                f"{member['similarity']:.2f}  {member['paper']:8} {member['date']}  {member['key']}  {title}"
+            )
 
 
 def cmd_demo(args) -> None:
@@ -223,13 +251,20 @@ def cmd_replica(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="epaper", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="Prefect's log on the terminal too (it goes to EPAPER_HOME/logs)")
+    parser = argparse.ArgumentParser(
+        prog="epaper", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="Prefect's log on the terminal too (it goes to EPAPER_HOME/logs)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    papers_help = ("YAML file whose entries add to (or override) the built-in papers.yaml "
-                   "(default: the demo's, EPAPER_HOME/demo-papers.yaml, once `epaper demo` ran)")
+    papers_help = (
+        "YAML file whose entries add to (or override) the built-in papers.yaml "
+        "(default: the demo's, EPAPER_HOME/demo-papers.yaml, once `epaper demo` ran)"
+    )
 
     p = sub.add_parser("archive", help="archive one edition (runs the Prefect flow)")
     p.add_argument("paper")
@@ -244,7 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--papers", help=papers_help)
     p.set_defaults(run=cmd_backfill)
 
-    p = sub.add_parser("reprocess", help="clean and dedupe an archived edition again from its WARC, offline")
+    p = sub.add_parser(
+        "reprocess", help="clean and dedupe an archived edition again from its WARC, offline"
+    )
     p.add_argument("paper")
     p.add_argument("--date", required=True, help="YYYY-MM-DD")
     p.add_argument("--papers", help=papers_help)
@@ -257,37 +294,62 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("deployments", help="write prefect.yaml from papers.yaml")
     p.add_argument("--check", action="store_true", help="only check that they match")
     p.add_argument("--papers", help=papers_help)
-    p.add_argument("-o", "--output", default="prefect.yaml",
-                   help="where to write prefect.yaml (default: the current folder's)")
+    p.add_argument(
+        "-o",
+        "--output",
+        default="prefect.yaml",
+        help="where to write prefect.yaml (default: the current folder's)",
+    )
     p.set_defaults(run=cmd_deployments)
 
     from epaper.deployments import CRASH_AFTER, FETCH_LIMIT
 
-    p = sub.add_parser("setup-prefect", help="create the work pool, concurrency limits and the crashed-run "
-                                           "automation on the Prefect server")
+    p = sub.add_parser(
+        "setup-prefect",
+        help="create the work pool, concurrency limits and the crashed-run "
+        "automation on the Prefect server",
+    )
     p.add_argument("--papers", help=papers_help)
-    p.add_argument("--fetch-limit", type=int, default=FETCH_LIMIT,
-                   help="crawls at once across all sites (default %(default)s)")
-    p.add_argument("--crash-after", type=int, default=CRASH_AFTER, metavar="SECONDS",
-                   help="mark a flow run Crashed after this long without a heartbeat (default %(default)s; "
-                        "at least 3x PREFECT_FLOWS_HEARTBEAT_FREQUENCY of the workers)")
+    p.add_argument(
+        "--fetch-limit",
+        type=int,
+        default=FETCH_LIMIT,
+        help="crawls at once across all sites (default %(default)s)",
+    )
+    p.add_argument(
+        "--crash-after",
+        type=int,
+        default=CRASH_AFTER,
+        metavar="SECONDS",
+        help="mark a flow run Crashed after this long without a heartbeat (default %(default)s; "
+        "at least 3x PREFECT_FLOWS_HEARTBEAT_FREQUENCY of the workers)",
+    )
     p.set_defaults(run=cmd_setup_prefect)
 
-    p = sub.add_parser("ls", help="list archived editions, or one edition's articles",
-                       description="Without arguments: every archived edition (paper date). With PAPER: "
-                                   "that paper's editions. With PAPER DATE: the edition's articles "
-                                   "(page, object key, title).")
+    p = sub.add_parser(
+        "ls",
+        help="list archived editions, or one edition's articles",
+        description="Without arguments: every archived edition (paper date). With PAPER: "
+        "that paper's editions. With PAPER DATE: the edition's articles "
+        "(page, object key, title).",
+    )
     p.add_argument("paper", nargs="?", help="paper id, as `epaper papers` lists them (e.g. whb)")
     p.add_argument("date", nargs="?", help="edition date, YYYY-MM-DD (needs PAPER)")
     p.add_argument("--papers", help=papers_help)
     p.set_defaults(run=cmd_ls)
 
-    key_help = ("object key, e.g. editions/<paper>/<date>/manifest.json or an article's "
-                "articles/<paper>/<date>/<page>/<id>.json (`epaper ls PAPER DATE` lists them)")
+    key_help = (
+        "object key, e.g. editions/<paper>/<date>/manifest.json or an article's "
+        "articles/<paper>/<date>/<page>/<id>.json (`epaper ls PAPER DATE` lists them)"
+    )
     p = sub.add_parser("show", help="print one archived object (any version)")
     p.add_argument("key", help=key_help)
-    p.add_argument("--version", "--version-id", dest="version",
-                   help="version id, as `epaper versions KEY` lists them (default: latest)")
+    p.add_argument(
+        "--version",
+        "--version-id",
+        dest="version",
+        help="version id, as `epaper versions KEY` lists them (default: latest)",
+    )
     p.set_defaults(run=cmd_show)
 
     p = sub.add_parser("versions", help="version history of one object")
@@ -296,35 +358,66 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("presign", help="a URL anyone can GET one archived object with, for a while")
     p.add_argument("key", help=key_help)
-    p.add_argument("--version-id", "--version", dest="version",
-                   help="sign this version, as `epaper versions KEY` lists them (default: latest)")
-    p.add_argument("--expires", type=int, default=3600, help="seconds the URL stays valid (default 3600, at most 604800)")
+    p.add_argument(
+        "--version-id",
+        "--version",
+        dest="version",
+        help="sign this version, as `epaper versions KEY` lists them (default: latest)",
+    )
+    p.add_argument(
+        "--expires",
+        type=int,
+        default=3600,
+        help="seconds the URL stays valid (default 3600, at most 604800)",
+    )
     p.set_defaults(run=cmd_presign)
 
-    p = sub.add_parser("cluster", help="an article's reprints across papers and dates",
-                       description="Every archived copy of an article's story, canonical (earliest) first: "
-                                   "similarity to the canonical, paper, date, key, title.")
-    p.add_argument("key", help="an article's object key, articles/<paper>/<date>/<page>/<id>.json "
-                               "(`epaper ls PAPER DATE` lists them)")
+    p = sub.add_parser(
+        "cluster",
+        help="an article's reprints across papers and dates",
+        description="Every archived copy of an article's story, canonical (earliest) first: "
+        "similarity to the canonical, paper, date, key, title.",
+    )
+    p.add_argument(
+        "key",
+        help="an article's object key, articles/<paper>/<date>/<page>/<id>.json "
+        "(`epaper ls PAPER DATE` lists them)",
+    )
     p.set_defaults(run=cmd_cluster)
 
-    p = sub.add_parser("demo", help="archive the bundled replica sites (papers demo-*) into the embedded S3")
+    p = sub.add_parser(
+        "demo", help="archive the bundled replica sites (papers demo-*) into the embedded S3"
+    )
     p.set_defaults(run=cmd_demo)
 
     # The replica's families, from the config: importing the renderers would slow every command.
     from papers.catalogue import FAMILIES
 
-    p = sub.add_parser("replica", help="serve the replica sites on 127.0.0.1 until Ctrl-C, with a papers file",
-                       description="Serve the bundled replica e-paper sites (papers replica-*) on 127.0.0.1 "
-                                   "until Ctrl-C, and write a papers file for them: try archive, backfill, "
-                                   "deployments and the Prefect UI against them (docs/prefect.md).")
-    p.add_argument("--family", action="append", choices=FAMILIES,
-                   help="only the sites of this CMS family (repeatable; default: all)")
-    p.add_argument("--port", type=int, default=REPLICA_PORT,
-                   help="port on 127.0.0.1 (default %(default)s, so the papers file stays valid "
-                        "across restarts; 0: any free port)")
-    p.add_argument("--papers-out", metavar="FILE",
-                   help="where to write the papers file (default: EPAPER_HOME/replica-papers.yaml)")
+    p = sub.add_parser(
+        "replica",
+        help="serve the replica sites on 127.0.0.1 until Ctrl-C, with a papers file",
+        description="Serve the bundled replica e-paper sites (papers replica-*) on 127.0.0.1 "
+        "until Ctrl-C, and write a papers file for them: try archive, backfill, "
+        "deployments and the Prefect UI against them (docs/prefect.md).",
+    )
+    p.add_argument(
+        "--family",
+        action="append",
+        choices=FAMILIES,
+        help="only the sites of this CMS family (repeatable; default: all)",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=REPLICA_PORT,
+        help="port on 127.0.0.1 (default %(default)s, so the papers file stays valid "
+        "across restarts; 0: any free port)",
+    )
+    p.add_argument(
+        "--papers-out",
+        metavar="FILE",
+        help="where to write the papers file (default: EPAPER_HOME/replica-papers.yaml)",
+    )
     p.set_defaults(run=cmd_replica)
     return parser
 

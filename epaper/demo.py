@@ -4,6 +4,7 @@
 The replicas carry ids of their own (demo-bcrb, replica-bcrb, ...): the catalogue's real
 papers (bcrb, xmwb, whb) are other sites, whose editions must never share keys with a replica's.
 """
+
 from __future__ import annotations
 
 import os
@@ -47,13 +48,19 @@ def run_demo() -> list[dict]:
     results = []
     with ReplicaServer(sites) as server, open_archive() as archive:
         # Kept in EPAPER_HOME, where every later command finds it without --papers.
-        papers_file = write_papers_file(sites, server.base_url, epaper_home() / "demo-papers.yaml",
-                                        DEMO_PREFIX)
-        print(f"replica sites on {server.base_url}: "
-              + ", ".join(f"{DEMO_PREFIX}{s.paper} ({s.name}, {s.family})" for s in sites), flush=True)
+        papers_file = write_papers_file(
+            sites, server.base_url, epaper_home() / "demo-papers.yaml", DEMO_PREFIX
+        )
+        print(
+            f"replica sites on {server.base_url}: "
+            + ", ".join(f"{DEMO_PREFIX}{s.paper} ({s.name}, {s.family})" for s in sites),
+            flush=True,
+        )
         for site in sites:
             for day in [*site.dates, *sorted(site.missing)]:
-                result = archive_edition(DEMO_PREFIX + site.paper, day.isoformat(), str(papers_file))
+                result = archive_edition(
+                    DEMO_PREFIX + site.paper, day.isoformat(), str(papers_file)
+                )
                 results.append(result)
                 print(summary(result), flush=True)
         endpoint = os.environ["EPAPER_S3_ENDPOINT"]
@@ -65,9 +72,9 @@ def run_demo() -> list[dict]:
     # A story with reprints shows what `cluster` is for.
     reprinted = reprints[0]["cluster"] if reprints else archived[0]["articles"][0]["key"]
     print(f"""
-demo: {plural(len(archived), 'edition')}, {plural(articles, 'article')}, {plural(len(reprints), 'reprint')} \
-of stories archived earlier, {plural(len(results) - len(archived), 'date')} without an edition.
-archive: bucket {bucket!r} (versioned) of the embedded S3 server, data in {epaper_home() / 's3'}
+demo: {plural(len(archived), "edition")}, {plural(articles, "article")}, {plural(len(reprints), "reprint")} \
+of stories archived earlier, {plural(len(results) - len(archived), "date")} without an edition.
+archive: bucket {bucket!r} (versioned) of the embedded S3 server, data in {epaper_home() / "s3"}
          (it was on {endpoint} while the demo ran; every epaper command starts it again)
 papers:  {papers_file} (demo-*; every command reads it without --papers)
 look:    epaper ls {paper}
@@ -88,24 +95,36 @@ def serve_replica(families: list[str] | None, port: int, papers_out: Path | None
     try:
         server = ReplicaServer(sites, port=port)
     except OSError as exc:
-        raise RuntimeError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror}): "
-                           "pass another --port, or 0 for any free one") from None
+        raise RuntimeError(
+            f"cannot listen on 127.0.0.1:{port} ({exc.strerror}): "
+            "pass another --port, or 0 for any free one"
+        ) from None
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     with server:
-        path = write_papers_file(sites, server.base_url, papers_out or epaper_home() / "replica-papers.yaml",
-                                 REPLICA_PREFIX)
+        path = write_papers_file(
+            sites,
+            server.base_url,
+            papers_out or epaper_home() / "replica-papers.yaml",
+            REPLICA_PREFIX,
+        )
         print(f"replica sites on {server.base_url} until Ctrl-C:", flush=True)
         for site in sites:
             dates = ", ".join(d.isoformat() for d in site.dates)
-            print(f"  {REPLICA_PREFIX}{site.paper:10} {site.name} ({site.family}): {dates}", flush=True)
+            print(
+                f"  {REPLICA_PREFIX}{site.paper:10} {site.name} ({site.family}): {dates}",
+                flush=True,
+            )
         first = sites[0]
         paper, start, end = REPLICA_PREFIX + first.paper, first.dates[0], first.dates[-1]
-        print(f"papers file: {path}\n"
-              f"try: epaper archive {paper} --date {end} --papers {path}\n"
-              f"     epaper backfill {paper} --from {start} --to {end} --papers {path}\n"
-              f"     epaper deployments --papers {path}   (docs/prefect.md)", flush=True)
+        print(
+            f"papers file: {path}\n"
+            f"try: epaper archive {paper} --date {end} --papers {path}\n"
+            f"     epaper backfill {paper} --from {start} --to {end} --papers {path}\n"
+            f"     epaper deployments --papers {path}   (docs/prefect.md)",
+            flush=True,
+        )
         while not stop.wait(1):  # a signal handler sets it
             pass
     print("replica: stopped", flush=True)

@@ -6,6 +6,7 @@ per paper, and one for backfills) into the current folder;
 `epaper setup-prefect` creates the work pool, the concurrency limits the flow relies on, and
 the automation that marks killed runs Crashed.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,9 @@ ZOMBIE_AUTOMATION = "epaper: crash flow runs whose heartbeat stopped"
 HEADER = "# Generated from papers.yaml by `epaper deployments`; edit papers.yaml, not this file.\n"
 
 
-def render(papers: dict[str, Paper], papers_file: str | None = None,
-           folder: Path = PROJECT_DIR) -> str:
+def render(
+    papers: dict[str, Paper], papers_file: str | None = None, folder: Path = PROJECT_DIR
+) -> str:
     """prefect.yaml for `papers`, to be written into `folder`. With `papers_file` (`--papers`),
     the deployments of its papers and the backfill's carry it as a default parameter."""
     own = set(read_papers(papers_file)) if papers_file else set()
@@ -45,23 +47,29 @@ def render(papers: dict[str, Paper], papers_file: str | None = None,
         "build": None,
         "push": None,
         "pull": [{"epaper.deployments.enter_project": {}}],
-        "deployments": [{
-            "name": paper.id,
-            "description": f"{paper.name} ({paper.region})" if paper.region else paper.name,
-            "entrypoint": entrypoint("flows/archive.py:archive_edition"),
-            "parameters": {"paper": paper.id, **(file_parameter if paper.id in own else {})},
-            "tags": [f"paper:{paper.id}"],
-            "work_pool": {"name": WORK_POOL},
-            "schedules": [{"cron": paper.schedule, "timezone": paper.timezone}],
-        } for paper in papers.values()] + [{
-            # Started by hand (UI or `prefect deployment run backfill/backfill --param …`).
-            "name": "backfill",
-            "description": "every edition of one paper over a date range (parameters paper, start, end)",
-            "entrypoint": entrypoint("flows/backfill.py:backfill"),
-            "parameters": file_parameter,
-            "work_pool": {"name": WORK_POOL},
-            "schedules": [],  # said outright: `prefect deploy` at a terminal would ask
-        }],
+        "deployments": [
+            {
+                "name": paper.id,
+                "description": f"{paper.name} ({paper.region})" if paper.region else paper.name,
+                "entrypoint": entrypoint("flows/archive.py:archive_edition"),
+                "parameters": {"paper": paper.id, **(file_parameter if paper.id in own else {})},
+                "tags": [f"paper:{paper.id}"],
+                "work_pool": {"name": WORK_POOL},
+                "schedules": [{"cron": paper.schedule, "timezone": paper.timezone}],
+            }
+            for paper in papers.values()
+        ]
+        + [
+            {
+                # Started by hand (UI or `prefect deployment run backfill/backfill --param …`).
+                "name": "backfill",
+                "description": "every edition of one paper over a date range (parameters paper, start, end)",
+                "entrypoint": entrypoint("flows/backfill.py:backfill"),
+                "parameters": file_parameter,
+                "work_pool": {"name": WORK_POOL},
+                "schedules": [],  # said outright: `prefect deploy` at a terminal would ask
+            }
+        ],
     }
     return HEADER + yaml.safe_dump(document, allow_unicode=True, sort_keys=False)
 
@@ -86,7 +94,9 @@ def enter_project() -> dict[str, str]:
     return {"directory": str(PROJECT_DIR)}
 
 
-def setup_prefect(papers: dict[str, Paper], fetch_limit: int = FETCH_LIMIT, crash_after: int = CRASH_AFTER) -> list[str]:
+def setup_prefect(
+    papers: dict[str, Paper], fetch_limit: int = FETCH_LIMIT, crash_after: int = CRASH_AFTER
+) -> list[str]:
     """Create the process work pool (kept as is if it exists), set the tag concurrency
     limits (`fetch_limit` crawls at once in all, one at a time per paper) and the automation
     that marks a flow run Crashed after `crash_after` seconds without a heartbeat. Returns
@@ -101,9 +111,13 @@ def setup_prefect(papers: dict[str, Paper], fetch_limit: int = FETCH_LIMIT, cras
     done = []
     with get_client(sync_client=True) as client:
         try:
-            client.create_work_pool(WorkPoolCreate(
-                name=WORK_POOL, type=ProcessWorker.type,
-                base_job_template=ProcessWorker.get_default_base_job_template()))
+            client.create_work_pool(
+                WorkPoolCreate(
+                    name=WORK_POOL,
+                    type=ProcessWorker.type,
+                    base_job_template=ProcessWorker.get_default_base_job_template(),
+                )
+            )
             done.append(f"work pool {WORK_POOL!r} ({ProcessWorker.type}) created")
         except ObjectAlreadyExists:
             done.append(f"work pool {WORK_POOL!r} exists")
@@ -113,7 +127,9 @@ def setup_prefect(papers: dict[str, Paper], fetch_limit: int = FETCH_LIMIT, cras
         for paper in papers.values():
             client.create_concurrency_limit(tag=site_tag(paper.id), concurrency_limit=1)
         done.append(f"concurrency limit 1 on {len(papers)} tags {site_tag('<paper>')!r}")
-        for old in client.read_automations_by_name(ZOMBIE_AUTOMATION):  # replaced: its window may change
+        for old in client.read_automations_by_name(
+            ZOMBIE_AUTOMATION
+        ):  # replaced: its window may change
             client.delete_automation(old.id)
         client.create_automation(zombie_automation(crash_after))
         done.append(f"automation {ZOMBIE_AUTOMATION!r}: after {crash_after} s without a heartbeat")
@@ -133,14 +149,23 @@ def zombie_automation(crash_after: int):
         name=ZOMBIE_AUTOMATION,
         trigger=EventTrigger(
             after={"prefect.flow-run.heartbeat"},
-            expect={"prefect.flow-run.heartbeat", "prefect.flow-run.Completed", "prefect.flow-run.Failed",
-                    "prefect.flow-run.Cancelled", "prefect.flow-run.Crashed"},
+            expect={
+                "prefect.flow-run.heartbeat",
+                "prefect.flow-run.Completed",
+                "prefect.flow-run.Failed",
+                "prefect.flow-run.Cancelled",
+                "prefect.flow-run.Crashed",
+            },
             match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
             for_each={"prefect.resource.id"},
             posture=Posture.Proactive,
             threshold=1,
             within=timedelta(seconds=crash_after),
         ),
-        actions=[ChangeFlowRunState(state=StateType.CRASHED,
-                                    message=f"no heartbeat for {crash_after} s: the run's process died")],
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.CRASHED,
+                message=f"no heartbeat for {crash_after} s: the run's process died",
+            )
+        ],
     )

@@ -1,4 +1,5 @@
 """What the terminal shows of an edition run: one line each."""
+
 from __future__ import annotations
 
 from papers.ids import is_reprint
@@ -16,6 +17,8 @@ def summary(result: dict) -> str:
     if result["status"] == "failed":
         return f"{head}: failed ({result['reason']})"
     reprints = sum(1 for a in result["articles"] if is_reprint(a))
-    return (f"{head}: {plural(len(result['pages']), 'page')}, {plural(len(result['articles']), 'article')}, "
-            f"{plural(reprints, 'reprint')}, {'archived' if result['changed'] else 'unchanged'} -> {result['key']}"
-            + (f" (incomplete: {result['incomplete']})" if result.get("incomplete") else ""))
+    return (
+        f"{head}: {plural(len(result['pages']), 'page')}, {plural(len(result['articles']), 'article')}, "
+        f"{plural(reprints, 'reprint')}, {'archived' if result['changed'] else 'unchanged'} -> {result['key']}"
+        + (f" (incomplete: {result['incomplete']})" if result.get("incomplete") else "")
+    )

@@ -9,6 +9,7 @@
 - SIGTERM is a KeyboardInterrupt outside the flow; inside it Prefect raises TerminationSignal.
   Either unwinds every `with` (the crawl process, the embedded SeaweedFS, the work folder).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -50,9 +51,13 @@ class _Line(logging.Formatter):
 
 
 def _terminal_handlers(logger: logging.Logger) -> list[logging.Handler]:
-    return [h for h in logger.handlers if isinstance(h, logging.StreamHandler)
-            and not isinstance(h, logging.FileHandler)
-            and getattr(h, "stream", None) in (sys.stderr, sys.stdout)]
+    return [
+        h
+        for h in logger.handlers
+        if isinstance(h, logging.StreamHandler)
+        and not isinstance(h, logging.FileHandler)
+        and getattr(h, "stream", None) in (sys.stderr, sys.stdout)
+    ]
 
 
 @contextmanager
@@ -169,19 +174,36 @@ def prefect_api(log: Path) -> Iterator[None]:
         return
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
-    command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-               "--port", str(port), "--no-services", "--no-ui"]
+    command = [
+        sys.executable,
+        "-m",
+        "prefect",
+        "server",
+        "start",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-services",
+        "--no-ui",
+    ]
     with open(log, "ab") as output:
         # Own session: a Ctrl-C at the terminal must not stop it before the run is reported.
-        server = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, start_new_session=True,
-                                  env={**os.environ, "PREFECT_UI_ENABLED": "0"})
+        server = subprocess.Popen(
+            command,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, "PREFECT_UI_ENABLED": "0"},
+        )
     try:
         deadline = time.monotonic() + PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()
         while not _healthy(url):
             if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the temporary Prefect server did not start "
-                                   f"(exit {server.poll()}); see {log}")
+                raise RuntimeError(
+                    f"the temporary Prefect server did not start (exit {server.poll()}); see {log}"
+                )
             time.sleep(0.2)
         with temporary_settings({PREFECT_API_URL: url}):
             try:

@@ -1,4 +1,5 @@
 """Prefect flow: archive one edition of one paper, fetch → clean → dedupe → publish → report."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -44,8 +45,13 @@ def clean(workdir: Path) -> int:
 
 
 # A busy shared catalog can fail a transaction; the step is idempotent per key.
-@task(name="dedupe", task_run_name=_run_label("dedupe"), retries=2, retry_delay_seconds=2,
-      cache_policy=NO_CACHE)
+@task(
+    name="dedupe",
+    task_run_name=_run_label("dedupe"),
+    retries=2,
+    retry_delay_seconds=2,
+    cache_policy=NO_CACHE,
+)
 def dedupe(workdir: Path) -> int:
     with Catalog() as catalog:
         return steps.dedupe_edition(workdir, catalog)
@@ -56,9 +62,14 @@ def _s3_unavailable(task, task_run, state) -> bool:
 
 
 # An S3 outage must not lose a crawl: publishing again writes only what is missing.
-@task(name="publish", task_run_name=_run_label("publish"), retries=3,
-      retry_delay_seconds=exponential_backoff(backoff_factor=5), retry_condition_fn=_s3_unavailable,
-      cache_policy=NO_CACHE)
+@task(
+    name="publish",
+    task_run_name=_run_label("publish"),
+    retries=3,
+    retry_delay_seconds=exponential_backoff(backoff_factor=5),
+    retry_condition_fn=_s3_unavailable,
+    cache_policy=NO_CACHE,
+)
 def publish(workdir: Path, paper_id: str, date: str, stats: dict) -> dict:
     # one publisher per edition at a time: the catalog's own lock
     with open_archive() as archive, Catalog() as catalog, catalog.edition_lock(paper_id, date):
@@ -80,23 +91,49 @@ def report(result: dict, workdir: Path) -> None:
     duplicate marks, and a dedupe summary."""
     paper, date = result["paper"], result["date"]
     deduped = {a["key"]: a for a in read_jsonl(workdir / Workdir.DEDUPED)}
-    rows = [{"page": p["page_no"], "item": "page", "title": p["page_name"],
-             "key": p["pdf_key"] or "", "duplicate": ""} for p in result["pages"]]
+    rows = [
+        {
+            "page": p["page_no"],
+            "item": "page",
+            "title": p["page_name"],
+            "key": p["pdf_key"] or "",
+            "duplicate": "",
+        }
+        for p in result["pages"]
+    ]
     # An article not in `deduped` was not fetched this time: the manifest keeps its archived copy.
-    rows += [{"page": a["page_no"], "item": "article", "title": a["title"], "key": a["key"],
-              "duplicate": _mark(deduped[a["key"]]) if a["key"] in deduped
-              else "kept from an earlier crawl"}
-             for a in result["articles"]]
+    rows += [
+        {
+            "page": a["page_no"],
+            "item": "article",
+            "title": a["title"],
+            "key": a["key"],
+            "duplicate": _mark(deduped[a["key"]])
+            if a["key"] in deduped
+            else "kept from an earlier crawl",
+        }
+        for a in result["articles"]
+    ]
     rows.sort(key=lambda row: (row["page"], row["item"] != "page"))  # each page, then its articles
-    reprints = [deduped[a["key"]] for a in result["articles"]
-                if a["key"] in deduped and is_reprint(deduped[a["key"]])]
-    create_table_artifact(key=f"edition-{paper}-{date}", table=rows,
-                          description=f"{paper} {date}: {len(result['pages'])} pages, "
-                                      f"{len(result['articles'])} articles, {len(reprints)} reprints")
-    lines = [f"### {paper} {date}: dedupe", "",
-             "| pages | articles | new stories | reprints | skipped | archive |", "|---|---|---|---|---|---|",
-             f"| {len(result['pages'])} | {len(result['articles'])} | {len(result['articles']) - len(reprints)} "
-             f"| {len(reprints)} | {len(result['skipped'])} | {'written' if result['changed'] else 'unchanged'} |"]
+    reprints = [
+        deduped[a["key"]]
+        for a in result["articles"]
+        if a["key"] in deduped and is_reprint(deduped[a["key"]])
+    ]
+    create_table_artifact(
+        key=f"edition-{paper}-{date}",
+        table=rows,
+        description=f"{paper} {date}: {len(result['pages'])} pages, "
+        f"{len(result['articles'])} articles, {len(reprints)} reprints",
+    )
+    lines = [
+        f"### {paper} {date}: dedupe",
+        "",
+        "| pages | articles | new stories | reprints | skipped | archive |",
+        "|---|---|---|---|---|---|",
+        f"| {len(result['pages'])} | {len(result['articles'])} | {len(result['articles']) - len(reprints)} "
+        f"| {len(reprints)} | {len(result['skipped'])} | {'written' if result['changed'] else 'unchanged'} |",
+    ]
     # Reasons carry details after a colon (the loop's path, the offsite host): count by kind.
     skipped = Counter(s["reason"].split(":")[0] for s in result["skipped"])
     if skipped:
@@ -104,10 +141,16 @@ def report(result: dict, workdir: Path) -> None:
         lines += [f"| {reason} | {count} |" for reason, count in skipped.most_common()]
     if reprints:
         lines += ["", "| reprint | of (earliest archived) | similarity |", "|---|---|---|"]
-        lines += [f"| {a['title']} `{a['key']}` | `{a['dedupe']['canonical']}` "
-                  f"| {a['dedupe']['similarity']:.2f} |" for a in reprints]
-    create_markdown_artifact(key=f"dedupe-{paper}-{date}", markdown="\n".join(lines) + "\n",
-                             description=f"{paper} {date}: dedupe summary")
+        lines += [
+            f"| {a['title']} `{a['key']}` | `{a['dedupe']['canonical']}` "
+            f"| {a['dedupe']['similarity']:.2f} |"
+            for a in reprints
+        ]
+    create_markdown_artifact(
+        key=f"dedupe-{paper}-{date}",
+        markdown="\n".join(lines) + "\n",
+        description=f"{paper} {date}: dedupe summary",
+    )
 
 
 def edition_date(paper: str, date: str | None, papers_file: str | None) -> str:
@@ -133,8 +176,11 @@ def archive_edition(paper: str, date: str | None = None, papers_file: str | None
             stats = fetch(paper, date, papers_file, workdir)
         reason = steps.missing_reason(workdir)
         if reason:
-            create_markdown_artifact(key=f"edition-{paper}-{date}", description=f"{paper} {date}: no edition",
-                                     markdown=f"### {paper} {date}: no edition\n\n{reason}\n")
+            create_markdown_artifact(
+                key=f"edition-{paper}-{date}",
+                description=f"{paper} {date}: no edition",
+                markdown=f"### {paper} {date}: no edition\n\n{reason}\n",
+            )
             return {"paper": paper, "date": date, "status": "missing", "reason": reason}
         clean(workdir)
         dedupe(workdir)

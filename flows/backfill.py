@@ -1,4 +1,5 @@
 """Prefect flow: archive every edition of one paper over a date range."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,22 +33,48 @@ def backfill(paper: str, start: str, end: str, papers_file: str | None = None) -
     if last < first:
         raise ConfigError(f"bad range: the end {end} is before the start {start}")
     dates = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
-    progress = create_progress_artifact(progress=0.0, description=f"backfill {paper} {start}..{end}")
+    progress = create_progress_artifact(
+        progress=0.0, description=f"backfill {paper} {start}..{end}"
+    )
     results = []
     for done, date in enumerate(dates, start=1):
         # One bad date (a site error, say) must not stop the rest of the range.
         state = archive_edition(paper, date.isoformat(), papers_file, return_state=True)
-        results.append(state.result() if state.is_completed() else
-                       {"paper": paper, "date": date.isoformat(), "status": "failed", "reason": state.message})
+        results.append(
+            state.result()
+            if state.is_completed()
+            else {
+                "paper": paper,
+                "date": date.isoformat(),
+                "status": "failed",
+                "reason": state.message,
+            }
+        )
         update_progress_artifact(progress, progress=100.0 * done / len(dates))
-        EDITIONS.info("%s %s: %s", paper, date, results[-1]["status"],
-                      extra={"edition": results[-1], "done": done, "total": len(dates)})
-    create_table_artifact(key=f"backfill-{paper}-{start}-{end}", description=f"backfill {paper} {start}..{end}",
-                          table=[{"date": r["date"], "status": r["status"],
-                                  "articles": len(r.get("articles", [])), "manifest or reason": r.get("key") or r["reason"]}
-                                 for r in results])
+        EDITIONS.info(
+            "%s %s: %s",
+            paper,
+            date,
+            results[-1]["status"],
+            extra={"edition": results[-1], "done": done, "total": len(dates)},
+        )
+    create_table_artifact(
+        key=f"backfill-{paper}-{start}-{end}",
+        description=f"backfill {paper} {start}..{end}",
+        table=[
+            {
+                "date": r["date"],
+                "status": r["status"],
+                "articles": len(r.get("articles", [])),
+                "manifest or reason": r.get("key") or r["reason"],
+            }
+            for r in results
+        ],
+    )
     failed = [r["date"] for r in results if r["status"] == "failed"]
     if failed:
-        raise EditionsFailed(f"{len(failed)} of {len(results)} editions of {paper} failed: "
-                             f"{', '.join(failed)}", results)
+        raise EditionsFailed(
+            f"{len(failed)} of {len(results)} editions of {paper} failed: {', '.join(failed)}",
+            results,
+        )
     return results

@@ -1,4 +1,5 @@
 """Where flows report each edition as it ends, for whoever shows progress (the CLI)."""
+
 import logging
 
 # Records carry `edition` (a result dict), and in a backfill `done` and `total`.

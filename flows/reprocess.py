@@ -4,6 +4,7 @@ What users run when the extractor improves: the archived crawl is replayed throu
 same spider from its WARC files (spiders/httpcache.py), then the usual clean, dedupe and
 publish steps run, so only the objects whose output changed get a new version.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,7 +29,9 @@ def replay_edition(paper: Paper, date: dt.date, workdir: Path, archive: Archive)
     returns the archived crawl's stats, for publish_edition."""
     manifest_key = keys.edition_manifest(paper.id, date)
     if not archive.exists(manifest_key):
-        raise ArchiveError(f"no archived edition {paper.id} {date} ({manifest_key}): nothing to reprocess")
+        raise ArchiveError(
+            f"no archived edition {paper.id} {date} ({manifest_key}): nothing to reprocess"
+        )
     crawl = json.loads(archive.get(manifest_key))["crawl"]
     warcs = steps.previous_warcs(archive, paper.id, date.isoformat(), workdir / Workdir.PREVIOUS)
     steps.crawl_edition(paper, date, workdir, replay_settings(warcs))

@@ -3,6 +3,7 @@
 The Prefect tasks in flows/archive.py are thin wrappers around these, so tests
 can run any step without Prefect.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -26,7 +27,6 @@ log = logging.getLogger(__name__)
 # Tests name the step files by these.
 
 
-
 def fetch_edition(paper: Paper, date, workdir: Path) -> dict:
     """Crawl one edition into `workdir`; returns the crawl stats.
 
@@ -47,8 +47,15 @@ def crawl_edition(paper: Paper, date, workdir: Path, settings: dict | None = Non
     """Run the paper's spider for `date` into `workdir` with extra Scrapy `settings`."""
     era = paper.era(date)
     try:
-        return run_crawl(paper.id, date.isoformat(), era.family, paper.edition_url(date),
-                         str(workdir), encoding=era.encoding, settings=settings)
+        return run_crawl(
+            paper.id,
+            date.isoformat(),
+            era.family,
+            paper.edition_url(date),
+            str(workdir),
+            encoding=era.encoding,
+            settings=settings,
+        )
     except (CrawlError, OSError, ValueError) as exc:
         # On a full disk the crawl fails in ways that do not say so (a stats.json cut short).
         raise_if_full(workdir, exc)
@@ -80,8 +87,10 @@ def previous_warcs(archive: Archive, paper: str, date: str, dest: Path) -> list[
             raise WarcError(f"{key} in bucket {archive.bucket!r}: {exc}") from None
         if not index.unresolved():
             return index.paths
-    raise WarcError(f"{latest} in bucket {archive.bucket!r}: its revisit records refer to "
-                    f"{len(index.unresolved())} records found in no earlier WARC of the edition")
+    raise WarcError(
+        f"{latest} in bucket {archive.bucket!r}: its revisit records refer to "
+        f"{len(index.unresolved())} records found in no earlier WARC of the edition"
+    )
 
 
 def missing_reason(workdir: Path) -> str | None:
@@ -93,34 +102,47 @@ def missing_reason(workdir: Path) -> str | None:
 
 def clean_edition(workdir: Path) -> int:
     """Article items → contract fields; pseudo-articles (ads, 导读, mastheads) stay out."""
+
     def cleaned():
         for item in items(workdir, "article"):
             if item.get("kind", "news") != "news":
                 continue
             fields = clean_article(item)
             yield {
-                "paper": item["paper"], "date": item["date"],
-                "page_no": int(item["page_no"]), "page_name": item.get("page_name", ""),
-                "url": item["url"], "article_id": item["article_id"], **fields,
+                "paper": item["paper"],
+                "date": item["date"],
+                "page_no": int(item["page_no"]),
+                "page_name": item.get("page_name", ""),
+                "url": item["url"],
+                "article_id": item["article_id"],
+                **fields,
             }
+
     return write_jsonl(workdir / Workdir.CLEANED, cleaned())
 
 
 def dedupe_edition(workdir: Path, catalog: Catalog) -> int:
     """Hash, keywords and the cross-paper duplicate record of every cleaned article."""
+
     def deduped():
         for article in read_jsonl(workdir / Workdir.CLEANED):
-            key = keys.article(article["paper"], article["date"], article["page_no"],
-                                   article.pop("article_id"))
+            key = keys.article(
+                article["paper"], article["date"], article["page_no"], article.pop("article_id")
+            )
             record = catalog.assign(key, article["paper"], article["date"], article["text"])
             yield {
-                "key": key, **article,
+                "key": key,
+                **article,
                 "keywords": keywords(article["text"]),
                 # The contract's: of the normalised text, as the catalog holds it.
                 "sha256": text_sha256(article["text"]),
-                "dedupe": {"cluster": record["cluster"], "canonical": record["canonical"],
-                           "similarity": round(float(record["similarity"]), 4)},
+                "dedupe": {
+                    "cluster": record["cluster"],
+                    "canonical": record["canonical"],
+                    "similarity": round(float(record["similarity"]), 4),
+                },
             }
+
     return write_jsonl(workdir / Workdir.DEDUPED, deduped())
 
 
@@ -128,8 +150,9 @@ def _json_bytes(document: dict) -> bytes:
     return json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
 
 
-def _publish_pages(workdir: Path, archive: Archive, paper: str,
-                   date: str) -> tuple[list[dict], list[dict]]:
+def _publish_pages(
+    workdir: Path, archive: Archive, paper: str, date: str
+) -> tuple[list[dict], list[dict]]:
     """The pages, and the PDFs whose text could not be extracted (skipped with the reason)."""
     pages, writes, skipped = [], [], []
     for page in sorted(items(workdir, "page"), key=lambda p: int(p["page_no"])):
@@ -142,23 +165,45 @@ def _publish_pages(workdir: Path, archive: Archive, paper: str,
             if extracted.skipped:
                 skipped.append({"url": page["pdf_url"], "reason": extracted.skipped})
             text = extracted.text.encode("utf-8")
-            writes += [partial(archive.put_file, pdf_key, path, "application/pdf"),
-                       partial(archive.put, keys.page_text(paper, date, page_no), text,
-                               "text/plain; charset=utf-8")]
-        pages.append({"page_no": page_no, "page_name": page.get("page_name", ""),
-                      "url": page["url"], "pdf_key": pdf_key})
+            writes += [
+                partial(archive.put_file, pdf_key, path, "application/pdf"),
+                partial(
+                    archive.put,
+                    keys.page_text(paper, date, page_no),
+                    text,
+                    "text/plain; charset=utf-8",
+                ),
+            ]
+        pages.append(
+            {
+                "page_no": page_no,
+                "page_name": page.get("page_name", ""),
+                "url": page["url"],
+                "pdf_key": pdf_key,
+            }
+        )
     in_parallel(writes)
     return pages, skipped
 
 
 def _publish_articles(workdir: Path, archive: Archive) -> list[dict]:
     articles = [(article.pop("key"), article) for article in read_jsonl(workdir / Workdir.DEDUPED)]
-    stored = in_parallel(partial(archive.put, key, _json_bytes(article), "application/json")
-                         for key, article in articles)
-    listed = [{"key": key, "version_id": result.version_id, "url": article["url"],
-               "page_no": article["page_no"], "title": article["title"],
-               "sha256": article["sha256"], "cluster": article["dedupe"]["cluster"]}
-              for (key, article), result in zip(articles, stored)]
+    stored = in_parallel(
+        partial(archive.put, key, _json_bytes(article), "application/json")
+        for key, article in articles
+    )
+    listed = [
+        {
+            "key": key,
+            "version_id": result.version_id,
+            "url": article["url"],
+            "page_no": article["page_no"],
+            "title": article["title"],
+            "sha256": article["sha256"],
+            "cluster": article["dedupe"]["cluster"],
+        }
+        for (key, article), result in zip(articles, stored)
+    ]
     # Crawl order varies run to run; a stable order keeps an unchanged manifest unchanged.
     return sorted(listed, key=lambda a: (a["page_no"], a["key"]))
 
@@ -168,8 +213,9 @@ def _keep_archived(manifest: dict, previous: dict) -> None:
     listed with its archived version: nothing once archived drops out of its edition."""
     listed = {a["key"] for a in manifest["articles"]}
     kept = [a for a in previous["articles"] if a["key"] not in listed]
-    manifest["articles"] = sorted(manifest["articles"] + kept,
-                                  key=lambda a: (a["page_no"], a["key"]))
+    manifest["articles"] = sorted(
+        manifest["articles"] + kept, key=lambda a: (a["page_no"], a["key"])
+    )
     pages = {p["page_no"]: p for p in manifest["pages"]}
     for page in previous["pages"]:
         now = pages.setdefault(page["page_no"], page)
@@ -183,14 +229,19 @@ def publish_edition(workdir: Path, archive: Archive, paper: str, date: str, stat
     pages, unreadable = _publish_pages(workdir, archive, paper, date)
     manifest = {
         # A crawl cut short (time or request budget) says so; a later full run sets it back.
-        "paper": paper, "date": date,
+        "paper": paper,
+        "date": date,
         "status": "incomplete" if stats.get("incomplete") else "complete",
         **({"incomplete": stats["incomplete"]} if stats.get("incomplete") else {}),
         "pages": pages,
         "articles": _publish_articles(workdir, archive),
-        "skipped": sorted(({"url": s.get("url"), "reason": s.get("reason")}
-                           for s in [*items(workdir, "skipped"), *unreadable]),
-                          key=lambda s: (s["url"] or "", s["reason"] or "")),
+        "skipped": sorted(
+            (
+                {"url": s.get("url"), "reason": s.get("reason")}
+                for s in [*items(workdir, "skipped"), *unreadable]
+            ),
+            key=lambda s: (s["url"] or "", s["reason"] or ""),
+        ),
     }
     manifest_key = keys.edition_manifest(paper, date)
     if archive.exists(manifest_key):
@@ -202,8 +253,11 @@ def publish_edition(workdir: Path, archive: Archive, paper: str, date: str, stat
     warc_key = keys.raw_warc(paper, date, dt.datetime.fromisoformat(stats["started"]))
     archive.put_file(warc_key, workdir / Workdir.WARC, "application/warc")
     manifest["crawl"] = {
-        "started": stats["started"], "finished": stats["finished"],
-        "requests": stats["requests"], "bytes": stats["bytes"], "warc_key": warc_key,
+        "started": stats["started"],
+        "finished": stats["finished"],
+        "requests": stats["requests"],
+        "bytes": stats["bytes"],
+        "warc_key": warc_key,
     }
     archive.put(manifest_key, _json_bytes(manifest), "application/json")
     return {**manifest, "key": manifest_key, "changed": True}

@@ -5,6 +5,7 @@ the entry without reading code. A papers file may come from anyone: it is bounde
 size, read as plain YAML without anchors or aliases (no billion laughs), and its URL
 templates may only format the date.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -43,8 +44,19 @@ from papers.family import FamilyError
 from papers.ids import PAPER_ID
 
 BUILTIN_PAPERS = Path(__file__).resolve().with_name("papers.yaml")  # package data
-_KEYS = {"id", "name", "region", "family", "edition_url", "schedule", "timezone", "encoding",
-         "eras", "confirmed", "source"}
+_KEYS = {
+    "id",
+    "name",
+    "region",
+    "family",
+    "edition_url",
+    "schedule",
+    "timezone",
+    "encoding",
+    "eras",
+    "confirmed",
+    "source",
+}
 _ERA_KEYS = {"from", "to", "family", "edition_url", "encoding"}
 MAX_FILE_BYTES = 16 * 1024 * 1024  # 30,000 papers take 8 MiB
 MAX_SCALAR_CHARS = 4096
@@ -53,7 +65,9 @@ MAX_DATE_FORMAT = 64
 # A placeholder's format: literal text and strftime directives (%-d: glibc's unpadded day).
 _DATE_FORMAT = re.compile(r"(?:[^%{}\x00-\x1f\x7f]|%-?[aAwdbBmyYHIpMSfzZjUWcxXGuV%])*\Z")
 _COLLECTION_TAGS = {None, "!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
-_SCALAR_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "str", "timestamp")}
+_SCALAR_TAGS = {
+    f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "str", "timestamp")
+}
 
 
 class ConfigError(ValueError):
@@ -63,6 +77,7 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class Era:
     """One layout of a paper's site, valid from `start` to `end` (inclusive; None: open)."""
+
     start: dt.date | None
     end: dt.date | None
     family: str
@@ -118,12 +133,19 @@ def _check_template(origin: str, pid: str, key: str, template) -> str:
     if not fields:
         _fail(origin, pid, key, "must be a URL template containing {date:FORMAT}")
     for field, spec, conversion in fields:
-        shown = _short("{" + field + f"!{conversion}" * bool(conversion) + f":{spec}" * bool(spec) + "}")
+        shown = _short(
+            "{" + field + f"!{conversion}" * bool(conversion) + f":{spec}" * bool(spec) + "}"
+        )
         if field != "date" or conversion or not spec:
             _fail(origin, pid, key, f"bad placeholder {shown}: only {{date:FORMAT}} is allowed")
         if len(spec) > MAX_DATE_FORMAT or not _DATE_FORMAT.match(spec):
-            _fail(origin, pid, key, f"bad placeholder {shown}: FORMAT must be literal text and strftime "
-                                    f"directives (%Y, %m, %d, …), at most {MAX_DATE_FORMAT} characters")
+            _fail(
+                origin,
+                pid,
+                key,
+                f"bad placeholder {shown}: FORMAT must be literal text and strftime "
+                f"directives (%Y, %m, %d, …), at most {MAX_DATE_FORMAT} characters",
+            )
     url = template.format(date=dt.date(2025, 4, 30))
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -176,8 +198,15 @@ def _parse_eras(origin: str, pid: str, entry: dict) -> tuple[Era, ...]:
         for key in ("family", "edition_url"):
             if key not in entry:
                 _fail(origin, pid, key, "missing")
-        return (Era(None, None, _check_family(origin, pid, "family", entry["family"]),
-                    _check_template(origin, pid, "edition_url", entry["edition_url"]), encoding),)
+        return (
+            Era(
+                None,
+                None,
+                _check_family(origin, pid, "family", entry["family"]),
+                _check_template(origin, pid, "edition_url", entry["edition_url"]),
+                encoding,
+            ),
+        )
     if not isinstance(entry["eras"], list) or not entry["eras"]:
         _fail(origin, pid, "eras", "must be a non-empty list of {from, to, family, edition_url}")
     eras = []
@@ -188,13 +217,15 @@ def _parse_eras(origin: str, pid: str, entry: dict) -> tuple[Era, ...]:
         unknown = set(raw) - _ERA_KEYS
         if unknown:
             _fail(origin, pid, f"{where}.{_first_key(unknown)}", "unknown key")
-        eras.append(Era(
-            _check_date(origin, pid, f"{where}.from", raw.get("from")),
-            _check_date(origin, pid, f"{where}.to", raw.get("to")),
-            _check_family(origin, pid, f"{where}.family", raw.get("family")),
-            _check_template(origin, pid, f"{where}.edition_url", raw.get("edition_url")),
-            _check_encoding(origin, pid, f"{where}.encoding", raw.get("encoding")) or encoding,
-        ))
+        eras.append(
+            Era(
+                _check_date(origin, pid, f"{where}.from", raw.get("from")),
+                _check_date(origin, pid, f"{where}.to", raw.get("to")),
+                _check_family(origin, pid, f"{where}.family", raw.get("family")),
+                _check_template(origin, pid, f"{where}.edition_url", raw.get("edition_url")),
+                _check_encoding(origin, pid, f"{where}.encoding", raw.get("encoding")) or encoding,
+            )
+        )
     eras.sort(key=lambda e: e.start or dt.date.min)
     for before, after in itertools.pairwise(eras):
         if before.end is None or (after.start is not None and before.end >= after.start):
@@ -228,9 +259,14 @@ def parse_paper(entry, origin: str) -> Paper:
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Asia" is a folder, or too long
         _fail(origin, pid, "timezone", f"unknown time zone {_short(timezone)}")
     return Paper(
-        id=pid, name=str(entry["name"]), region=str(entry.get("region", "")),
-        schedule=schedule, timezone=timezone, eras=_parse_eras(origin, pid, entry),
-        confirmed=bool(entry.get("confirmed", True)), source=str(entry.get("source", "")),
+        id=pid,
+        name=str(entry["name"]),
+        region=str(entry.get("region", "")),
+        schedule=schedule,
+        timezone=timezone,
+        eras=_parse_eras(origin, pid, entry),
+        confirmed=bool(entry.get("confirmed", True)),
+        source=str(entry.get("source", "")),
     )
 
 
@@ -267,12 +303,18 @@ def _read_text(path, origin: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(f"{origin}: not UTF-8: byte {data[exc.start]:#04x} at byte offset {exc.start} "
-                          f"(line {line})") from None
+        raise ConfigError(
+            f"{origin}: not UTF-8: byte {data[exc.start]:#04x} at byte offset {exc.start} "
+            f"(line {line})"
+        ) from None
 
 
 _STR_TAG = "tag:yaml.org,2002:str"
-_NODE_EVENTS = (ScalarEvent, MappingStartEvent, SequenceStartEvent)  # the events that may carry an anchor
+_NODE_EVENTS = (
+    ScalarEvent,
+    MappingStartEvent,
+    SequenceStartEvent,
+)  # the events that may carry an anchor
 
 
 def _scalar(event: ScalarEvent, refuse):
@@ -384,8 +426,11 @@ def load_papers(extra: str | os.PathLike | None = None) -> dict[str, Paper]:
 def get_paper(paper_id: str, extra: str | os.PathLike | None = None) -> Paper:
     papers = load_papers(extra)
     if paper_id not in papers:
-        raise ConfigError(f"unknown paper {paper_id!r} (not in {BUILTIN_PAPERS.name}"
-                          + (f" or {extra}" if extra else "") + "; `epaper papers` lists them)")
+        raise ConfigError(
+            f"unknown paper {paper_id!r} (not in {BUILTIN_PAPERS.name}"
+            + (f" or {extra}" if extra else "")
+            + "; `epaper papers` lists them)"
+        )
     return papers[paper_id]
 
 

@@ -129,8 +129,10 @@ def _builtin_modules() -> tuple[str, ...]:
 
 def _discover() -> None:
     extra = [m.strip() for m in os.environ.get(ENV_MODULES, "").split(",") if m.strip()]
-    for module, named_in in [*((m, "papers/families") for m in _builtin_modules()),
-                             *((m, ENV_MODULES) for m in extra)]:
+    for module, named_in in [
+        *((m, "papers/families") for m in _builtin_modules()),
+        *((m, ENV_MODULES) for m in extra),
+    ]:
         if module not in _imported:
             register(_family_of(module, named_in))
             _imported.add(module)

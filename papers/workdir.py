@@ -4,6 +4,7 @@ Steps hand each other JSON-lines files rather than lists in memory, so a
 100-page edition streams through the pipeline. A full disk is named as such (NoSpace,
 with the path), and so is a file a full disk cut short, never as a JSON parse error.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -31,6 +32,7 @@ class Workdir:
     CLEANED = "cleaned.jsonl"  # clean → dedupe
     DEDUPED = "deduped.jsonl"  # dedupe → publish and the report
     PREVIOUS = "previous"  # the archived crawl's WARC files, to revalidate or replay
+
 
 # Held (flock) by the run that owns a work folder: the kernel lets go of it when that
 # process dies, however it dies, so a later run can tell an abandoned folder from a live one.
@@ -79,8 +81,9 @@ def free_bytes(path: Path) -> int | None:
 def raise_if_full(path: Path, exc: BaseException) -> None:
     """Raise NoSpace naming `path` if `exc` is, or may well come from, a full disk there."""
     usage = disk_usage(path)
-    if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or \
-            (usage is not None and nearly_full(usage.free, usage.total)):
+    if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or (
+        usage is not None and nearly_full(usage.free, usage.total)
+    ):
         raise NoSpace(path, usage.free if usage else None) from exc
 
 
@@ -156,8 +159,10 @@ def read_jsonl(path: Path) -> Iterator[dict]:
             raise_if_full(path, exc)
             bad_json = isinstance(exc, json.JSONDecodeError)
             where = f"line {number}" if bad_json else f"after line {number}"
-            raise DamagedFile(f"{path} {where}: not whole JSON ({exc}); "
-                              "cut short by a full disk or a killed writer?") from exc
+            raise DamagedFile(
+                f"{path} {where}: not whole JSON ({exc}); "
+                "cut short by a full disk or a killed writer?"
+            ) from exc
 
 
 def write_jsonl(path: Path, records: Iterable[dict]) -> int:

@@ -1,9 +1,9 @@
 """Replica e-paper sites for tests and the demo, built from the bundled seed pages.
 
-    site = build_site("founder-new", "bcrb", [date(2025, 4, 28)])
-    with ReplicaServer([site]) as srv:
-        url = srv.base_url + site.url_for(date(2025, 4, 28))
-        truth = site.truth(date(2025, 4, 28))
+site = build_site("founder-new", "bcrb", [date(2025, 4, 28)])
+with ReplicaServer([site]) as srv:
+    url = srv.base_url + site.url_for(date(2025, 4, 28))
+    truth = site.truth(date(2025, 4, 28))
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ def demo_sites() -> list[Site]:
     to keep the demo short."""
     return [
         build_site("founder-new", "bcrb", DEMO_DATES, skin="swiper"),
-        build_site("founder-new", "shrb", DEMO_DATES, skin="chunkicon", node="A01", content_dir="con"),
+        build_site(
+            "founder-new", "shrb", DEMO_DATES, skin="chunkicon", node="A01", content_dir="con"
+        ),
         build_site("founder-classic", "pdtimes", DEMO_DATES[1:2], missing={}),
         build_site("paperindex", "dzrb", DEMO_DATES[1:2], missing={}),
         build_site("xmwb", "xmwb", DEMO_DATES[1:2], missing={}),

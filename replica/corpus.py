@@ -153,7 +153,8 @@ def parse_seed(text: str, seed: str = "") -> list[Article]:
         para.clear()
         # a dateline opens a story, unless the story under a headline still lacks one
         starts_story = DATELINE.match(text) and (
-            cur is None or (cur.paragraphs if wrapped else any(DATELINE.match(p) for p in cur.paragraphs))
+            cur is None
+            or (cur.paragraphs if wrapped else any(DATELINE.match(p) for p in cur.paragraphs))
         )
         if cur is None or starts_story:
             cur = _Draft()
@@ -183,7 +184,11 @@ def parse_seed(text: str, seed: str = "") -> list[Article]:
             return
         # PDF order: a headline follows its story. Unwrapped text: a headline may land
         # in the middle of a story that began with a dateline and no headline.
-        waiting = headless if wrapped else [d for d in headless if d is cur and DATELINE.match(d.paragraphs[0])]
+        waiting = (
+            headless
+            if wrapped
+            else [d for d in headless if d is cur and DATELINE.match(d.paragraphs[0])]
+        )
         if not waiting:
             if wrapped:
                 return  # column labels (栏目): in PDF order a headline has its story above
@@ -220,7 +225,10 @@ def parse_seed(text: str, seed: str = "") -> list[Article]:
             flush_heading()  # what follows a byline is another story's headline
             continue
         continues_heading = heading and line.startswith("——")
-        if not para and (continues_heading or _is_heading(line, wrapped, ("" if blank_after else nxt) if wrapped else nxt)):
+        if not para and (
+            continues_heading
+            or _is_heading(line, wrapped, ("" if blank_after else nxt) if wrapped else nxt)
+        ):
             heading.append((line, blank_before))
             continue
         flush_heading()
@@ -271,8 +279,15 @@ def _article(draft: _Draft, seed: str) -> Article:
     wire = "新华" in source or bool(re.search(r"[（(]据新华", body[-20:]))
     kind = "pseudo" if any(">>>刊" in p for p in paragraphs) else "news"
     return Article(
-        title=title, paragraphs=paragraphs, kicker=kicker, subtitle=subtitle,
-        author=author, source=source, kind=kind, wire=wire, seed=seed,
+        title=title,
+        paragraphs=paragraphs,
+        kicker=kicker,
+        subtitle=subtitle,
+        author=author,
+        source=source,
+        kind=kind,
+        wire=wire,
+        seed=seed,
     )
 
 

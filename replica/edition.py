@@ -98,7 +98,9 @@ def local_story(paper: str, day: date, slot: int) -> Article:
     pool = own if len(own) >= 40 else every
     _, local = _pools()
     head = rng.choice(local)
-    reporters = " ".join(_name(rng, gbk_only=slot == 0 and i == 0) for i in range(rng.choice((1, 2))))
+    reporters = " ".join(
+        _name(rng, gbk_only=slot == 0 and i == 0) for i in range(rng.choice((1, 2)))
+    )
     source = f"本报讯（记者 {reporters}）"
     picked = rng.sample(pool, k=min(len(pool), rng.randint(6, 10)))
     paragraphs, i = [], 0
@@ -108,9 +110,13 @@ def local_story(paper: str, day: date, slot: int) -> Article:
         i += n
     paragraphs[0] = f"{source}{day.month}月{day.day}日，" + paragraphs[0]
     return Article(
-        title=head.title, kicker=head.kicker if rng.random() < 0.5 else "",
-        subtitle=head.subtitle, author=reporters, source=source,
-        paragraphs=tuple(paragraphs), seed=seed,
+        title=head.title,
+        kicker=head.kicker if rng.random() < 0.5 else "",
+        subtitle=head.subtitle,
+        author=reporters,
+        source=source,
+        paragraphs=tuple(paragraphs),
+        seed=seed,
     )
 
 
@@ -127,7 +133,9 @@ def reprint(story: Article, paper: str, day: date) -> Article:
     if source.startswith("新华社") and rng.random() < 0.5:
         paras[0] = "据" + paras[0]
         source = "据" + source
-    return story.with_(title=title, kicker=kicker, subtitle=subtitle, paragraphs=tuple(paras), source=source)
+    return story.with_(
+        title=title, kicker=kicker, subtitle=subtitle, paragraphs=tuple(paras), source=source
+    )
 
 
 def _guide(stories: list[tuple[int, Article]]) -> Article:
@@ -164,5 +172,8 @@ def make_edition(paper: str, day: date, pages: int = 4, masthead: bool = False) 
     out[0].stories.insert(0, Story(_guide(inside)))
     if masthead:
         name = paper_info(paper)[0]
-        out[0].stories.insert(0, Story(Article(title="报头", paragraphs=(f"{name} {day:%Y年%m月%d日}",), kind="pseudo")))
+        out[0].stories.insert(
+            0,
+            Story(Article(title="报头", paragraphs=(f"{name} {day:%Y年%m月%d日}",), kind="pseudo")),
+        )
     return Edition(paper=paper, date=day, pages=out)

@@ -55,7 +55,9 @@ class Fault:
         text = str(spec).strip()
         kind, _, times = text.partition("*")
         if not (kind in KINDS or (kind.isdigit() and 300 <= int(kind) <= 599)):
-            raise ValueError(f"unknown fault {spec!r}; kinds: an HTTP status or one of {', '.join(KINDS)}")
+            raise ValueError(
+                f"unknown fault {spec!r}; kinds: an HTTP status or one of {', '.join(KINDS)}"
+            )
         if times and not times.isdigit():
             raise ValueError(f"bad fault {spec!r}: '*N' needs a number")
         return cls(kind, int(times) if times else None)
@@ -85,9 +87,14 @@ def malformed(body: bytes) -> bytes:
     """What broken CMS templates and bad transfers leave of a page: every closing tag of
     the block elements gone, NUL and control bytes, a stray '<', and the document ending
     inside an unterminated comment after an unterminated tag."""
-    body = re.sub(rb"</(div|p|li|ul|table|tr|td|h[1-6]|founder-content|span|body|html)>", b"", body, flags=re.I)
-    body = body.replace(b"<body>", b"<body>\x00\x01<<\x08 <div class=\"x>", 1)
-    return body + b"\x00<a href=\"../x.html\n<!-- unterminated <p>"
+    body = re.sub(
+        rb"</(div|p|li|ul|table|tr|td|h[1-6]|founder-content|span|body|html)>",
+        b"",
+        body,
+        flags=re.I,
+    )
+    body = body.replace(b"<body>", b'<body>\x00\x01<<\x08 <div class="x>', 1)
+    return body + b'\x00<a href="../x.html\n<!-- unterminated <p>'
 
 
 def relabel(body: bytes, charset: str | None) -> bytes:
@@ -101,5 +108,9 @@ def billion_laughs(levels: int = 10) -> bytes:
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', "<!DOCTYPE root [", '<!ENTITY lol0 "lol">']
     for i in range(1, levels):
         lines.append(f'<!ENTITY lol{i} "' + f"&lol{i - 1};" * 10 + '">')
-    lines += ["]>", f"<root><period><period_date>&lol{levels - 1};</period_date></period></root>", ""]
+    lines += [
+        "]>",
+        f"<root><period><period_date>&lol{levels - 1};</period_date></period></root>",
+        "",
+    ]
     return "\n".join(lines).encode()

@@ -37,8 +37,15 @@ class _Server(ThreadingHTTPServer):
 class ReplicaServer:
     """Context manager: `with ReplicaServer(sites) as srv: srv.base_url`."""
 
-    def __init__(self, sites: list[Site], host: str = "127.0.0.1", port: int = 0, crawl_delay: float | None = None,
-                 delay: float = 0.0, fault_delay: float = 30.0):
+    def __init__(
+        self,
+        sites: list[Site],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        crawl_delay: float | None = None,
+        delay: float = 0.0,
+        fault_delay: float = 30.0,
+    ):
         self.sites = list(sites)
         self.crawl_delay = crawl_delay  # robots.txt Crawl-delay, seconds
         self.delay = delay  # seconds before every answer but robots.txt: a slow site
@@ -67,7 +74,9 @@ class ReplicaServer:
         self.stop()
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="replica", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="replica", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -83,14 +92,18 @@ class ReplicaServer:
 
     # routing ------------------------------------------------------------------
     def robots(self) -> Resource:
-        lines = ["User-agent: *"] + [f"Disallow: {path}" for s in self.sites for path in s.robots_disallowed()]
+        lines = ["User-agent: *"] + [
+            f"Disallow: {path}" for s in self.sites for path in s.robots_disallowed()
+        ]
         if self.crawl_delay:
             lines.append(f"Crawl-delay: {self.crawl_delay}")
         return Resource("\n".join(lines + [""]).encode(), "text/plain")
 
     def index(self) -> Resource:
         links = "\n".join(
-            f'<li><a href="{s.url_for(s.dates[-1])}">{escape(s.name)}</a></li>' for s in self.sites if s.dates
+            f'<li><a href="{s.url_for(s.dates[-1])}">{escape(s.name)}</a></li>'
+            for s in self.sites
+            if s.dates
         )
         return Resource(html_doc("数字报", f"<ul>\n{links}\n</ul>").encode())
 
@@ -143,9 +156,15 @@ class ReplicaServer:
                         server.requests += 1
                         server.bytes_sent += 0 if head else len(body)
                         server.log.append(
-                            {"method": self.command, "path": path, "status": status,
-                             "time": arrived, "user_agent": agent, "host": self.headers.get("Host", ""),
-                             "fault": res.fault}
+                            {
+                                "method": self.command,
+                                "path": path,
+                                "status": status,
+                                "time": arrived,
+                                "user_agent": agent,
+                                "host": self.headers.get("Host", ""),
+                                "fault": res.fault,
+                            }
                         )
                     if res.fault == "timeout":
                         server._stopping.wait(server.fault_delay)
@@ -155,7 +174,9 @@ class ReplicaServer:
                     self.send_response(status)
                     if status != 304:
                         headers.setdefault("Content-Type", res.content_type)
-                    if res.fault == "unsized":  # HTTP/1.0 style: the body ends when the connection does
+                    if (
+                        res.fault == "unsized"
+                    ):  # HTTP/1.0 style: the body ends when the connection does
                         headers["Connection"] = "close"
                         self.close_connection = True
                     else:
@@ -182,7 +203,9 @@ class ReplicaServer:
                 self.close_connection = True
                 try:
                     self.wfile.flush()
-                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
                     self.connection.close()
                 except OSError:
                     pass
@@ -194,7 +217,9 @@ class ReplicaServer:
                 etag = '"' + hashlib.sha1(res.body).hexdigest()[:20] + '"'
                 headers["ETag"] = etag
                 if res.last_modified:
-                    headers["Last-Modified"] = format_datetime(res.last_modified.astimezone(timezone.utc), usegmt=True)
+                    headers["Last-Modified"] = format_datetime(
+                        res.last_modified.astimezone(timezone.utc), usegmt=True
+                    )
                 inm = self.headers.get("If-None-Match")
                 ims = self.headers.get("If-Modified-Since")
                 if inm is not None:
@@ -218,6 +243,9 @@ class GzipReplica(ReplicaServer):
     def resolve(self, path, host):
         res = super().resolve(path, host)
         if res.status == 200 and res.content_type.startswith("text/html"):
-            res = dataclasses.replace(res, body=gzip.compress(res.body, mtime=0),
-                                      headers={**res.headers, "Content-Encoding": "gzip"})
+            res = dataclasses.replace(
+                res,
+                body=gzip.compress(res.body, mtime=0),
+                headers={**res.headers, "Content-Encoding": "gzip"},
+            )
         return res

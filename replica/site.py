@@ -114,7 +114,12 @@ class Renderer:
             y0, y1 = 40 + i * 180, 200 + i * 180
             out.append((self.rel(here, slot.path), f"20,{y0},460,{y0},460,{y1},20,{y1}"))
         if page.no == 1 and self.site.robots_trap:
-            out.append((self.rel(here, self.site.private_path(page_date(self.site, page))), "0,0,9,0,9,9,0,9"))
+            out.append(
+                (
+                    self.rel(here, self.site.private_path(page_date(self.site, page))),
+                    "0,0,9,0,9,9,0,9",
+                )
+            )
         return out
 
     @staticmethod
@@ -149,7 +154,9 @@ class Site:
     """One paper's replica on one CMS family: its editions, their URLs, its ground
     truth. Build it with `replica.build_site`; serve it with `ReplicaServer`."""
 
-    def __init__(self, family: str, paper: str, dates: list[date], renderer: type[Renderer], **options):
+    def __init__(
+        self, family: str, paper: str, dates: list[date], renderer: type[Renderer], **options
+    ):
         self.family = family
         self.paper = paper
         self.dates = sorted(dates)
@@ -162,7 +169,9 @@ class Site:
         )
         self.renderer = renderer(self)
         masthead = self.renderer.opt.get("masthead", False)
-        self.editions = {d: make_edition(paper, d, self.pages, masthead=masthead) for d in self.dates}
+        self.editions = {
+            d: make_edition(paper, d, self.pages, masthead=masthead) for d in self.dates
+        }
         if not self.renderer.has_hotspots:
             for story in (s for ed in self.editions.values() for p in ed.pages for s in p.stories):
                 story.hidden = False
@@ -189,7 +198,9 @@ class Site:
                     slot.path = r.article_path(slot)
                     self.slots[slot.path] = slot
                     self.routes[slot.path] = lambda host, s=slot: r.render_article(s, host)
-                self.routes[self.page_paths[d][page.no]] = lambda host, e=ed, p=page: r.render_page(e, p, host)
+                self.routes[self.page_paths[d][page.no]] = lambda host, e=ed, p=page: r.render_page(
+                    e, p, host
+                )
                 self.routes[self.pdf_paths[d][page.no]] = lambda host, e=ed, p=page: Resource(
                     page_pdf(self.name, e.date, p), "application/pdf"
                 )
@@ -197,9 +208,13 @@ class Site:
             if status == 301:
                 self.routes.update(r.missing_redirect(day))
             elif status != 404:  # 403, 410: some sites refuse rather than deny
-                self.routes[self.url_for(day)] = lambda host, s=status: Resource(f"{s}".encode(), "text/plain", status=s)
+                self.routes[self.url_for(day)] = lambda host, s=status: Resource(
+                    f"{s}".encode(), "text/plain", status=s
+                )
         self.routes.update(r.extra_routes())
-        slots = [s for s in self.slots.values() if s.story.article.kind == "news" and not s.story.hidden]
+        slots = [
+            s for s in self.slots.values() if s.story.article.kind == "news" and not s.story.hidden
+        ]
         for slot in slots[1 : 1 + self.options.get("busy", 0)]:
             self.busy[slot.path] = 1
 
@@ -250,12 +265,21 @@ class Site:
         for s in self.slots.values():
             if s.edition is ed:
                 a = s.story.article
-                articles.append({
-                    "url": s.path, "page_no": s.page.no, "page_name": s.page.name,
-                    "kicker": a.kicker, "title": a.title, "subtitle": a.subtitle,
-                    "author": a.author, "source": a.source, "paragraphs": list(a.paragraphs),
-                    "kind": a.kind, "hidden": s.story.hidden,
-                })
+                articles.append(
+                    {
+                        "url": s.path,
+                        "page_no": s.page.no,
+                        "page_name": s.page.name,
+                        "kicker": a.kicker,
+                        "title": a.title,
+                        "subtitle": a.subtitle,
+                        "author": a.author,
+                        "source": a.source,
+                        "paragraphs": list(a.paragraphs),
+                        "kind": a.kind,
+                        "hidden": s.story.hidden,
+                    }
+                )
         return {"pages": pages, "articles": articles}
 
     def edit_article(self, day: date, url: str, new_paragraphs: list[str]) -> None:
@@ -310,19 +334,26 @@ class Site:
         if kind == "article" and arg.isdigit():
             out = []
             for ed in self.editions.values():
-                listed = [s for s in self.slots.values()
-                          if s.edition is ed and s.story.article.kind == "news" and not s.story.hidden]
+                listed = [
+                    s
+                    for s in self.slots.values()
+                    if s.edition is ed and s.story.article.kind == "news" and not s.story.hidden
+                ]
                 if int(arg) < len(listed):
                     out.append(listed[int(arg)].path)
             return out
-        raise ValueError(f"bad fault target {target!r}: edition, page:N, pdf:N, article:N or a /path")
+        raise ValueError(
+            f"bad fault target {target!r}: edition, page:N, pdf:N, article:N or a /path"
+        )
 
     def fault_kinds(self) -> dict[str, str]:
         """path -> fault kind, as set now."""
         return {path: f.kind for path, f in self.faults.items()}
 
     def robots_disallowed(self) -> list[str]:
-        return [f"/{self.paper}/private/"] + [p for p, f in self.faults.items() if f.kind == "robots"]
+        return [f"/{self.paper}/private/"] + [
+            p for p, f in self.faults.items() if f.kind == "robots"
+        ]
 
     def _fault_answer(self, fault: Fault, full: str, host: str) -> Resource | None:
         """The answer that replaces the page, or None when the page is served (and altered)."""
@@ -330,7 +361,11 @@ class Site:
         if status == 301:
             return Resource(status=301, headers={"Location": f"http://{host}/"})
         if status is not None:
-            headers = {"Retry-After": str(self.options.get("fault_retry_after", "1"))} if status in (429, 503) else {}
+            headers = (
+                {"Retry-After": str(self.options.get("fault_retry_after", "1"))}
+                if status in (429, 503)
+                else {}
+            )
             return Resource(f"{status}".encode(), "text/plain", status=status, headers=headers)
         if fault.kind == "redirect_loop":
             base, _, query = full.partition("?")
@@ -339,7 +374,9 @@ class Site:
         if fault.kind == "xml_bomb":
             return Resource(billion_laughs(), "application/xml; charset=utf-8")
         if fault.kind == "pdf_bomb":
-            return Resource(inflating_pdf(int(self.options.get("fault_inflate", 10**9))), "application/pdf")
+            return Resource(
+                inflating_pdf(int(self.options.get("fault_inflate", 10**9))), "application/pdf"
+            )
         if fault.kind == "pdf_slow":
             return Resource(inflating_pdf(64 * 1024 * 1024), "application/pdf")
         return None

@@ -10,6 +10,7 @@ and its table artifact, stacked into one PNG. Everything it starts, it stops.
 
 Needs Debian's chromium and a CJK font: apt-get install chromium fonts-noto-cjk
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,19 +38,41 @@ def archive_one_day(papers_dir: Path) -> tuple[str, str]:
     sites, day = demo_sites()[:2], DEMO_DATES[1].isoformat()
     with ReplicaServer(sites) as replica, open_archive():
         papers_file = str(write_papers_file(sites, replica.base_url, papers_dir / "papers.yaml"))
-        states = [archive_edition(site.paper, day, papers_file, return_state=True) for site in sites]
+        states = [
+            archive_edition(site.paper, day, papers_file, return_state=True) for site in sites
+        ]
     with get_client(sync_client=True) as client:
-        [table] = client.read_artifacts(artifact_filter=ArtifactFilter(
-            key=ArtifactFilterKey(any_=[f"edition-{sites[-1].paper}-{day}"])))
+        [table] = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[f"edition-{sites[-1].paper}-{day}"])
+            )
+        )
     return str(states[-1].state_details.flow_run_id), str(table.id)
 
 
 def screenshot(url: str, out: Path, height: int, profile: Path) -> None:
-    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    f"--user-data-dir={profile}", f"--window-size={WIDTH},{height}", "--hide-scrollbars",
-                    "--force-device-scale-factor=1", "--virtual-time-budget=20000", f"--screenshot={out}", url],
-                   check=True, capture_output=True, timeout=180)
+    subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            f"--window-size={WIDTH},{height}",
+            "--hide-scrollbars",
+            "--force-device-scale-factor=1",
+            "--virtual-time-budget=20000",
+            f"--screenshot={out}",
+            url,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
 
 
 def main() -> None:
@@ -61,15 +84,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="epaper-screenshot-") as tmp:
         tmp = Path(tmp)
         # Only throw-away state: no S3 or catalog of the caller's environment.
-        for name in [n for n in os.environ if n.startswith(("EPAPER_S3_", "EPAPER_CATALOG_", "PREFECT_"))]:
+        for name in [
+            n for n in os.environ if n.startswith(("EPAPER_S3_", "EPAPER_CATALOG_", "PREFECT_"))
+        ]:
             del os.environ[name]
         os.environ.update(EPAPER_HOME=str(tmp / "epaper"), EPAPER_DOWNLOAD_DELAY="0")
         with PrefectServer(tmp / "prefect") as server:
-            os.environ.update(PREFECT_API_URL=server.url, PREFECT_HOME=str(tmp / "prefect"))  # before Prefect loads
+            os.environ.update(
+                PREFECT_API_URL=server.url, PREFECT_HOME=str(tmp / "prefect")
+            )  # before Prefect loads
             run_id, artifact_id = archive_one_day(tmp)
             ui = server.url.removesuffix("/api")
-            shots = [(f"{ui}/runs/flow-run/{run_id}", tmp / "run.png", 800),
-                     (f"{ui}/artifacts/artifact/{artifact_id}", tmp / "artifact.png", 1000)]
+            shots = [
+                (f"{ui}/runs/flow-run/{run_id}", tmp / "run.png", 800),
+                (f"{ui}/artifacts/artifact/{artifact_id}", tmp / "artifact.png", 1000),
+            ]
             for url, png, height in shots:
                 screenshot(url, png, height, tmp / "chromium")
         images = [Image.open(png) for _, png, _ in shots]

@@ -28,14 +28,36 @@ class CrawlError(RuntimeError):
 
 _SECRETS = ("EPAPER_S3_ACCESS_KEY", "EPAPER_S3_SECRET_KEY", "EPAPER_CATALOG_URL")
 
-def run_crawl(paper: str, date: str, family: str, edition_url: str, workdir: str,
-              encoding: str | None = None, settings: dict | None = None, timeout: float | None = None) -> dict:
+
+def run_crawl(
+    paper: str,
+    date: str,
+    family: str,
+    edition_url: str,
+    workdir: str,
+    encoding: str | None = None,
+    settings: dict | None = None,
+    timeout: float | None = None,
+) -> dict:
     """Crawl one edition in a child process; returns its stats (see `write_stats`).
 
     A date without edition is not an error: the crawl then yields a `missing` item.
     """
-    cmd = [sys.executable, "-m", "spiders.crawl", "--paper", paper, "--date", date,
-           "--family", family, "--edition-url", edition_url, "--workdir", str(workdir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "spiders.crawl",
+        "--paper",
+        paper,
+        "--date",
+        date,
+        "--family",
+        family,
+        "--edition-url",
+        edition_url,
+        "--workdir",
+        str(workdir),
+    ]
     if encoding:
         cmd += ["--encoding", encoding]
     for name, value in (settings or {}).items():
@@ -51,7 +73,9 @@ def run_crawl(paper: str, date: str, family: str, edition_url: str, workdir: str
     stats = json.loads(stats_file.read_text(encoding="utf-8")) if stats_file.exists() else {}
     if proc.returncode != 0:
         lines = [x for x in proc.stderr.strip().splitlines() if x.strip()]
-        raise CrawlError(stats.get("error") or (lines[-1] if lines else f"crawl exited with {proc.returncode}"))
+        raise CrawlError(
+            stats.get("error") or (lines[-1] if lines else f"crawl exited with {proc.returncode}")
+        )
     return stats
 
 
@@ -60,7 +84,16 @@ def crawl_settings(workdir: Path, overrides: dict):
 
     settings = Settings()
     settings.setmodule("spiders.settings", priority="project")
-    settings.set("FEEDS", {str(workdir / Workdir.ITEMS): {"format": "jsonlines", "encoding": "utf-8", "overwrite": True}})
+    settings.set(
+        "FEEDS",
+        {
+            str(workdir / Workdir.ITEMS): {
+                "format": "jsonlines",
+                "encoding": "utf-8",
+                "overwrite": True,
+            }
+        },
+    )
     settings.set("FILES_STORE", str(workdir / Workdir.FILES))
     settings.set("WARC_PATH", str(workdir / Workdir.WARC))
     settings.set("LOG_FILE", str(workdir / Workdir.LOG))
@@ -79,7 +112,9 @@ def write_stats(stats: dict, path: Path) -> dict:
         "requests": stats.get("downloader/request_count", 0),
         "bytes": stats.get("downloader/response_bytes", 0),
         "items": stats.get("item_scraped_count", 0),
-        "skipped": {k.split("/", 1)[1]: v for k, v in sorted(stats.items()) if k.startswith("skipped/")},
+        "skipped": {
+            k.split("/", 1)[1]: v for k, v in sorted(stats.items()) if k.startswith("skipped/")
+        },
         "retries": stats.get("retry/count", 0),
         "finish_reason": stats.get("finish_reason"),
         # The edition's time or request budget ran out: what it cut is in "skipped".
@@ -93,22 +128,28 @@ def write_stats(stats: dict, path: Path) -> dict:
 def incomplete(stats: dict) -> str | None:
     """Why the crawl stopped before the end of the edition, or None."""
     if stats.get("epaper/deadline_cut"):
-        return (f"deadline: {stats['epaper/deadline_cut']} requests not done within the edition's "
-                f"time budget of {stats['epaper/deadline_budget']:g} s")
+        return (
+            f"deadline: {stats['epaper/deadline_cut']} requests not done within the edition's "
+            f"time budget of {stats['epaper/deadline_budget']:g} s"
+        )
     if stats.get("skipped/budget"):
         return f"budget: {stats['skipped/budget']} requests over the edition's request budget"
     return None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m spiders.crawl", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m spiders.crawl", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--paper", required=True)
     parser.add_argument("--date", required=True, help="YYYY-MM-DD")
     parser.add_argument("--family", required=True)
     parser.add_argument("--edition-url", required=True)
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--encoding")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=JSON", help="a Scrapy setting")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=JSON", help="a Scrapy setting"
+    )
     args = parser.parse_args(argv)
 
     # Our items are dicts, yet itemadapter (feed, FilesPipeline) imports pydantic, there for
@@ -136,8 +177,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     process = CrawlerProcess(crawl_settings(workdir, overrides), install_root_handler=True)
     crawler = process.create_crawler(spider_class(family))
-    process.crawl(crawler, family=family, paper=args.paper, date=args.date,
-                  edition_url=args.edition_url, encoding=args.encoding)
+    process.crawl(
+        crawler,
+        family=family,
+        paper=args.paper,
+        date=args.date,
+        edition_url=args.edition_url,
+        encoding=args.encoding,
+    )
     process.start()
     stats = write_stats(crawler.stats.get_stats(), workdir / Workdir.STATS)
     if stats["error"]:

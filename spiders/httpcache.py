@@ -11,6 +11,7 @@ thus the only cache, and nothing needs keeping between runs.
 - replay (`replay_settings`): every request is answered from the WARC and none goes out,
   so an archived edition can be cleaned again with no network.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -90,14 +91,22 @@ class WarcIndex:
         elif record.rec_type in ("response", "revisit"):
             record_id = headers.get_header("WARC-Record-ID")
             self.records[record_id] = Record(
-                path, records.get_record_offset(), record_id, headers.get_header("WARC-Target-URI"),
-                headers.get_header("WARC-Date"), headers.get_header("WARC-Payload-Digest"),
+                path,
+                records.get_record_offset(),
+                record_id,
+                headers.get_header("WARC-Target-URI"),
+                headers.get_header("WARC-Date"),
+                headers.get_header("WARC-Payload-Digest"),
                 headers.get_header("WARC-Refers-To") if record.rec_type == "revisit" else None,
             )
 
     def unresolved(self) -> set[str]:
         """Ids of the records that revisits refer to but no indexed file holds."""
-        return {r.refers_to for r in self.records.values() if r.refers_to and r.refers_to not in self.records}
+        return {
+            r.refers_to
+            for r in self.records.values()
+            if r.refers_to and r.refers_to not in self.records
+        }
 
     def find(self, method: str, url: str, body: bytes = b"") -> Record | None:
         """The record holding the payload of the last response to this request."""
@@ -106,7 +115,9 @@ class WarcIndex:
         if record is not None and record.refers_to:
             original = self.records.get(record.refers_to)
             if original is None:
-                raise WarcError(f"revisit of {record.uri} refers to {record.refers_to}, in no WARC given")
+                raise WarcError(
+                    f"revisit of {record.uri} refers to {record.refers_to}, in no WARC given"
+                )
             return original
         return record
 
@@ -120,8 +131,11 @@ class WarcIndex:
         headers: dict[str, list[str]] = {}
         for name, value in found.http_headers.headers:
             headers.setdefault(name, []).append(value)
-        return {"status": int(found.http_headers.get_statuscode()), "headers": headers,
-                "body": found.raw_stream.read()}
+        return {
+            "status": int(found.http_headers.get_statuscode()),
+            "headers": headers,
+            "body": found.raw_stream.read(),
+        }
 
     def close(self) -> None:
         for stream in self._open.values():
@@ -155,8 +169,12 @@ class WarcCacheStorage:
         record = self.index.find(request.method, request.url, request.body)
         if record is None:
             return None
-        request.meta[REFERS_TO] = {"id": record.id, "uri": record.uri, "date": record.date,
-                                   "payload_digest": record.payload_digest}
+        request.meta[REFERS_TO] = {
+            "id": record.id,
+            "uri": record.uri,
+            "date": record.date,
+            "payload_digest": record.payload_digest,
+        }
         return response_from_dict({"url": request.url, **self.index.load(record)})
 
     def store_response(self, spider, request, response) -> None:
@@ -199,5 +217,8 @@ def replay_settings(warcs: list[Path]) -> dict:
         "HTTPCACHE_IGNORE_MISSING": True,  # what the WARC lacks is skipped, never fetched
         "WARC_PATH": "",  # nothing is received, so nothing to capture
         # robots.txt's Crawl-delay paces a host; a replay asks no host anything.
-        "DOWNLOADER_MIDDLEWARES": {**project.DOWNLOADER_MIDDLEWARES, "spiders.middlewares.CrawlDelayMiddleware": None},
+        "DOWNLOADER_MIDDLEWARES": {
+            **project.DOWNLOADER_MIDDLEWARES,
+            "spiders.middlewares.CrawlDelayMiddleware": None,
+        },
     }

@@ -118,8 +118,14 @@ class CrawlDelayMiddleware:
         return cls(crawler)
 
     async def process_request(self, request):
-        robots = next((mw for mw in self.crawler.engine.downloader.middleware.middlewares
-                       if isinstance(mw, RobotsTxtMiddleware)), None)
+        robots = next(
+            (
+                mw
+                for mw in self.crawler.engine.downloader.middleware.middlewares
+                if isinstance(mw, RobotsTxtMiddleware)
+            ),
+            None,
+        )
         if robots is None or request.meta.get("dont_obey_robotstxt"):
             return
         parser = await robots.robot_parser(request)
@@ -196,7 +202,9 @@ class EditionDeadlineMiddleware:
     def exceeded(self) -> DeadlineExceeded:
         self.crawler.stats.inc_value("epaper/deadline_cut")
         self.crawler.stats.set_value("epaper/deadline_budget", self.budget)
-        return DeadlineExceeded(f"deadline: the edition's time budget of {self.budget:g} s is spent")
+        return DeadlineExceeded(
+            f"deadline: the edition's time budget of {self.budget:g} s is spent"
+        )
 
     def process_request(self, request):
         if self.left() <= 0:
@@ -210,7 +218,9 @@ class EditionDeadlineMiddleware:
                 _, waiting = slot.queue.popleft()
                 waiting.errback(Failure(self.exceeded()))
                 queued += 1
-        log.warning("edition time budget of %g s spent: %d queued requests cut", self.budget, queued)
+        log.warning(
+            "edition time budget of %g s spent: %d queued requests cut", self.budget, queued
+        )
 
 
 def edition_deadline(crawler) -> EditionDeadlineMiddleware | None:
@@ -233,7 +243,9 @@ class DeadlineDownloadHandler(HTTP11DownloadHandler):
         left = deadline.left() if deadline else math.inf
         if left <= 0:
             raise deadline.exceeded()
-        timeout = request.meta.get("download_timeout") or self._crawler.settings.getfloat("DOWNLOAD_TIMEOUT")
+        timeout = request.meta.get("download_timeout") or self._crawler.settings.getfloat(
+            "DOWNLOAD_TIMEOUT"
+        )
         cut = left < timeout
         if cut:
             request.meta["download_timeout"] = left
@@ -261,8 +273,10 @@ class BoundedDecompressionMiddleware(HttpCompressionMiddleware):
             if not isinstance(exc.__cause__, _DecompressionMaxSizeExceeded):
                 raise
             coding = b", ".join(response.headers.getlist("Content-Encoding")).decode("latin-1")
-            raise DecompressionBomb(f"too large: a {coding} body of {len(response.body)} bytes inflates "
-                                    f"past {exc.__cause__.max_size} bytes") from None
+            raise DecompressionBomb(
+                f"too large: a {coding} body of {len(response.body)} bytes inflates "
+                f"past {exc.__cause__.max_size} bytes"
+            ) from None
 
 
 class Offsite(IgnoreRequest):
@@ -281,14 +295,19 @@ def site_domain(url: str) -> str:
         pass
     labels = host.split(".")
     # com.cn, gov.cn, sh.cn, com.hk …: the registrable domain has three labels
-    second_level = len(labels) >= 3 and len(labels[-1]) == 2 and (
-        labels[-2] in _SECOND_LEVEL or (labels[-1] == "cn" and labels[-2] in _CN_PROVINCES))
+    second_level = (
+        len(labels) >= 3
+        and len(labels[-1]) == 2
+        and (labels[-2] in _SECOND_LEVEL or (labels[-1] == "cn" and labels[-2] in _CN_PROVINCES))
+    )
     return ".".join(labels[-3:] if second_level else labels[-2:])
 
 
 _SECOND_LEVEL = {"com", "net", "org", "gov", "edu", "ac", "co", "mil"}
-_CN_PROVINCES = set("bj sh tj cq he sx nm ln jl hl js zj ah fj jx sd ha hb hn gd gx hi sc gz yn xz sn gs qh nx xj"
-                    " tw hk mo".split())
+_CN_PROVINCES = set(
+    "bj sh tj cq he sx nm ln jl hl js zj ah fj jx sd ha hb hn gd gx hi sc gz yn xz sn gs qh nx xj"
+    " tw hk mo".split()
+)
 
 
 def on_site(host: str | None, domain: str) -> bool:
@@ -372,7 +391,7 @@ class LoopAwareRedirectMiddleware(RedirectMiddleware):
         if isinstance(result, Request):
             chain = [*request.meta.get("redirect_urls", []), request.url]
             if result.url in chain:
-                hops = [*chain[chain.index(result.url):], result.url]
+                hops = [*chain[chain.index(result.url) :], result.url]
                 raise RedirectLoop(" -> ".join(url_path(u) for u in hops))
         return result
 
@@ -415,8 +434,14 @@ class CharsetMiddleware:
         forced = getattr(self.crawler.spider, "encoding", None)
         if forced:
             return response.replace(encoding=gb18030(forced))
-        declared = [gb18030(e) for e in (http_content_type_encoding(content_type),
-                                          html_body_declared_encoding(response.body)) if e]
+        declared = [
+            gb18030(e)
+            for e in (
+                http_content_type_encoding(content_type),
+                html_body_declared_encoding(response.body),
+            )
+            if e
+        ]
         multi = [e for e in declared if not single_byte(e)]
         for codec in ["utf-8", *multi, "gb18030", *(e for e in declared if e not in multi)]:
             if decodes(response.body, codec):

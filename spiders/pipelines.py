@@ -43,7 +43,9 @@ class PagePdfPipeline(FilesPipeline):
     def media_failed(self, failure, request, info):
         from spiders.families.base import describe
 
-        failure.request = request  # as on a spider's errback: describe reads the size cap from its meta
+        failure.request = (
+            request  # as on a spider's errback: describe reads the size cap from its meta
+        )
         self.failures.setdefault(request.url, describe(failure))  # media_downloaded may know better
         return super().media_failed(failure, request, info)
 
@@ -51,7 +53,9 @@ class PagePdfPipeline(FilesPipeline):
         try:
             return await super().media_downloaded(response, request, info, item=item)
         except FileException:
-            self.failures[request.url] = f"http {response.status}" if response.status != 200 else "empty PDF"
+            self.failures[request.url] = (
+                f"http {response.status}" if response.status != 200 else "empty PDF"
+            )
             raise
 
     def item_completed(self, results, item, info):

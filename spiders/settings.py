@@ -27,7 +27,9 @@ DOWNLOAD_DELAY = float(os.environ.get("EPAPER_DOWNLOAD_DELAY", "1.0"))
 # still wait about one response time between two requests. Without a delay Scrapy 2.19
 # also sends a host's queued requests at once, past CONCURRENT_REQUESTS_PER_DOMAIN.
 AUTOTHROTTLE_ENABLED = DOWNLOAD_DELAY > 0
-AUTOTHROTTLE_START_DELAY = DOWNLOAD_DELAY  # Scrapy's default start (5 s) would dominate a short crawl
+AUTOTHROTTLE_START_DELAY = (
+    DOWNLOAD_DELAY  # Scrapy's default start (5 s) would dominate a short crawl
+)
 AUTOTHROTTLE_MAX_DELAY = 60.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 
@@ -88,8 +90,10 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.stats.DownloaderStats": 920,
 }
 # Downloads under way when the edition's time is up end there (EditionDeadlineMiddleware).
-DOWNLOAD_HANDLERS = {"http": "spiders.middlewares.DeadlineDownloadHandler",
-                     "https": "spiders.middlewares.DeadlineDownloadHandler"}
+DOWNLOAD_HANDLERS = {
+    "http": "spiders.middlewares.DeadlineDownloadHandler",
+    "https": "spiders.middlewares.DeadlineDownloadHandler",
+}
 HTTPCACHE_POLICY = "spiders.httpcache.RevalidatePolicy"
 HTTPCACHE_STORAGE = "spiders.httpcache.WarcCacheStorage"
 ITEM_PIPELINES = {"spiders.pipelines.PagePdfPipeline": 100}

@@ -7,6 +7,7 @@ earlier response, and records it as a `revisit` (profile server-not-modified)
 that refers to the record holding that response: a re-crawl of an unchanged
 edition gives a small WARC that is still complete by reference.
 """
+
 from __future__ import annotations
 
 from http import HTTPStatus
@@ -81,12 +82,17 @@ class WarcCaptureMiddleware:
         except ValueError:
             reason = ""
         http_headers = StatusAndHeaders(
-            f"{response.status} {reason}".strip(), _header_pairs(response.headers), protocol="HTTP/1.1"
+            f"{response.status} {reason}".strip(),
+            _header_pairs(response.headers),
+            protocol="HTTP/1.1",
         )
         original = request.meta.get(REFERS_TO) if response.status == 304 else None
         if original:
             warc_response = self._writer.create_warc_record(
-                target, "revisit", http_headers=http_headers, warc_headers_dict=_revisit_headers(original)
+                target,
+                "revisit",
+                http_headers=http_headers,
+                warc_headers_dict=_revisit_headers(original),
             )
         else:
             warc_response = self._writer.create_warc_record(

@@ -46,7 +46,13 @@ DEFAULT_BUCKET = "epaper-archive"
 DEFAULT_TRIES = 4
 SHA256_META = "sha256"  # user metadata: x-amz-meta-sha256
 _NOT_FOUND = {"NoSuchKey", "NoSuchVersion", "NoSuchObject"}
-_AUTH_FAILED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
+_AUTH_FAILED = {
+    "AccessDenied",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "InvalidToken",
+    "ExpiredToken",
+}
 _TRANSIENT = (urllib3.exceptions.HTTPError, ServerError, InvalidResponseError, ConnectionError)
 # No answer at all (refused, reset, timed out), as opposed to an answer with an error status.
 _NO_ANSWER = (urllib3.exceptions.HTTPError, ConnectionError)
@@ -60,6 +66,8 @@ def _nearly_full(folder: Path) -> tuple[bool, int]:
     SeaweedFS keeps free by default) or 1 MiB."""
     usage = shutil.disk_usage(folder)
     return usage.free < max(1 << 20, usage.total // 100), usage.free
+
+
 PROBE_TIMEOUT = urllib3.Timeout(connect=2, read=5)
 
 T = TypeVar("T")
@@ -122,11 +130,18 @@ class Archive:
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=5, read=120), retries=False, maxsize=10
         )
-        self._client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure, http_client=http)
+        self._client = Minio(
+            endpoint, access_key=access_key, secret_key=secret_key, secure=secure, http_client=http
+        )
         # The down check: one quick try, on a pool of its own (the main one may be all busy).
         probe_http = urllib3.PoolManager(timeout=PROBE_TIMEOUT, retries=False, maxsize=1)
-        self._probe_client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure,
-                                   http_client=probe_http)
+        self._probe_client = Minio(
+            endpoint,
+            access_key=access_key,
+            secret_key=secret_key,
+            secure=secure,
+            http_client=probe_http,
+        )
         self._down: str | None = None  # why the server is known down: every call fails with it
         self._down_lock = threading.Lock()
         self._ensure_versioned_bucket()
@@ -136,23 +151,34 @@ class Archive:
 
     # -- writing -----------------------------------------------------------------------
 
-    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> PutResult:
+    def put(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> PutResult:
         """Write `data` as a new version of `key`, unless the latest version has it already."""
         check_key(key)
         digest = hashlib.sha256(data).hexdigest()
         return self._put_if_changed(
-            key, digest,
+            key,
+            digest,
             lambda meta: self._client.put_object(
-                self.bucket, key, io.BytesIO(data), len(data), content_type=content_type, metadata=meta
+                self.bucket,
+                key,
+                io.BytesIO(data),
+                len(data),
+                content_type=content_type,
+                metadata=meta,
             ),
         )
 
-    def put_file(self, key: str, path: str | os.PathLike, content_type: str = "application/octet-stream") -> PutResult:
+    def put_file(
+        self, key: str, path: str | os.PathLike, content_type: str = "application/octet-stream"
+    ) -> PutResult:
         """put() for a file, streamed from disk (multipart when large)."""
         check_key(key)
         digest = sha256_file(path)
         return self._put_if_changed(
-            key, digest,
+            key,
+            digest,
             lambda meta: self._client.fput_object(
                 self.bucket, key, str(path), content_type=content_type, metadata=meta
             ),
@@ -202,9 +228,11 @@ class Archive:
     def versions(self, key: str) -> list[dict]:
         """Every version of `key`, newest first (S3 lists them so):
         version_id, is_latest, last_modified, size, sha256, delete_marker."""
+
         def list_versions() -> list:
             return [
-                o for o in self._client.list_objects(self.bucket, prefix=key, include_version=True)
+                o
+                for o in self._client.list_objects(self.bucket, prefix=key, include_version=True)
                 if o.object_name == key  # the prefix also matches longer keys
             ]
 
@@ -212,14 +240,16 @@ class Archive:
         history = []
         for o in listed:
             head = None if o.is_delete_marker else self._head(key, o.version_id)
-            history.append({
-                "version_id": o.version_id,
-                "is_latest": o.is_latest == "true",  # minio 7.2 gives the string "true"/"false"
-                "last_modified": o.last_modified,
-                "size": o.size or 0,
-                "sha256": head.metadata.get(f"x-amz-meta-{SHA256_META}") if head else None,
-                "delete_marker": bool(o.is_delete_marker),
-            })
+            history.append(
+                {
+                    "version_id": o.version_id,
+                    "is_latest": o.is_latest == "true",  # minio 7.2 gives the string "true"/"false"
+                    "last_modified": o.last_modified,
+                    "size": o.size or 0,
+                    "sha256": head.metadata.get(f"x-amz-meta-{SHA256_META}") if head else None,
+                    "delete_marker": bool(o.is_delete_marker),
+                }
+            )
         return history
 
     def list(self, prefix: str = "", recursive: bool = True) -> Iterator[str]:
@@ -230,7 +260,9 @@ class Archive:
         failures = 0
         while True:
             try:
-                for obj in self._client.list_objects(self.bucket, prefix=prefix, recursive=recursive, start_after=last):
+                for obj in self._client.list_objects(
+                    self.bucket, prefix=prefix, recursive=recursive, start_after=last
+                ):
                     if last is not None and obj.object_name <= last:
                         continue  # a folder seen before the interruption, listed again
                     last = obj.object_name
@@ -241,15 +273,24 @@ class Archive:
                 failures += 1
                 self._after_failure(exc, failures)
 
-    def presign(self, key: str, expires: timedelta = timedelta(hours=1), version_id: str | None = None) -> str:
+    def presign(
+        self, key: str, expires: timedelta = timedelta(hours=1), version_id: str | None = None
+    ) -> str:
         """A URL anyone can GET the object with until it expires."""
-        return self._call(self._client.presigned_get_object, self.bucket, key, expires=expires, version_id=version_id)
+        return self._call(
+            self._client.presigned_get_object,
+            self.bucket,
+            key,
+            expires=expires,
+            version_id=version_id,
+        )
 
     # -- plumbing ----------------------------------------------------------------------
 
     def _ensure_versioned_bucket(self) -> None:
         """Create the bucket with versioning on; refuse a bucket whose versioning is not on,
         where put() would overwrite the only copy of an article."""
+
         def create() -> bool:
             try:
                 self._client.make_bucket(self.bucket)
@@ -261,7 +302,9 @@ class Archive:
 
         if not self._call(self._client.bucket_exists, self.bucket):
             if self._call(create):
-                self._call(self._client.set_bucket_versioning, self.bucket, VersioningConfig(ENABLED))
+                self._call(
+                    self._client.set_bucket_versioning, self.bucket, VersioningConfig(ENABLED)
+                )
                 return
             time.sleep(1)  # lost a creation race: give the winner time to enable versioning
         status = self._call(self._client.get_bucket_versioning, self.bucket).status
@@ -307,10 +350,14 @@ class Archive:
                 ) from exc
             target = "/".join(filter(None, (exc.bucket_name, exc.object_name)))
             if exc.code == _FULL_CODE:
-                raise ArchiveFull(f"the S3 server's storage is full ({self.endpoint} refused "
-                                  f"{target or 'a write'}: {exc.code} {exc.message})") from exc
+                raise ArchiveFull(
+                    f"the S3 server's storage is full ({self.endpoint} refused "
+                    f"{target or 'a write'}: {exc.code} {exc.message})"
+                ) from exc
             if exc.response.status < 500:
-                raise ArchiveError(f"S3 at {self.endpoint} refused {target or 'the request'}: {exc.code} ({exc.message})") from exc
+                raise ArchiveError(
+                    f"S3 at {self.endpoint} refused {target or 'the request'}: {exc.code} ({exc.message})"
+                ) from exc
         elif not isinstance(exc, _TRANSIENT):
             raise exc
         reason = _reason(exc)
@@ -321,13 +368,22 @@ class Archive:
             self._check_space(reason, exc)
         if attempt >= self.tries:
             if isinstance(exc, _NO_ANSWER):
-                raise ArchiveUnavailable(f"S3 at {self.endpoint} unreachable: {reason} ({attempt} tries)") from exc
+                raise ArchiveUnavailable(
+                    f"S3 at {self.endpoint} unreachable: {reason} ({attempt} tries)"
+                ) from exc
             raise ArchiveUnavailable(
                 f"S3 at {self.endpoint} answered {reason} to {attempt} tries (a full disk on the server "
                 "gives this answer too: see the server's log)"
             ) from exc
         delay = self.backoff * 2 ** (attempt - 1)
-        log.warning("S3 at %s: %s; retry %d/%d in %.1fs", self.endpoint, reason, attempt, self.tries - 1, delay)
+        log.warning(
+            "S3 at %s: %s; retry %d/%d in %.1fs",
+            self.endpoint,
+            reason,
+            attempt,
+            self.tries - 1,
+            delay,
+        )
         time.sleep(delay)
 
     def _check_space(self, reason: str, exc: Exception) -> None:
@@ -339,8 +395,10 @@ class Archive:
         except OSError:
             return  # the folder is gone: not a question of space
         if full:
-            raise ArchiveFull(f"the S3 server's storage is full ({self.data_dir}: {free} bytes free; "
-                              f"S3 at {self.endpoint} answered {reason})") from exc
+            raise ArchiveFull(
+                f"the S3 server's storage is full ({self.data_dir}: {free} bytes free; "
+                f"S3 at {self.endpoint} answered {reason})"
+            ) from exc
 
     def _is_down(self, reason: str) -> bool:
         """After a request got no answer: is the server down? One HEAD of the bucket, with
@@ -353,9 +411,11 @@ class Archive:
             except (S3Error, ServerError, InvalidResponseError):
                 return False  # it answered
             except _NO_ANSWER as exc:
-                self._down = (f"S3 at {self.endpoint} unreachable: {reason}; a check of bucket "
-                              f"{self.bucket!r} got no answer either ({_reason(exc)}), so nothing more "
-                              "is sent to it")
+                self._down = (
+                    f"S3 at {self.endpoint} unreachable: {reason}; a check of bucket "
+                    f"{self.bucket!r} got no answer either ({_reason(exc)}), so nothing more "
+                    "is sent to it"
+                )
                 log.warning("%s", self._down)
                 return True
             return False
@@ -376,9 +436,6 @@ def in_parallel(calls: Iterable[Callable[[], T]], workers: int = 8) -> list[T]:
             wait(pending)
             raise failed[0].exception()
     return [future.result() for future in futures]
-
-
-
 
 
 def _reason(exc: Exception) -> str:
@@ -413,13 +470,19 @@ def _archive_from_env(bucket: str | None = None, tries: int = DEFAULT_TRIES) -> 
     endpoint = env["EPAPER_S3_ENDPOINT"]
     access_key, secret_key = env.get("EPAPER_S3_ACCESS_KEY"), env.get("EPAPER_S3_SECRET_KEY")
     if not access_key or not secret_key:
-        raise ArchiveError(f"EPAPER_S3_ENDPOINT is {endpoint}: set EPAPER_S3_ACCESS_KEY and EPAPER_S3_SECRET_KEY too")
+        raise ArchiveError(
+            f"EPAPER_S3_ENDPOINT is {endpoint}: set EPAPER_S3_ACCESS_KEY and EPAPER_S3_SECRET_KEY too"
+        )
     return Archive(
-        endpoint, access_key, secret_key,
+        endpoint,
+        access_key,
+        secret_key,
         bucket=bucket or env.get("EPAPER_S3_BUCKET") or DEFAULT_BUCKET,
         secure=_env_flag("EPAPER_S3_SECURE"),
         tries=tries,
-        data_dir=server.data_dir if (server := _shared["server"]) and server.endpoint == endpoint else None,
+        data_dir=server.data_dir
+        if (server := _shared["server"]) and server.endpoint == endpoint
+        else None,
     )
 
 
@@ -427,7 +490,12 @@ def _archive_from_env(bucket: str | None = None, tries: int = DEFAULT_TRIES) -> 
 # open_archive() calls; it stops when the last of them exits.
 _shared_lock = threading.Lock()
 _shared: dict = {"server": None, "users": 0, "saved_env": {}}
-_EXPORTED = ("EPAPER_S3_ENDPOINT", "EPAPER_S3_ACCESS_KEY", "EPAPER_S3_SECRET_KEY", "EPAPER_S3_SECURE")
+_EXPORTED = (
+    "EPAPER_S3_ENDPOINT",
+    "EPAPER_S3_ACCESS_KEY",
+    "EPAPER_S3_SECRET_KEY",
+    "EPAPER_S3_SECURE",
+)
 
 
 @contextmanager
@@ -474,8 +542,10 @@ def _raise_if_full(data_dir: Path, exc: Exception) -> None:
     folder = next((f for f in (data_dir, *data_dir.parents) if f.exists()), data_dir)
     full, free = _nearly_full(folder)
     if getattr(exc, "errno", None) == errno.ENOSPC or full:
-        raise ArchiveError(f"no space left on device: {data_dir} ({free} bytes free), where the embedded "
-                           "S3 server keeps its data; free some space, or set EPAPER_S3_ENDPOINT") from exc
+        raise ArchiveError(
+            f"no space left on device: {data_dir} ({free} bytes free), where the embedded "
+            "S3 server keeps its data; free some space, or set EPAPER_S3_ENDPOINT"
+        ) from exc
 
 
 def _release_embedded() -> None:

@@ -73,7 +73,8 @@ _ID = BigInteger().with_variant(Integer, "sqlite")  # INTEGER PRIMARY KEY is SQL
 
 metadata = MetaData()
 articles = Table(
-    "dedupe_articles", metadata,
+    "dedupe_articles",
+    metadata,
     Column("seq", _ID, primary_key=True, autoincrement=True),  # archive order
     Column("key", String(512), nullable=False, unique=True),
     Column("paper", String(64), nullable=False),
@@ -92,7 +93,8 @@ articles = Table(
 # No FOREIGN KEY on `article`: PostgreSQL would look up and lock the article row once per
 # band row (48 per article); assign writes both tables in one transaction anyway.
 bands = Table(
-    "dedupe_bands", metadata,
+    "dedupe_bands",
+    metadata,
     Column("band", BigInteger, primary_key=True),
     Column("article", _ID, primary_key=True),
     sqlite_with_rowid=False,  # the primary key is the table: one B-tree, looked up by band
@@ -101,47 +103,79 @@ bands = Table(
 # Statements are built once: SQLAlchemy then only looks up its compiled form.
 _NEVER = 1 << 62  # `before` for a new article: every archived one is earlier
 # The article's own row, and the earliest article with its text (an exact duplicate).
-_EARLIEST_TWIN = (select(func.min(articles.c.seq))
-                  .where(articles.c.sha256 == bindparam("sha256")).scalar_subquery())
+_EARLIEST_TWIN = (
+    select(func.min(articles.c.seq))
+    .where(articles.c.sha256 == bindparam("sha256"))
+    .scalar_subquery()
+)
 _OWN_AND_TWIN = select(
-    articles.c.seq, articles.c.key, articles.c.sha256, articles.c.bands, articles.c.cluster,
-    articles.c.canonical, articles.c.similarity, articles.c.exact,
+    articles.c.seq,
+    articles.c.key,
+    articles.c.sha256,
+    articles.c.bands,
+    articles.c.cluster,
+    articles.c.canonical,
+    articles.c.similarity,
+    articles.c.exact,
 ).where((articles.c.key == bindparam("key")) | (articles.c.seq == _EARLIEST_TWIN))
 # Postings of the article's band keys. A cluster keeps each band key once (a member adds
 # only the keys its cluster lacks), so a story reprinted by a hundred papers still
 # returns about one row per key, not a hundred.
 _CANDIDATES = (
-    select(bands.c.band, articles.c.seq, articles.c.key, articles.c.cluster,
-           articles.c.canonical, articles.c.size)
+    select(
+        bands.c.band,
+        articles.c.seq,
+        articles.c.key,
+        articles.c.cluster,
+        articles.c.canonical,
+        articles.c.size,
+    )
     .join_from(bands, articles, bands.c.article == articles.c.seq)
-    .where(bands.c.band.in_(bindparam("bands", expanding=True)),
-           articles.c.seq < bindparam("before"))
+    .where(
+        bands.c.band.in_(bindparam("bands", expanding=True)), articles.c.seq < bindparam("before")
+    )
 )
 _SETS = select(articles.c.key, articles.c.shingles).where(
-    articles.c.key.in_(bindparam("keys", expanding=True)))
+    articles.c.key.in_(bindparam("keys", expanding=True))
+)
 _INSERT = insert(articles)
 _UPDATE = update(articles).where(articles.c.seq == bindparam("old_seq"))
-_DELETE_BANDS = delete(bands).where(bands.c.article == bindparam("old_seq"),
-                                    bands.c.band.in_(bindparam("old", expanding=True)))
+_DELETE_BANDS = delete(bands).where(
+    bands.c.article == bindparam("old_seq"), bands.c.band.in_(bindparam("old", expanding=True))
+)
 
 
 @cache
 def _insert_bands(n: int):
     """One multi-row INSERT for an article's n band keys: not n statements (psycopg's
     executemany), and compiled once (SQLAlchemy does not cache multi-VALUES inserts)."""
-    return text(f"INSERT INTO {bands.name} (band, article) VALUES "
-                + ", ".join(f"(:b{i}, :article)" for i in range(n)))
+    return text(
+        f"INSERT INTO {bands.name} (band, article) VALUES "
+        + ", ".join(f"(:b{i}, :article)" for i in range(n))
+    )
 
 
 # The other members of a cluster, whose similarity to the canonical a correction changes.
 _OTHERS = select(articles.c.seq, articles.c.key, articles.c.sha256, articles.c.shingles).where(
-    articles.c.cluster == bindparam("cluster"), articles.c.key != bindparam("key"))
-_SET_SIMILARITY = (update(articles).where(articles.c.seq == bindparam("member"))
-                   .values(similarity=bindparam("new_similarity"), exact=bindparam("new_exact")))
+    articles.c.cluster == bindparam("cluster"), articles.c.key != bindparam("key")
+)
+_SET_SIMILARITY = (
+    update(articles)
+    .where(articles.c.seq == bindparam("member"))
+    .values(similarity=bindparam("new_similarity"), exact=bindparam("new_exact"))
+)
 _CLUSTER = select(articles.c.cluster).where(articles.c.key == bindparam("key"))
-_MEMBERS = (select(articles.c.paper, articles.c.date, articles.c.key, articles.c.similarity,
-                   articles.c.canonical)
-            .where(articles.c.cluster == bindparam("cluster")).order_by(articles.c.seq))
+_MEMBERS = (
+    select(
+        articles.c.paper,
+        articles.c.date,
+        articles.c.key,
+        articles.c.similarity,
+        articles.c.canonical,
+    )
+    .where(articles.c.cluster == bindparam("cluster"))
+    .order_by(articles.c.seq)
+)
 
 
 class CatalogError(RuntimeError):
@@ -166,17 +200,27 @@ def _catalog_url(url: str | None) -> URL:
     try:
         return make_url(url)
     except ArgumentError:  # the value is not echoed: it may hold a password
-        raise CatalogError(f"{source} is not a database URL; give sqlite:///<file> "
-                           "or postgresql://<user>@<host>/<database>") from None
+        raise CatalogError(
+            f"{source} is not a database URL; give sqlite:///<file> "
+            "or postgresql://<user>@<host>/<database>"
+        ) from None
 
 
-def row_values(key: str, paper: str, date: str, fp: Fingerprint, record: dict,
-               stored: list[int]) -> dict:
+def row_values(
+    key: str, paper: str, date: str, fp: Fingerprint, record: dict, stored: list[int]
+) -> dict:
     """An article's row (without archived_at), as assign writes it; `stored`: the band
     keys it adds to the index."""
-    return dict(key=key, paper=paper, date=date, sha256=fp.sha256, **record,
-                size=len(fp.shingles), shingles=pack(fp.shingles),
-                bands=np.asarray(stored, "<i8").tobytes())
+    return dict(
+        key=key,
+        paper=paper,
+        date=date,
+        sha256=fp.sha256,
+        **record,
+        size=len(fp.shingles),
+        shingles=pack(fp.shingles),
+        bands=np.asarray(stored, "<i8").tobytes(),
+    )
 
 
 def _similarity(fp: Fingerprint, packed_shingles: bytes) -> float:
@@ -184,8 +228,12 @@ def _similarity(fp: Fingerprint, packed_shingles: bytes) -> float:
 
 
 def _record(row) -> dict:
-    return {"cluster": row.cluster, "canonical": row.canonical, "similarity": row.similarity,
-            "exact": bool(row.exact)}
+    return {
+        "cluster": row.cluster,
+        "canonical": row.canonical,
+        "similarity": row.similarity,
+        "exact": bool(row.exact),
+    }
 
 
 class Catalog(ABC):
@@ -203,8 +251,10 @@ class Catalog(ABC):
     def __init__(self, url: str | None = None):
         url_ = _catalog_url(url)
         if url_.get_backend_name() != self.backend:
-            raise CatalogError(f"{type(self).__name__} is for {self.backend} URLs, "
-                               f"not {url_.render_as_string(hide_password=True)}")
+            raise CatalogError(
+                f"{type(self).__name__} is for {self.backend} URLs, "
+                f"not {url_.render_as_string(hide_password=True)}"
+            )
         url_ = self._checked_url(url_)
         self.url = url_.render_as_string(hide_password=True)
         self.engine = self._create_engine(url_)
@@ -275,25 +325,43 @@ class Catalog(ABC):
                 before = old.seq if old is not None else _NEVER
                 # A corrected canonical stays one: its reprints are measured against the new text.
                 canonical_of = old is not None and old.canonical == key
-                others = (conn.execute(_OTHERS, {"cluster": old.cluster, "key": key}).all()
-                          if canonical_of else [])
+                others = (
+                    conn.execute(_OTHERS, {"cluster": old.cluster, "key": key}).all()
+                    if canonical_of
+                    else []
+                )
                 if self._must_widen(locks, [_hash64(o.key) for o in others]):
                     continue  # their rows change too
                 twin = next((r for r in rows if r.key != key and r.seq < before), None)
                 if others:
-                    record = {"cluster": old.cluster, "canonical": key, "similarity": 1.0,
-                              "exact": False}
+                    record = {
+                        "cluster": old.cluster,
+                        "canonical": key,
+                        "similarity": 1.0,
+                        "exact": False,
+                    }
                     stored = fp.bands
-                    conn.execute(_SET_SIMILARITY, [{
-                        "member": o.seq, "new_exact": o.sha256 == fp.sha256,
-                        "new_similarity": _similarity(fp, o.shingles),
-                    } for o in others])
+                    conn.execute(
+                        _SET_SIMILARITY,
+                        [
+                            {
+                                "member": o.seq,
+                                "new_exact": o.sha256 == fp.sha256,
+                                "new_similarity": _similarity(fp, o.shingles),
+                            }
+                            for o in others
+                        ],
+                    )
                 elif twin is not None:  # an exact duplicate: its cluster has all its band keys
                     record, stored = {**_record(twin), "exact": True}, []
                 else:
                     record, stored = self._match(conn, fp, before)
-                    record = record or {"cluster": key, "canonical": key, "similarity": 1.0,
-                                        "exact": False}
+                    record = record or {
+                        "cluster": key,
+                        "canonical": key,
+                        "similarity": 1.0,
+                        "exact": False,
+                    }
                 values = row_values(key, paper, date, fp, record, stored)
                 if old is None:
                     values["archived_at"] = datetime.now(timezone.utc)
@@ -304,8 +372,10 @@ class Catalog(ABC):
                     if old_bands:
                         conn.execute(_DELETE_BANDS, {"old_seq": seq, "old": old_bands})
                 if stored:
-                    conn.execute(_insert_bands(len(stored)),
-                                 {"article": seq, **{f"b{i}": b for i, b in enumerate(stored)}})
+                    conn.execute(
+                        _insert_bands(len(stored)),
+                        {"article": seq, **{f"b{i}": b for i, b in enumerate(stored)}},
+                    )
                 return record
 
     def _match(self, conn, fp: Fingerprint, before: int) -> tuple[dict | None, list[int]]:
@@ -323,25 +393,31 @@ class Catalog(ABC):
         per_cluster: dict[str, int] = {}
         chosen = []
         for c in sorted(candidates.values(), key=lambda c: (-hits[c.seq], c.seq)):
-            if (size_allows_reprint(c.size, len(fp.shingles))
-                    and per_cluster.get(c.cluster, 0) < VERIFY_PER_CLUSTER):
+            if (
+                size_allows_reprint(c.size, len(fp.shingles))
+                and per_cluster.get(c.cluster, 0) < VERIFY_PER_CLUSTER
+            ):
                 per_cluster[c.cluster] = per_cluster.get(c.cluster, 0) + 1
                 chosen.append(c)
         best, best_jaccard, sets = None, -1.0, {}
         if chosen:
             # Only the chosen candidates' sets (and their canonicals', for `similarity`) are read.
             wanted = {c.key for c in chosen} | {c.canonical for c in chosen}
-            sets = {row.key: unpack(row.shingles)
-                    for row in conn.execute(_SETS, {"keys": list(wanted)})}
+            sets = {
+                row.key: unpack(row.shingles) for row in conn.execute(_SETS, {"keys": list(wanted)})
+            }
         for c in chosen:  # most band hits first: ties go to the earlier article
             o = overlap(fp.shingles, sets[c.key])
             if is_reprint(o) and o.jaccard > best_jaccard:
                 best, best_jaccard = c, o.jaccard
         if best is None:
             return None, fp.bands
-        record = {"cluster": best.cluster, "canonical": best.canonical,
-                  "similarity": round(overlap(fp.shingles, sets[best.canonical]).jaccard, 4),
-                  "exact": False}
+        record = {
+            "cluster": best.cluster,
+            "canonical": best.canonical,
+            "similarity": round(overlap(fp.shingles, sets[best.canonical]).jaccard, 4),
+            "exact": False,
+        }
         return record, [b for b in fp.bands if b not in covered[best.cluster]]
 
     def cluster_of(self, key: str) -> list[dict]:
@@ -364,8 +440,10 @@ class SqliteCatalog(Catalog):
 
     def _checked_url(self, url: URL) -> URL:
         if url.database in (None, "", ":memory:"):
-            raise CatalogError("a SQLite catalog needs a file (sqlite:///<file>): an in-memory "
-                               "one would forget every cluster when the process ends")
+            raise CatalogError(
+                "a SQLite catalog needs a file (sqlite:///<file>): an in-memory "
+                "one would forget every cluster when the process ends"
+            )
         self._publish_lock = f"{url.database}.publish.lock"
         return url
 
@@ -453,4 +531,5 @@ def _backend_class(url: URL) -> type[Catalog]:
     except KeyError:
         raise CatalogError(
             f"catalog database {url.render_as_string(hide_password=True)}: only "
-            f"{' and '.join(_BACKENDS)} catalogs are supported") from None
+            f"{' and '.join(_BACKENDS)} catalogs are supported"
+        ) from None

@@ -87,6 +87,8 @@ def check_key(key: str) -> str:
         or any(part in ("", ".", "..") for part in key.split("/"))
         or len(key.encode("utf-8", "surrogatepass")) > 1024
     ):
-        raise ValueError(f"bad object key {key!r}: must be a relative path without '..', "
-                         "empty parts or control characters")
+        raise ValueError(
+            f"bad object key {key!r}: must be a relative path without '..', "
+            "empty parts or control characters"
+        )
     return key

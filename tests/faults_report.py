@@ -11,6 +11,7 @@ A row is written only after the test's own assertions about it have passed, so t
 table says what the suite saw, never what it hoped for. A test that records its row
 and then fails (a strict xfail: a known gap) keeps its row, marked as such.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,34 +26,72 @@ CACHE = ROOT / ".pytest_cache"
 ROWS = CACHE / "d" / "epaper-faults"  # what config.cache.mkdir("epaper-faults") gives
 
 # The test files that record rows, in the table's order.
-FILES = [f"tests/{name}.py" for name in (
-    "test_faults_site", "test_faults_process", "test_security", "test_confinement_e2e", "test_odd_links",
-    "test_deadlines", "test_bombs", "test_pdf_bounds", "test_papers_hostile", "test_full_and_down",
-    "test_signals")]
+FILES = [
+    f"tests/{name}.py"
+    for name in (
+        "test_faults_site",
+        "test_faults_process",
+        "test_security",
+        "test_confinement_e2e",
+        "test_odd_links",
+        "test_deadlines",
+        "test_bombs",
+        "test_pdf_bounds",
+        "test_papers_hostile",
+        "test_full_and_down",
+        "test_signals",
+    )
+]
 
 # Faults whose tests live elsewhere (reused, not duplicated): (fault, what the system does, test).
 ELSEWHERE = [
-    ("Bad config: unknown family, template without {date}, bad cron, unknown key, bad id",
-     "one ConfigError naming the file, the paper and the key; nothing runs",
-     "tests/test_config.py::test_bad_entries_name_the_paper_and_the_key"),
-    ("Bad config: duplicate paper ids", "one ConfigError naming the paper id",
-     "tests/test_config.py::test_duplicate_paper_ids_are_refused"),
-    ("Bad input at the CLI: unknown paper, bad date, template without {date}, unreachable site, "
-     "bad S3 endpoint or secret", "exit 1 with one `epaper: error:` line; no object written",
-     "tests/test_edition.py::test_bad_input_fails_in_one_line_and_changes_nothing"),
-    ("Missing edition: 404, 301 to the home page", "exit 0, `no edition (…)`, nothing written",
-     "tests/test_spiders.py::test_missing_dates_are_not_errors, "
-     "tests/test_edition.py::test_missing_edition_is_not_an_error"),
-    ("429 with Retry-After", "waits as told (the whole host pauses), retries, archives the article",
-     "tests/test_spiders.py::test_retry_after_is_honoured"),
-    ("robots.txt trap: a hotspot into a disallowed path", "never fetched; skipped as `robots`",
-     "tests/test_spiders.py::test_spider_finds_every_article_once"),
-    ("CMS link loop", "request budget stops it; skipped as `budget`",
-     "tests/test_spiders.py::test_request_budget_stops_a_link_loop"),
-    ("Hostile object keys (`..`, absolute, control characters, over-long)",
-     "refused or turned into safe keys", "tests/test_storage.py"),
-    ("Anonymous read of the bucket / presigned URL", "anonymous refused; presigned URL works",
-     "tests/test_storage.py"),
+    (
+        "Bad config: unknown family, template without {date}, bad cron, unknown key, bad id",
+        "one ConfigError naming the file, the paper and the key; nothing runs",
+        "tests/test_config.py::test_bad_entries_name_the_paper_and_the_key",
+    ),
+    (
+        "Bad config: duplicate paper ids",
+        "one ConfigError naming the paper id",
+        "tests/test_config.py::test_duplicate_paper_ids_are_refused",
+    ),
+    (
+        "Bad input at the CLI: unknown paper, bad date, template without {date}, unreachable site, "
+        "bad S3 endpoint or secret",
+        "exit 1 with one `epaper: error:` line; no object written",
+        "tests/test_edition.py::test_bad_input_fails_in_one_line_and_changes_nothing",
+    ),
+    (
+        "Missing edition: 404, 301 to the home page",
+        "exit 0, `no edition (…)`, nothing written",
+        "tests/test_spiders.py::test_missing_dates_are_not_errors, "
+        "tests/test_edition.py::test_missing_edition_is_not_an_error",
+    ),
+    (
+        "429 with Retry-After",
+        "waits as told (the whole host pauses), retries, archives the article",
+        "tests/test_spiders.py::test_retry_after_is_honoured",
+    ),
+    (
+        "robots.txt trap: a hotspot into a disallowed path",
+        "never fetched; skipped as `robots`",
+        "tests/test_spiders.py::test_spider_finds_every_article_once",
+    ),
+    (
+        "CMS link loop",
+        "request budget stops it; skipped as `budget`",
+        "tests/test_spiders.py::test_request_budget_stops_a_link_loop",
+    ),
+    (
+        "Hostile object keys (`..`, absolute, control characters, over-long)",
+        "refused or turned into safe keys",
+        "tests/test_storage.py",
+    ),
+    (
+        "Anonymous read of the bucket / presigned URL",
+        "anonymous refused; presigned URL works",
+        "tests/test_storage.py",
+    ),
 ]
 
 
@@ -91,10 +130,17 @@ def _drop_stale_rows(request, folder: Path) -> None:
         return
     _cleaned.add(module)
     option = request.config.option
-    if getattr(option, "keyword", "") or getattr(option, "markexpr", "") or \
-            any("::" in str(arg) for arg in request.config.args):
+    if (
+        getattr(option, "keyword", "")
+        or getattr(option, "markexpr", "")
+        or any("::" in str(arg) for arg in request.config.args)
+    ):
         return  # a partial run: the tests it left out keep their rows
-    current = {_slug(item.nodeid) for item in request.session.items if item.nodeid.startswith(module + "::")}
+    current = {
+        _slug(item.nodeid)
+        for item in request.session.items
+        if item.nodeid.startswith(module + "::")
+    }
     for path in folder.glob(_slug(module + "::") + "*.json"):
         if path.stem not in current:
             path.unlink()
@@ -119,8 +165,17 @@ def table() -> str:
     failed = set(_json(CACHE / "v" / "cache" / "lastfailed", {}))
     rows = []
     order = [Path(f).stem for f in FILES]
-    files = sorted(ROWS.glob("*.json"), key=lambda p: (next((i for i, m in enumerate(order) if m in p.name),
-                                                            len(order)), p.name)) if ROWS.exists() else []
+    files = (
+        sorted(
+            ROWS.glob("*.json"),
+            key=lambda p: (
+                next((i for i, m in enumerate(order) if m in p.name), len(order)),
+                p.name,
+            ),
+        )
+        if ROWS.exists()
+        else []
+    )
     for path in files:
         rows += _json(path, [])
     lines = [
@@ -130,10 +185,17 @@ def table() -> str:
     for r in rows:
         gap = r["kept"].startswith("GAP")
         result = "known gap (xfail)" if gap else _status(r["test"], failed)
-        lines.append(f"| {_cell(r['fault'])} | {_cell(r['did'])} | {_cell(r['kept'])} "
-                     f"| `{_cell(r['test'])}` | {result} |")
-    lines += ["", "Covered by other test files (reused, not repeated):", "",
-              "| Fault | What the system does | Test |", "|---|---|---|"]
+        lines.append(
+            f"| {_cell(r['fault'])} | {_cell(r['did'])} | {_cell(r['kept'])} "
+            f"| `{_cell(r['test'])}` | {result} |"
+        )
+    lines += [
+        "",
+        "Covered by other test files (reused, not repeated):",
+        "",
+        "| Fault | What the system does | Test |",
+        "|---|---|---|",
+    ]
     for fault, did, test in ELSEWHERE:
         lines.append(f"| {_cell(fault)} | {_cell(did)} | `{_cell(test)}` |")
     return "\n".join(lines) + "\n"
@@ -164,6 +226,7 @@ def main() -> int:
     readme.write_text(f"{head}{START}\n{table()}{END}{tail}", encoding="utf-8")
     print(f"wrote the fault table into {readme}")
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

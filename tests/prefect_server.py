@@ -5,6 +5,7 @@
         server.run("prefect", "deploy", "--all")
         worker = server.spawn("worker-1", ["prefect", "worker", "start", "--pool", "epaper"])
 """
+
 from __future__ import annotations
 
 import os
@@ -67,8 +68,10 @@ class PrefectServer:
 
     def __enter__(self) -> PrefectServer:
         self.home.mkdir(parents=True, exist_ok=True)
-        self.process = self.spawn("server", ["prefect", "server", "start", "--host", "127.0.0.1",
-                                             "--port", str(self.port)])
+        self.process = self.spawn(
+            "server",
+            ["prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
+        )
         deadline = time.monotonic() + 180  # a fresh database is migrated first
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -89,23 +92,42 @@ class PrefectServer:
     def spawn(self, name: str, command: list[str], **env: str) -> subprocess.Popen:
         """A long-running process (server, worker) in its own process group, logging to home/name.log."""
         with open(self.home / f"{name}.log", "ab") as log:
-            return subprocess.Popen([str(BIN / command[0]), *command[1:]], env={**self.env, **env},
-                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=PROJECT)
+            return subprocess.Popen(
+                [str(BIN / command[0]), *command[1:]],
+                env={**self.env, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=PROJECT,
+            )
 
-    def run(self, *command: str, timeout: float = 300, cwd: Path = PROJECT,
-            **env: str) -> subprocess.CompletedProcess:
+    def run(
+        self, *command: str, timeout: float = 300, cwd: Path = PROJECT, **env: str
+    ) -> subprocess.CompletedProcess:
         """A command from the virtualenv (prefect, epaper) against this server, in `cwd`."""
-        return subprocess.run([str(BIN / command[0]), *command[1:]], env={**self.env, **env},
-                              capture_output=True, text=True, timeout=timeout, cwd=cwd,
-                              stdin=subprocess.DEVNULL)  # no terminal: Prefect must not prompt
+        return subprocess.run(
+            [str(BIN / command[0]), *command[1:]],
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+        )  # no terminal: Prefect must not prompt
 
     def run_in_terminal(self, *command: str, timeout: float = 600) -> tuple[int | None, str]:
         """A command as a user at a terminal runs it, typing nothing: a prompt waits until
         `timeout` and the command is stopped (exit code None). Returns (exit code, output)."""
         controller, terminal = pty.openpty()
-        process = subprocess.Popen([str(BIN / command[0]), *command[1:]], env={**self.env, "COLUMNS": "200"},
-                                   stdin=terminal, stdout=terminal, stderr=terminal, cwd=PROJECT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            [str(BIN / command[0]), *command[1:]],
+            env={**self.env, "COLUMNS": "200"},
+            stdin=terminal,
+            stdout=terminal,
+            stderr=terminal,
+            cwd=PROJECT,
+            start_new_session=True,
+        )
         os.close(terminal)
         output = bytearray()
         deadline = time.monotonic() + timeout

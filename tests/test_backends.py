@@ -50,8 +50,11 @@ def _parameters(signature: inspect.Signature) -> list[tuple]:
 
 def _same_signatures(protocol: type, backend: type) -> list[str]:
     """The protocol's methods whose parameters (names, kinds, defaults) the backend differs in."""
-    members = [name for name, value in vars(protocol).items()
-               if callable(value) and not name.startswith("_")]
+    members = [
+        name
+        for name, value in vars(protocol).items()
+        if callable(value) and not name.startswith("_")
+    ]
     assert members
     wrong = []
     for name in members:
@@ -106,16 +109,20 @@ def _waits_for_the_lock(url: str, catalog: Catalog, pid: int) -> bool:
     sees it (not guessed from time passing)."""
     if _backend(url) == "postgres":
         with catalog.engine.connect() as conn:
-            return bool(conn.execute(text(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND "
-                "database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            )).scalar())
+            return bool(
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND "
+                        "database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                    )
+                ).scalar()
+            )
     # the lock file beside the SQLite database; /proc/locks marks a blocked flock with "->"
     inode = os.stat(f"{catalog.engine.url.database}.publish.lock").st_ino
     for line in Path("/proc/locks").read_text().splitlines():
         fields = line.split()
         if "->" in fields and fields[fields.index("->") + 1] == "FLOCK":
-            waiter_pid, device = fields[fields.index("->") + 4:fields.index("->") + 6]
+            waiter_pid, device = fields[fields.index("->") + 4 : fields.index("->") + 6]
             if int(waiter_pid) == pid and int(device.rsplit(":", 1)[1]) == inode:
                 return True
     return False
@@ -144,12 +151,15 @@ def test_edition_lock_excludes_a_second_holder(catalog_url):
         assert holder.exitcode == 0
 
 
-@pytest.mark.parametrize("url, named", [
-    ("mysql://epaper:s3cret@127.0.0.1/catalog", "mysql://epaper:***@127.0.0.1/catalog"),
-    ("sqlite://", "sqlite:///<file>"),
-    ("sqlite:///:memory:", "sqlite:///<file>"),
-    ("not a url s3cret", "the catalog URL"),
-])
+@pytest.mark.parametrize(
+    "url, named",
+    [
+        ("mysql://epaper:s3cret@127.0.0.1/catalog", "mysql://epaper:***@127.0.0.1/catalog"),
+        ("sqlite://", "sqlite:///<file>"),
+        ("sqlite:///:memory:", "sqlite:///<file>"),
+        ("not a url s3cret", "the catalog URL"),
+    ],
+)
 def test_a_catalog_url_no_backend_takes_fails_naming_it(url, named):
     with pytest.raises(CatalogError) as err:
         Catalog(url)

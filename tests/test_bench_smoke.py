@@ -12,9 +12,23 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_fetch_bench_prints_its_table(archive_env, tmp_path):
-    cmd = [sys.executable, "-m", "bench.fetch_bench", "--quick", "--families", "founder-new", "--pages", "2",
-           "--repeat", "1", "--workdir", str(tmp_path / "bench")]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=os.environ.copy())
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.fetch_bench",
+        "--quick",
+        "--families",
+        "founder-new",
+        "--pages",
+        "2",
+        "--repeat",
+        "1",
+        "--workdir",
+        str(tmp_path / "bench"),
+    ]
+    proc = subprocess.run(
+        cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=os.environ.copy()
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout
     assert "fetch bench: python -m bench.fetch_bench --quick" in out

@@ -6,6 +6,7 @@ size cap (pages: 8 MiB, families/base.py MAX_PAGE_BYTES; page PDFs: 64 MiB, spid
 so the crawl stays bounded; the article is skipped as too large, the rest archived.
 Honest encodings are decoded, brotli too (the brotli package is in requirements.lock).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -104,7 +105,8 @@ def rel(url: str) -> str:
 
 
 def test_compressed_bombs_are_cut_at_the_size_cap_and_honest_encodings_decoded(
-        bombs, tmp_path, monkeypatch, fault_report):
+    bombs, tmp_path, monkeypatch, fault_report
+):
     monkeypatch.setenv("EPAPER_DOWNLOAD_DELAY", "0")
     for coding, body in bombs.items():
         assert len(body) < 3 << 20 and inflates_past(coding, body, 64 << 20), coding
@@ -119,8 +121,13 @@ def test_compressed_bombs_are_cut_at_the_size_cap_and_honest_encodings_decoded(
 
     workdir = tmp_path / "crawl"
     with EncodingServer([site], encoded) as server:
-        stats = run_crawl(site.paper, DAY.isoformat(), site.family, server.base_url + site.url_for(DAY),
-                          str(workdir))
+        stats = run_crawl(
+            site.paper,
+            DAY.isoformat(),
+            site.family,
+            server.base_url + site.url_for(DAY),
+            str(workdir),
+        )
         hits = dict(server.hits)
     # the largest process this test waited for: the crawl (it ran the whole edition)
     peak_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
@@ -147,15 +154,25 @@ def test_compressed_bombs_are_cut_at_the_size_cap_and_honest_encodings_decoded(
         assert hits[path] == 1 and truth[path]["paragraphs"][-1] in found[path]["html"], coding
     assert all(len(a["html"]) < MAX_PAGE_BYTES for a in items["article"])
     pages = {p["page_no"]: p for p in items["page"]}
-    assert len(pages) == 3 and pages[2]["pdf_path"] is None and pages[1]["pdf_path"] and pages[3]["pdf_path"]
+    assert (
+        len(pages) == 3
+        and pages[2]["pdf_path"] is None
+        and pages[1]["pdf_path"]
+        and pages[3]["pdf_path"]
+    )
     # bounded: 2 GiB a bomb, 8 GiB in all, yet the crawl moved a few MB and stayed small
     assert stats["bytes"] < 16 << 20
     assert peak_rss < 1 * GiB, f"the crawl reached {peak_rss >> 20} MiB"
 
-    fault_report.row("Compressed-body bomb (gzip/deflate/brotli): an article of 2 KB to 2 MB that inflates "
-                     "to 2 GiB", "inflated 64 KiB at a time up to the page cap (8 MiB), then skipped as "
-                     "`too large` (one request each); honest gzip and brotli articles decoded",
-                     f"every other article crawled; crawl peak RSS {peak_rss >> 20} MiB")
-    fault_report.row("Compressed-body bomb as a page PDF (gzip, 2 GiB)",
-                     "inflated up to the page PDF cap (64 MiB), then the PDF skipped as `too large`",
-                     "the page and its articles crawled")
+    fault_report.row(
+        "Compressed-body bomb (gzip/deflate/brotli): an article of 2 KB to 2 MB that inflates "
+        "to 2 GiB",
+        "inflated 64 KiB at a time up to the page cap (8 MiB), then skipped as "
+        "`too large` (one request each); honest gzip and brotli articles decoded",
+        f"every other article crawled; crawl peak RSS {peak_rss >> 20} MiB",
+    )
+    fault_report.row(
+        "Compressed-body bomb as a page PDF (gzip, 2 GiB)",
+        "inflated up to the page PDF cap (64 MiB), then the PDF skipped as `too large`",
+        "the page and its articles crawled",
+    )

@@ -17,31 +17,58 @@ from text.clean import clean_article
 SEEDS = files("replica") / "data"
 
 
-def item(html, family="founder-new", url="http://epaper.example.cn/bcrb/pc/content/202504/29/content_1.html",
-         content_type="text/html", **extra):
-    return {"paper": "bcrb", "date": "2025-04-29", "family": family, "page_no": 1, "page_name": "要闻",
-            "url": url, "article_id": "content_1", "html": html, "content_type": content_type,
-            "via": "list", "kind": "news", "list_title": "", **extra}
+def item(
+    html,
+    family="founder-new",
+    url="http://epaper.example.cn/bcrb/pc/content/202504/29/content_1.html",
+    content_type="text/html",
+    **extra,
+):
+    return {
+        "paper": "bcrb",
+        "date": "2025-04-29",
+        "family": family,
+        "page_no": 1,
+        "page_name": "要闻",
+        "url": url,
+        "article_id": "content_1",
+        "html": html,
+        "content_type": content_type,
+        "via": "list",
+        "kind": "news",
+        "list_title": "",
+        **extra,
+    }
 
 
 # ---------------------------------------------------------------- text repair
 def test_indentation_removed_and_paragraphs_kept():
-    text = "\u3000\u3000第一段文字。\n&nbsp;".replace("&nbsp;", "\xa0\xa0") + "第二段文字。\n\xa0\xa0第三段。"
+    text = (
+        "\u3000\u3000第一段文字。\n&nbsp;".replace("&nbsp;", "\xa0\xa0")
+        + "第二段文字。\n\xa0\xa0第三段。"
+    )
     assert normalise_text(text) == "第一段文字。\n第二段文字。\n第三段。"
 
 
 def test_mid_sentence_breaks_join_without_space():
-    lines = ["\u3000\u3000新华社北京4月26日电 中共中央政治局4月25日下午就加强人",
-             "工智能发展和监管进行第二十次集体学习。中共中央总书记习近平在",
-             "主持学习时强调，要充分发挥新型举国体制优势。"]
+    lines = [
+        "\u3000\u3000新华社北京4月26日电 中共中央政治局4月25日下午就加强人",
+        "工智能发展和监管进行第二十次集体学习。中共中央总书记习近平在",
+        "主持学习时强调，要充分发挥新型举国体制优势。",
+    ]
     assert paragraphs("\n".join(lines)) == [
         "新华社北京4月26日电 中共中央政治局4月25日下午就加强人工智能发展和监管进行第二十次集体学习。"
-        "中共中央总书记习近平在主持学习时强调，要充分发挥新型举国体制优势。"]
+        "中共中央总书记习近平在主持学习时强调，要充分发挥新型举国体制优势。"
+    ]
 
 
 def test_latin_words_keep_their_space_numbers_do_not():
-    assert normalise_text("部署了Deepseek等多款模型，支持\nAI agent\nframework，已入驻企业100\n余家，共12\n345人。") == \
-        "部署了Deepseek等多款模型，支持AI agent framework，已入驻企业100余家，共12345人。"
+    assert (
+        normalise_text(
+            "部署了Deepseek等多款模型，支持\nAI agent\nframework，已入驻企业100\n余家，共12\n345人。"
+        )
+        == "部署了Deepseek等多款模型，支持AI agent framework，已入驻企业100余家，共12345人。"
+    )
 
 
 def test_punctuation_left_as_printed():
@@ -53,17 +80,24 @@ def test_punctuation_left_as_printed():
 def test_seed_page_lines_repaired():
     # seed 000 is page-PDF text: lines cut mid-word, a blank line mid-sentence
     paras = paragraphs((SEEDS / "000_45b1b8c7243f28f5.txt").read_text(encoding="utf-8"))
-    assert paras[0].startswith("新华社上海 4月 29日电 中共中央总书记、国家主席、中央军委主席习近平29日在上海考察时强调")
+    assert paras[0].startswith(
+        "新华社上海 4月 29日电 中共中央总书记、国家主席、中央军委主席习近平29日在上海考察时强调"
+    )
     assert "已入驻企业100余家。" in paras[2]
     assert paras[2].endswith("力争在人工智能发展和治理各方面走在前列，产生示范效应。")
-    assert paras[3].startswith("在“模速空间”3 层，一场以“下一代智能体的自主进化”为主题的沙龙正在举行。")
+    assert paras[3].startswith(
+        "在“模速空间”3 层，一场以“下一代智能体的自主进化”为主题的沙龙正在举行。"
+    )
     assert all("\n" not in p and not p.startswith(("\u3000", " ")) for p in paras)
 
 
 def test_column_reflow_with_full_line_ending_on_full_stop():
     # re-flowed at 14 characters: line 2 happens to end on "。" yet the paragraph goes on
     text = "\u3000\u3000本报讯 昨天下午，市委书\n记来到社区调研，主持召开座谈\n会。他指出，要深入学习贯彻。\n\u3000\u3000第二段。"
-    assert paragraphs(text) == ["本报讯 昨天下午，市委书记来到社区调研，主持召开座谈会。他指出，要深入学习贯彻。", "第二段。"]
+    assert paragraphs(text) == [
+        "本报讯 昨天下午，市委书记来到社区调研，主持召开座谈会。他指出，要深入学习贯彻。",
+        "第二段。",
+    ]
 
 
 # ---------------------------------------------------------------- skins
@@ -90,26 +124,41 @@ def test_people_skin_fields_images_and_source():
     assert out["title"] == "坚持自立自强 突出应用导向"  # a two-line headline reads with a space
     assert out["subtitle"] == "推动人工智能健康有序发展"
     assert out["source"] == "新华社北京4月26日电"
-    assert out["paragraphs"] == ["中共中央政治局4月25日下午就加强人工智能发展和监管进行第二十次集体学习。",
-                                 "西安交通大学教授郑南宁同志就这个问题进行讲解，提出工作建议。"]
+    assert out["paragraphs"] == [
+        "中共中央政治局4月25日下午就加强人工智能发展和监管进行第二十次集体学习。",
+        "西安交通大学教授郑南宁同志就这个问题进行讲解，提出工作建议。",
+    ]
     assert out["text"] == "\n".join(out["paragraphs"])
-    assert out["images"] == [{"url": "http://epaper.example.cn/bcrb/pc/images/202504/29/01/a.jpg",
-                              "caption": "4月25日，学习现场。新华社记者 谢环驰摄"}]
+    assert out["images"] == [
+        {
+            "url": "http://epaper.example.cn/bcrb/pc/images/202504/29/01/a.jpg",
+            "caption": "4月25日，学习现场。新华社记者 谢环驰摄",
+        }
+    ]
     assert out["warnings"] == []
 
 
 def test_chunkicon_and_layoutlist_skins():
-    chunk = ('<div class="newsdetail"><div class="intro">引题文字</div><div class="newsdetatit"><h3>标题文字</h3></div>'
-             '<div class="sub">副题文字</div><div class="author">张三 李四</div><div class="newsdetatext">'
-             '<founder-content><p>本报讯（记者 张三 李四）4月29日，正文第一段。</p><p>正文第二段。</p>'
-             '</founder-content></div></div>')
+    chunk = (
+        '<div class="newsdetail"><div class="intro">引题文字</div><div class="newsdetatit"><h3>标题文字</h3></div>'
+        '<div class="sub">副题文字</div><div class="author">张三 李四</div><div class="newsdetatext">'
+        "<founder-content><p>本报讯（记者 张三 李四）4月29日，正文第一段。</p><p>正文第二段。</p>"
+        "</founder-content></div></div>"
+    )
     out = clean_article(item(chunk))
-    assert (out["kicker"], out["title"], out["subtitle"], out["author"]) == ("引题文字", "标题文字", "副题文字", "张三 李四")
+    assert (out["kicker"], out["title"], out["subtitle"], out["author"]) == (
+        "引题文字",
+        "标题文字",
+        "副题文字",
+        "张三 李四",
+    )
     assert out["source"] == "本报讯（记者 张三 李四）"
     assert out["paragraphs"] == ["4月29日，正文第一段。", "正文第二段。"]
-    layout = ('<p id="PreTitle"></p><h2 id="Title">标题文字</h2><p id="SubTitle">副题文字</p><p id="Author"></p>'
-              '<div id="ozoom"><founder-content><p>正文。</p></founder-content></div>'
-              '<div class="attachment"><img src="/pic/1.jpg"><p>图片说明</p></div>')
+    layout = (
+        '<p id="PreTitle"></p><h2 id="Title">标题文字</h2><p id="SubTitle">副题文字</p><p id="Author"></p>'
+        '<div id="ozoom"><founder-content><p>正文。</p></founder-content></div>'
+        '<div class="attachment"><img src="/pic/1.jpg"><p>图片说明</p></div>'
+    )
     out = clean_article(item(layout))
     assert (out["kicker"], out["title"], out["subtitle"]) == ("", "标题文字", "副题文字")
     assert out["images"] == [{"url": "http://epaper.example.cn/pic/1.jpg", "caption": "图片说明"}]
@@ -138,32 +187,66 @@ def test_enpproperty_author_when_nothing_else_names_one():
 
 
 def test_xmwb_whb_paperindex():
-    xmwb = ('<span class="dzb-banmian-title">第A02版：要闻</span><div class="dzb-special-title-box"></div>'
-            '<h2 class="dzb-title-box">标题</h2><div class="dzb-sub-title-box">副题</div>'
-            '<div class="dzb-author-box">作者：姚丽萍</div><div class="dzb-article-box">'
-            '<p class="dzb-desc-box">本报讯 (记者 姚丽萍)十四届全国人大二次会议召开在即。</p>'
-            '<p class="dzb-desc-box">第二段。</p></div>')
+    xmwb = (
+        '<span class="dzb-banmian-title">第A02版：要闻</span><div class="dzb-special-title-box"></div>'
+        '<h2 class="dzb-title-box">标题</h2><div class="dzb-sub-title-box">副题</div>'
+        '<div class="dzb-author-box">作者：姚丽萍</div><div class="dzb-article-box">'
+        '<p class="dzb-desc-box">本报讯 (记者 姚丽萍)十四届全国人大二次会议召开在即。</p>'
+        '<p class="dzb-desc-box">第二段。</p></div>'
+    )
     out = clean_article(item(xmwb, family="xmwb", page_no=None, page_name=""))
-    assert (out["title"], out["subtitle"], out["author"], out["source"]) == ("标题", "副题", "姚丽萍", "本报讯 (记者 姚丽萍)")
+    assert (out["title"], out["subtitle"], out["author"], out["source"]) == (
+        "标题",
+        "副题",
+        "姚丽萍",
+        "本报讯 (记者 姚丽萍)",
+    )
     assert out["paragraphs"] == ["十四届全国人大二次会议召开在即。", "第二段。"]
     assert (out["page_no"], out["page_name"]) == (None, "要闻")  # A02 is no page number
-    whb = ('<div class="news_header"><h3></h3><h1>标题</h1><h2></h2></div><div id="newsContent" class="news_content">'
-           '&nbsp;&nbsp;&nbsp;&nbsp;第一段。&nbsp;&nbsp;&nbsp;&nbsp;第二段，含&nbsp;一个空格。</div>')
-    assert clean_article(item(whb, family="whb"))["paragraphs"] == ["第一段。", "第二段，含 一个空格。"]
-    pi = ('<table id="table5"><tr><td>第04版：要闻</td></tr></table><span id="contenttext">'
-          '<div><font>引题</font></div><div><strong>标题</strong></div><div><font>副题</font></div>'
-          '<P>　　据新华社电　正文。</P></span>')
+    whb = (
+        '<div class="news_header"><h3></h3><h1>标题</h1><h2></h2></div><div id="newsContent" class="news_content">'
+        "&nbsp;&nbsp;&nbsp;&nbsp;第一段。&nbsp;&nbsp;&nbsp;&nbsp;第二段，含&nbsp;一个空格。</div>"
+    )
+    assert clean_article(item(whb, family="whb"))["paragraphs"] == [
+        "第一段。",
+        "第二段，含 一个空格。",
+    ]
+    pi = (
+        '<table id="table5"><tr><td>第04版：要闻</td></tr></table><span id="contenttext">'
+        "<div><font>引题</font></div><div><strong>标题</strong></div><div><font>副题</font></div>"
+        "<P>　　据新华社电　正文。</P></span>"
+    )
     out = clean_article(item(pi, family="paperindex"))
-    assert (out["kicker"], out["title"], out["subtitle"], out["source"], out["paragraphs"]) == \
-        ("引题", "标题", "副题", "据新华社电", ["正文。"])
+    assert (out["kicker"], out["title"], out["subtitle"], out["source"], out["paragraphs"]) == (
+        "引题",
+        "标题",
+        "副题",
+        "据新华社电",
+        ["正文。"],
+    )
 
 
 def test_jfdaily_json():
-    doc = {"article": {"title": "标题", "introtitle": "引题", "subtitle": "", "author": "记者 张三",
-                       "content": "<p>　　第一段。</p><p>　　第二段。</p>",
-                       "pincurls": json.dumps([{"url": "/images/1.jpg", "name": "", "author": "", "ttile": "说明"}])}}
-    out = clean_article(item(json.dumps(doc), family="jfdaily", content_type="application/json",
-                             url="https://www.shobserver.com/staticsg/data/journal/2025-04-29/1/article/9.json"))
+    doc = {
+        "article": {
+            "title": "标题",
+            "introtitle": "引题",
+            "subtitle": "",
+            "author": "记者 张三",
+            "content": "<p>　　第一段。</p><p>　　第二段。</p>",
+            "pincurls": json.dumps(
+                [{"url": "/images/1.jpg", "name": "", "author": "", "ttile": "说明"}]
+            ),
+        }
+    }
+    out = clean_article(
+        item(
+            json.dumps(doc),
+            family="jfdaily",
+            content_type="application/json",
+            url="https://www.shobserver.com/staticsg/data/journal/2025-04-29/1/article/9.json",
+        )
+    )
     assert (out["kicker"], out["title"], out["author"]) == ("引题", "标题", "张三")
     assert out["paragraphs"] == ["第一段。", "第二段。"]
     assert out["images"] == [{"url": "https://www.shobserver.com/images/1.jpg", "caption": "说明"}]
@@ -171,17 +254,37 @@ def test_jfdaily_json():
     assert "article JSON unreadable" in broken["warnings"]
 
 
-@pytest.mark.parametrize("para, source, author, rest", [
-    ("本报讯（全媒体记者王建夫 徐文革）4月29日上午，市委书记到市信访局。", "本报讯（全媒体记者王建夫 徐文革）", "王建夫 徐文革", "4月29日上午，市委书记到市信访局。"),
-    ("本报讯（记者 张三 通讯员 李四）昨日，会议召开。", "本报讯（记者 张三 通讯员 李四）", "张三 李四", "昨日，会议召开。"),
-    ("新华社上海4月29日电（记者 王五）中共中央总书记。", "新华社上海4月29日电（记者 王五）", "王五", "中共中央总书记。"),
-    ("据新华社北京4月26日电 中共中央政治局。", "据新华社北京4月26日电", "", "中共中央政治局。"),
-    ("本报北京4月26日电 全国人大。", "本报北京4月26日电", "", "全国人大。"),
-    ("电力供应稳定。新华社电。", "", "", "电力供应稳定。新华社电。"),
-    ("本报记者近日走访电力公司。", "", "", "本报记者近日走访电力公司。"),
-])
+@pytest.mark.parametrize(
+    "para, source, author, rest",
+    [
+        (
+            "本报讯（全媒体记者王建夫 徐文革）4月29日上午，市委书记到市信访局。",
+            "本报讯（全媒体记者王建夫 徐文革）",
+            "王建夫 徐文革",
+            "4月29日上午，市委书记到市信访局。",
+        ),
+        (
+            "本报讯（记者 张三 通讯员 李四）昨日，会议召开。",
+            "本报讯（记者 张三 通讯员 李四）",
+            "张三 李四",
+            "昨日，会议召开。",
+        ),
+        (
+            "新华社上海4月29日电（记者 王五）中共中央总书记。",
+            "新华社上海4月29日电（记者 王五）",
+            "王五",
+            "中共中央总书记。",
+        ),
+        ("据新华社北京4月26日电 中共中央政治局。", "据新华社北京4月26日电", "", "中共中央政治局。"),
+        ("本报北京4月26日电 全国人大。", "本报北京4月26日电", "", "全国人大。"),
+        ("电力供应稳定。新华社电。", "", "", "电力供应稳定。新华社电。"),
+        ("本报记者近日走访电力公司。", "", "", "本报记者近日走访电力公司。"),
+    ],
+)
 def test_source_line_kept_apart(para, source, author, rest):
-    out = clean_article(item(f'<div class="article"><h1>标题</h1></div><div id="ozoom"><p>{para}</p></div>'))
+    out = clean_article(
+        item(f'<div class="article"><h1>标题</h1></div><div id="ozoom"><p>{para}</p></div>')
+    )
     assert (out["source"], out["author"], out["paragraphs"]) == (source, author, [rest])
 
 
@@ -195,16 +298,32 @@ def test_photo_credit_goes_to_source():
 
 # ---------------------------------------------------------------- warnings
 def test_boilerplate_goes_body_text_that_looks_alike_stays():
-    paras = ["返回", "【打印】【关闭】", "上一篇：市政府召开常务会议", "（责任编辑：周静）", "沪ICP备05050403号",
-             "返回家乡的游子越来越多。", "关闭了三家高耗能工厂。", "编辑部收到读者来信。"]
-    html = '<div class="article"><h1>标题</h1></div><div id="ozoom">' + "".join(f"<p>{p}</p>" for p in paras) + "</div>"
+    paras = [
+        "返回",
+        "【打印】【关闭】",
+        "上一篇：市政府召开常务会议",
+        "（责任编辑：周静）",
+        "沪ICP备05050403号",
+        "返回家乡的游子越来越多。",
+        "关闭了三家高耗能工厂。",
+        "编辑部收到读者来信。",
+    ]
+    html = (
+        '<div class="article"><h1>标题</h1></div><div id="ozoom">'
+        + "".join(f"<p>{p}</p>" for p in paras)
+        + "</div>"
+    )
     assert clean_article(item(html))["paragraphs"] == paras[5:]
 
 
 def test_warnings_instead_of_failures():
     empty = clean_article(item('<div class="article"><h1>标题</h1></div><div id="ozoom"></div>'))
     assert empty["warnings"] == ["empty body"]
-    photo = clean_article(item('<div class="article"><h1>组图</h1></div><div id="ozoom"><img src="a.jpg" alt="春色"></div>'))
+    photo = clean_article(
+        item(
+            '<div class="article"><h1>组图</h1></div><div id="ozoom"><img src="a.jpg" alt="春色"></div>'
+        )
+    )
     assert photo["warnings"] == ["image-only article"]
     assert photo["images"][0]["caption"] == "春色"
     untitled = clean_article(item('<div id="ozoom"><p>只有正文。</p></div>'))
@@ -213,18 +332,30 @@ def test_warnings_instead_of_failures():
     assert nothing["warnings"] == ["title not found", "empty body"]
     text = (SEEDS / "004_6a8051309f74110b.txt").read_text(encoding="utf-8")[:600]
     garbled = text.encode("utf-8").decode("gbk", errors="ignore")
-    out = clean_article(item(f'<div class="article"><h1>标题</h1></div><div id="ozoom"><p>{garbled}</p></div>'))
+    out = clean_article(
+        item(f'<div class="article"><h1>标题</h1></div><div id="ozoom"><p>{garbled}</p></div>')
+    )
     assert any(w.startswith("probable mojibake") for w in out["warnings"])
 
 
 def test_unknown_layout_falls_back_to_trafilatura_with_a_warning():
-    paras = "".join(f"<p>{p}</p>" for p in paragraphs((SEEDS / "004_6a8051309f74110b.txt").read_text(encoding="utf-8"))[:4])
-    html = (f'<html><head><title>坚持自立自强_某报</title></head><body><div class="nav"><a href="/">首页</a></div>'
-            f'<div class="detail"><p class="yt">引题</p><h1>坚持自立自强</h1><p class="ft">副题</p>'
-            f'<div class="info">2025-04-29 第02版</div><div class="content">{paras}</div></div></body></html>')
+    paras = "".join(
+        f"<p>{p}</p>"
+        for p in paragraphs((SEEDS / "004_6a8051309f74110b.txt").read_text(encoding="utf-8"))[:4]
+    )
+    html = (
+        f'<html><head><title>坚持自立自强_某报</title></head><body><div class="nav"><a href="/">首页</a></div>'
+        f'<div class="detail"><p class="yt">引题</p><h1>坚持自立自强</h1><p class="ft">副题</p>'
+        f'<div class="info">2025-04-29 第02版</div><div class="content">{paras}</div></div></body></html>'
+    )
     out = clean_article(item(html, family="cloud"))
     assert out["warnings"] == ["no family selectors matched: trafilatura fallback"]
-    assert (out["kicker"], out["title"], out["subtitle"], out["source"]) == ("引题", "坚持自立自强", "副题", "新华社北京4月26日电")
+    assert (out["kicker"], out["title"], out["subtitle"], out["source"]) == (
+        "引题",
+        "坚持自立自强",
+        "副题",
+        "新华社北京4月26日电",
+    )
     assert out["paragraphs"][0].startswith("中共中央政治局4月25日下午")
 
 

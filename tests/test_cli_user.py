@@ -1,5 +1,6 @@
 """What a new user meets: the demo and what it suggests, the replica command, the archive a
 command used, and the CLI's help. Real CLI processes, real SeaweedFS, real Prefect."""
+
 from __future__ import annotations
 
 import json
@@ -39,14 +40,25 @@ def user_env(tmp_path: Path) -> dict[str, str]:
     from prefect.settings import PREFECT_API_URL
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("EPAPER_")}
-    return {**env, "XDG_DATA_HOME": str(tmp_path / "xdg"), "EPAPER_DOWNLOAD_DELAY": "0",
-            "PREFECT_API_URL": PREFECT_API_URL.value()}
+    return {
+        **env,
+        "XDG_DATA_HOME": str(tmp_path / "xdg"),
+        "EPAPER_DOWNLOAD_DELAY": "0",
+        "PREFECT_API_URL": PREFECT_API_URL.value(),
+    }
 
 
 def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
     cwd.mkdir(parents=True, exist_ok=True)
-    return subprocess.run([sys.executable, "-m", "epaper.cli", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=900, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "epaper.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=900,
+        check=False,
+    )
 
 
 def suggested_commands(demo_output: str) -> list[list[str]]:
@@ -67,7 +79,9 @@ def test_demo_then_every_command_it_suggests_works_from_another_folder(prefect_a
     demo = run_cli(["demo"], env, tmp_path / "one-folder")
     assert demo.returncode == 0, demo.stderr
     home = tmp_path / "xdg" / "epaper"
-    assert (home / "demo-papers.yaml").exists() and (home / "s3").is_dir(), "the default home, not ./.epaper"
+    assert (home / "demo-papers.yaml").exists() and (home / "s3").is_dir(), (
+        "the default home, not ./.epaper"
+    )
     assert not (tmp_path / "one-folder" / ".epaper").exists()
     assert "1 reprints" not in demo.stdout and re.search(r"\b1 reprint\b", demo.stdout)
 
@@ -77,7 +91,11 @@ def test_demo_then_every_command_it_suggests_works_from_another_folder(prefect_a
     for args in commands:
         run = run_cli(args, env, elsewhere)
         assert run.returncode == 0, (args, run.stderr)
-        assert run.stdout.strip() and "epaper: error" not in run.stderr, (args, run.stdout, run.stderr)
+        assert run.stdout.strip() and "epaper: error" not in run.stderr, (
+            args,
+            run.stdout,
+            run.stderr,
+        )
         paper = args[1].split("/")[1] if "/" in args[1] else args[1]
         assert paper.startswith("demo-"), args
         if args[0] == "show":
@@ -86,8 +104,12 @@ def test_demo_then_every_command_it_suggests_works_from_another_folder(prefect_a
             assert "latest" in run.stdout
         elif args[0] == "cluster":
             lines = run.stdout.splitlines()
-            assert len(lines) >= 2 and args[1] in lines[0], "the suggested story has reprints, canonical first"
-            assert all(len(line.split(None, 4)) == 5 for line in lines), "similarity paper date key title"
+            assert len(lines) >= 2 and args[1] in lines[0], (
+                "the suggested story has reprints, canonical first"
+            )
+            assert all(len(line.split(None, 4)) == 5 for line in lines), (
+                "similarity paper date key title"
+            )
         else:
             assert paper in run.stdout, (args, run.stdout)
         if args[0] == "reprocess":  # offline, from the demo's own WARC: same output, nothing new
@@ -105,8 +127,10 @@ def test_demo_then_every_command_it_suggests_works_from_another_folder(prefect_a
 def test_ls_says_which_archive_it_read_and_refuses_an_unknown_paper(archive_env, prefect_api):
     empty = epaper("ls")
     assert empty.returncode == 0 and empty.stdout == ""
-    assert f"no editions in bucket {archive_env['EPAPER_S3_BUCKET']!r} at {archive_env['EPAPER_S3_ENDPOINT']}" \
+    assert (
+        f"no editions in bucket {archive_env['EPAPER_S3_BUCKET']!r} at {archive_env['EPAPER_S3_ENDPOINT']}"
         in empty.stderr
+    )
     for args in (["ls", "nopaper"], ["ls", "nopaper", "2025-04-28"]):
         run = epaper(*args)
         assert run.returncode == 1 and "unknown paper 'nopaper'" in error_line(run), run.stderr
@@ -119,7 +143,9 @@ class Lines:
 
     def __init__(self, process: subprocess.Popen):
         self._lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=lambda: [self._lines.put(line) for line in process.stdout], daemon=True).start()
+        threading.Thread(
+            target=lambda: [self._lines.put(line) for line in process.stdout], daemon=True
+        ).start()
 
     def until(self, start: str, timeout: float = 120) -> list[str]:
         seen = []
@@ -131,23 +157,49 @@ class Lines:
 
 def test_replica_command_serves_until_sigint_with_a_papers_file(archive_env, prefect_api, tmp_path):
     papers = tmp_path / "out" / "replica.yaml"
-    process = subprocess.Popen([sys.executable, "-m", "epaper.cli", "replica", "--port", "0", "--family",
-                                "founder-new", "--papers-out", str(papers)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "epaper.cli",
+            "replica",
+            "--port",
+            "0",
+            "--family",
+            "founder-new",
+            "--papers-out",
+            str(papers),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     output = Lines(process)
     try:
         lines = output.until("try:")
         base_url = re.search(r"on (http://127\.0\.0\.1:\d+) until Ctrl-C", lines[0]).group(1)
         entries = {e["id"]: e for e in yaml.safe_load(papers.read_text(encoding="utf-8"))}
-        assert set(entries) == {"replica-bcrb", "replica-shrb"}, "the founder-new sites, ids of their own"
+        assert set(entries) == {"replica-bcrb", "replica-shrb"}, (
+            "the founder-new sites, ids of their own"
+        )
         assert any(f"--papers {papers}" in line for line in lines)
         page_url = entries["replica-bcrb"]["edition_url"].format(date=DAY)
         assert page_url.startswith(base_url)
         with urllib.request.urlopen(page_url, timeout=10) as response:
-            assert response.status == 200 and "<title>白城日报 - 01版" in response.read().decode("utf-8")
+            assert response.status == 200 and "<title>白城日报 - 01版" in response.read().decode(
+                "utf-8"
+            )
 
-        run = epaper("archive", "replica-bcrb", "--date", DAY.isoformat(), "--papers", str(papers),
-                     EPAPER_DOWNLOAD_DELAY="0")
+        run = epaper(
+            "archive",
+            "replica-bcrb",
+            "--date",
+            DAY.isoformat(),
+            "--papers",
+            str(papers),
+            EPAPER_DOWNLOAD_DELAY="0",
+        )
         assert run.returncode == 0, run.stderr
         assert "archived -> editions/replica-bcrb/2025-04-28/manifest.json" in run.stdout
     finally:
@@ -162,8 +214,13 @@ def test_replica_command_serves_until_sigint_with_a_papers_file(archive_env, pre
 
 def test_help_describes_the_arguments_and_points_to_a_shipped_architecture_md():
     def help_of(*args: str) -> str:
-        run = subprocess.run([sys.executable, "-m", "epaper.cli", *args, "--help"], capture_output=True,
-                             text=True, timeout=60, check=False)
+        run = subprocess.run(
+            [sys.executable, "-m", "epaper.cli", *args, "--help"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert run.returncode == 0, run.stderr
         return " ".join(run.stdout.split())
 
@@ -181,23 +238,35 @@ def test_help_describes_the_arguments_and_points_to_a_shipped_architecture_md():
 
 
 def test_one_reprint_is_singular():
-    result = {"paper": "whb", "date": "2025-04-28", "status": "complete", "changed": True,
-              "key": "editions/whb/2025-04-28/manifest.json", "pages": [{}],
-              "articles": [{"key": "a", "cluster": "a"}, {"key": "b", "cluster": "a"}]}
-    assert summary(result) == ("whb 2025-04-28: 1 page, 2 articles, 1 reprint, archived -> "
-                               "editions/whb/2025-04-28/manifest.json")
+    result = {
+        "paper": "whb",
+        "date": "2025-04-28",
+        "status": "complete",
+        "changed": True,
+        "key": "editions/whb/2025-04-28/manifest.json",
+        "pages": [{}],
+        "articles": [{"key": "a", "cluster": "a"}, {"key": "b", "cluster": "a"}],
+    }
+    assert summary(result) == (
+        "whb 2025-04-28: 1 page, 2 articles, 1 reprint, archived -> "
+        "editions/whb/2025-04-28/manifest.json"
+    )
 
 
 @pytest.fixture
 def two_papers(archive_env, prefect_api, tmp_path, monkeypatch):
     """Two replica papers reprinting each other's wire stories, archived; their site and results."""
     monkeypatch.setenv("EPAPER_DOWNLOAD_DELAY", "0")
-    sites = [build_site("founder-new", "bcrb", [DAY], skin="swiper"),
-             build_site("founder-new", "shrb", [DAY], skin="chunkicon", node="A01", content_dir="con")]
+    sites = [
+        build_site("founder-new", "bcrb", [DAY], skin="swiper"),
+        build_site("founder-new", "shrb", [DAY], skin="chunkicon", node="A01", content_dir="con"),
+    ]
     with ReplicaServer(sites) as server:
         path = tmp_path / "papers.yaml"
-        path.write_text(yaml.safe_dump([s.paper_entry(server.base_url) for s in sites], allow_unicode=True),
-                        encoding="utf-8")
+        path.write_text(
+            yaml.safe_dump([s.paper_entry(server.base_url) for s in sites], allow_unicode=True),
+            encoding="utf-8",
+        )
         results = [archive_edition(s.paper, DAY.isoformat(), str(path)) for s in sites]
         yield sites, results, str(path)  # the server still runs
 
@@ -208,9 +277,13 @@ def test_cluster_shows_titles_and_presign_signs_an_older_version(two_papers):
     run = epaper("cluster", reprint["key"])
     assert run.returncode == 0, run.stderr
     with open_archive() as archive:
-        titles = {k: json.loads(archive.get(k))["title"] for k in (reprint["key"], reprint["cluster"])}
+        titles = {
+            k: json.loads(archive.get(k))["title"] for k in (reprint["key"], reprint["cluster"])
+        }
     lines = {line.split()[3]: line for line in run.stdout.splitlines()}
-    assert set(titles) <= set(lines) and all(len(line.split(None, 4)) == 5 for line in lines.values())
+    assert set(titles) <= set(lines) and all(
+        len(line.split(None, 4)) == 5 for line in lines.values()
+    )
     assert all(lines[key].endswith("  " + title) for key, title in titles.items())
 
     site = sites[0]

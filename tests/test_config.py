@@ -42,17 +42,25 @@ def test_builtin_catalogue_reads_as_plain_yaml_reads_it():
     assert list(papers) == [entry["id"] for entry in raw]
     for entry in raw:
         paper = papers[entry["id"]]
-        assert (paper.name, paper.schedule, paper.confirmed) == \
-            (entry["name"], entry["schedule"], entry.get("confirmed", True))
+        assert (paper.name, paper.schedule, paper.confirmed) == (
+            entry["name"],
+            entry["schedule"],
+            entry.get("confirmed", True),
+        )
         eras = entry.get("eras", [entry])
-        assert [(era.family, era.edition_url, era.start, era.end) for era in paper.eras] == \
-            [(era["family"], era["edition_url"], era.get("from"), era.get("to")) for era in eras]
+        assert [(era.family, era.edition_url, era.start, era.end) for era in paper.eras] == [
+            (era["family"], era["edition_url"], era.get("from"), era.get("to")) for era in eras
+        ]
 
 
 def test_every_replica_family_template_loads(tmp_path):
     sites = demo_sites()
-    path = write(tmp_path, yaml.safe_dump([site.paper_entry("http://127.0.0.1:9") for site in sites],
-                                          allow_unicode=True))
+    path = write(
+        tmp_path,
+        yaml.safe_dump(
+            [site.paper_entry("http://127.0.0.1:9") for site in sites], allow_unicode=True
+        ),
+    )
     papers = read_papers(path)
     for site in sites:
         day = site.dates[0]
@@ -61,13 +69,17 @@ def test_every_replica_family_template_loads(tmp_path):
 
 def test_extra_file_adds_a_paper_and_formats_its_template(tmp_path):
     paper = get_paper("bcrb", write(tmp_path, GOOD))
-    assert paper.edition_url(dt.date(2025, 4, 30)) == \
-        "http://127.0.0.1:9/bcrb/pc/layout/202504/30/node_01.html"
+    assert (
+        paper.edition_url(dt.date(2025, 4, 30))
+        == "http://127.0.0.1:9/bcrb/pc/layout/202504/30/node_01.html"
+    )
     assert paper.timezone == "Asia/Shanghai"
 
 
 def test_eras_pick_the_family_of_the_date(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 - id: rmrb-test
   name: 人民日报
   eras:
@@ -77,19 +89,23 @@ def test_eras_pick_the_family_of_the_date(tmp_path):
     - from: 2024-12-01
       family: founder-new
       edition_url: "http://h/rmrb/pc/layout/{date:%Y%m/%d}/node_01.html"
-""")
+""",
+    )
     paper = get_paper("rmrb-test", path)
     assert paper.era(dt.date(2024, 11, 30)).family == "founder-classic"
     assert paper.era(dt.date(2024, 12, 1)).family == "founder-new"
 
 
-@pytest.mark.parametrize("change, key", [
-    (("family: founder-new", "family: wordpress"), "family"),
-    (("{date:%Y%m/%d}", "2025"), "edition_url"),
-    (('"30 6 * * *"', '"61 6 * * *"'), "schedule"),
-    (("name: 白城日报", "name: 白城日报\n  colour: red"), "colour"),
-    (("id: bcrb", "id: BC/RB"), "id"),
-])
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        (("family: founder-new", "family: wordpress"), "family"),
+        (("{date:%Y%m/%d}", "2025"), "edition_url"),
+        (('"30 6 * * *"', '"61 6 * * *"'), "schedule"),
+        (("name: 白城日报", "name: 白城日报\n  colour: red"), "colour"),
+        (("id: bcrb", "id: BC/RB"), "id"),
+    ],
+)
 def test_bad_entries_name_the_paper_and_the_key(tmp_path, change, key):
     path = write(tmp_path, GOOD.replace(*change))
     with pytest.raises(ConfigError) as error:

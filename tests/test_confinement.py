@@ -1,5 +1,6 @@
 """A crawl fetches only the paper's own site: its scheme, host and port, and no local or
 private address unless the paper itself is configured on one (the replicas are)."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,24 +15,30 @@ def reason(url: str, edition: str) -> str | None:
     return off_site_reason(url, edition, site_domain(edition))
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1:41234/bcrb/pc/content/202504/28/content_1.html",
-    "http://127.0.0.1:41234/robots.txt",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:41234/bcrb/pc/content/202504/28/content_1.html",
+        "http://127.0.0.1:41234/robots.txt",
+    ],
+)
 def test_the_replicas_own_port_is_on_site(url):
     assert reason(url, REPLICA) is None
 
 
-@pytest.mark.parametrize("url, why", [
-    # the embedded SeaweedFS master on the same address: the link that wiped the archive
-    ("http://127.0.0.1:9333/col/delete?collection=epaper-archive", "not the site's port"),
-    ("http://127.0.0.1:8888/buckets/epaper-archive/", "not the site's port"),
-    ("http://127.0.0.1/", "not the site's port"),
-    ("ftp://127.0.0.1:41234/file.pdf", "scheme ftp"),
-    ("file:///etc/passwd", "scheme file"),
-    ("gopher://127.0.0.1:41234/", "scheme gopher"),
-    ("http://localhost:41234/", "outside"),
-])
+@pytest.mark.parametrize(
+    "url, why",
+    [
+        # the embedded SeaweedFS master on the same address: the link that wiped the archive
+        ("http://127.0.0.1:9333/col/delete?collection=epaper-archive", "not the site's port"),
+        ("http://127.0.0.1:8888/buckets/epaper-archive/", "not the site's port"),
+        ("http://127.0.0.1/", "not the site's port"),
+        ("ftp://127.0.0.1:41234/file.pdf", "scheme ftp"),
+        ("file:///etc/passwd", "scheme file"),
+        ("gopher://127.0.0.1:41234/", "scheme gopher"),
+        ("http://localhost:41234/", "outside"),
+    ],
+)
 def test_other_ports_schemes_and_hosts_are_refused(url, why):
     assert why in (reason(url, REPLICA) or "")
 

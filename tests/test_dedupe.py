@@ -67,6 +67,7 @@ def _seed_pages() -> list[str]:
 
 # --- tokens, hashes, signatures ------------------------------------------------------
 
+
 def test_rjieba_cuts_the_seed_pages_exactly_as_jieba(capsys):
     compared = 0
     for page in _seed_pages():
@@ -81,17 +82,25 @@ def test_rjieba_cuts_the_seed_pages_exactly_as_jieba(capsys):
 def test_keywords_are_jiebas_tfidf_without_numbers():
     for name in ("xinhua-ai-shanghai", "xinhua-ai-study", "xinhua-baicheng-hydrogen"):
         text_ = _text(name)
-        expected = [w for w in jieba.analyse.extract_tags(dedupe.normalise(text_), topK=None) if not w.isdigit()]
+        expected = [
+            w
+            for w in jieba.analyse.extract_tags(dedupe.normalise(text_), topK=None)
+            if not w.isdigit()
+        ]
         assert dedupe.keywords(text_) == expected[:8]
     assert "人工智能" in dedupe.keywords(_text("xinhua-ai-study"), k=3)
 
 
 def test_exact_hash_ignores_layout_only():
     text_ = _text("xinhua-ai-study")
-    reflowed = "\n".join(text_[i:i + 17] for i in range(0, len(text_), 17))  # PDF line breaks
+    reflowed = "\n".join(text_[i : i + 17] for i in range(0, len(text_), 17))  # PDF line breaks
     half_width = text_.replace("，", ",").replace("：", ":").replace("（", "(").replace("）", ")")
-    assert dedupe.text_sha256(reflowed) == dedupe.text_sha256(half_width) == dedupe.text_sha256(text_)
-    assert dedupe.text_sha256(text_.replace("习近平强调", "习近平指出", 1)) != dedupe.text_sha256(text_)
+    assert (
+        dedupe.text_sha256(reflowed) == dedupe.text_sha256(half_width) == dedupe.text_sha256(text_)
+    )
+    assert dedupe.text_sha256(text_.replace("习近平强调", "习近平指出", 1)) != dedupe.text_sha256(
+        text_
+    )
 
 
 def test_signature_is_datasketchs_minhash():
@@ -106,11 +115,12 @@ def test_band_keys_cover_the_text_and_its_lead():
     keys = dedupe.band_keys(grams)
     assert len(keys) == dedupe.BANDS + dedupe.LEAD_BANDS
     # a copy cut after its lead keeps every lead band
-    assert keys[dedupe.BANDS:] == dedupe.band_keys(grams[:dedupe.LEAD_WORDS + 20])[dedupe.BANDS:]
-    assert dedupe.band_keys(grams[:dedupe.MIN_SHINGLES - 1]) == []  # too short: exact matches only
+    assert keys[dedupe.BANDS :] == dedupe.band_keys(grams[: dedupe.LEAD_WORDS + 20])[dedupe.BANDS :]
+    assert dedupe.band_keys(grams[: dedupe.MIN_SHINGLES - 1]) == []  # too short: exact matches only
 
 
 # --- verification --------------------------------------------------------------------
+
 
 def _check(a: str, b: str) -> bool:
     return dedupe.is_reprint(dedupe.overlap(dedupe.shingles(a), dedupe.shingles(b)))
@@ -121,7 +131,11 @@ def test_trimmed_and_edited_reprints_verify():
     full = "\n".join(paragraphs)
     trimmed = "\n".join(paragraphs[:5])  # the first 40%: papers cut wire copy from the end
     assert len(trimmed) < 0.45 * len(full) and _check(trimmed, full)
-    edited = "吉林白城：“氢”装上阵\n据新华社电 " + full.replace("，", ",") + "\n图为项目建设现场。新华社发"
+    edited = (
+        "吉林白城：“氢”装上阵\n据新华社电 "
+        + full.replace("，", ",")
+        + "\n图为项目建设现场。新华社发"
+    )
     assert _check(edited, full)
 
 
@@ -137,6 +151,7 @@ def test_articles_sharing_a_quote_are_not_reprints():
 
 
 # --- the catalog ---------------------------------------------------------------------
+
 
 def _assign_all(url: str, items: list[tuple[str, str, str, str]]) -> dict[str, dict]:
     with Catalog(url) as catalog:
@@ -160,8 +175,10 @@ def test_labelled_reprint_set_precision_and_recall(sqlite_url, seed, capsys):
     records = _assign_all(sqlite_url, _items(arts))
     m = pair_metrics({a.key: a.story for a in arts}, {k: r["cluster"] for k, r in records.items()})
     with capsys.disabled():
-        print(f"\nlabelled set seed {seed}: {len(arts)} articles, {m['true_pairs']} reprint pairs: "
-              f"pair precision {m['precision']:.4f}, recall {m['recall']:.4f}")
+        print(
+            f"\nlabelled set seed {seed}: {len(arts)} articles, {m['true_pairs']} reprint pairs: "
+            f"pair precision {m['precision']:.4f}, recall {m['recall']:.4f}"
+        )
     assert m["precision"] >= 0.99 and m["recall"] >= 0.95
 
 
@@ -184,19 +201,28 @@ def test_canonical_is_the_earliest_member_and_cluster_of_lists_the_story(sqlite_
         first_copy.setdefault(a.text, a.key)
     repeats = [a for a in wire if first_copy[a.text] != a.key]
     assert repeats and all(records[a.key]["exact"] for a in repeats)
-    assert all(records[a.key]["similarity"] == records[first_copy[a.text]]["similarity"] for a in repeats)
+    assert all(
+        records[a.key]["similarity"] == records[first_copy[a.text]]["similarity"] for a in repeats
+    )
 
 
 def _rows(catalog: Catalog) -> tuple[int, int]:
     with catalog.engine.connect() as conn:
-        return (conn.execute(select(func.count()).select_from(articles)).scalar(),
-                conn.execute(select(func.count()).select_from(bands)).scalar())
+        return (
+            conn.execute(select(func.count()).select_from(articles)).scalar(),
+            conn.execute(select(func.count()).select_from(bands)).scalar(),
+        )
 
 
 def _postings(catalog: Catalog, key: str) -> set[int]:
     with catalog.engine.connect() as conn:
-        return set(conn.execute(select(bands.c.band).join_from(bands, articles, bands.c.article == articles.c.seq)
-                                .where(articles.c.key == key)).scalars())
+        return set(
+            conn.execute(
+                select(bands.c.band)
+                .join_from(bands, articles, bands.c.article == articles.c.seq)
+                .where(articles.c.key == key)
+            ).scalars()
+        )
 
 
 def test_assign_is_idempotent_and_re_evaluates_changed_text(catalog_url):
@@ -206,13 +232,19 @@ def test_assign_is_idempotent_and_re_evaluates_changed_text(catalog_url):
         first = catalog.assign("a/1", "bcrb", "2025-04-27", wire)
         record = catalog.assign("a/2", "jlrb", "2025-04-27", reprint)
         assert first == {"cluster": "a/1", "canonical": "a/1", "similarity": 1.0, "exact": False}
-        assert record["cluster"] == "a/1" and not record["exact"] and 0.5 < record["similarity"] < 1.0
+        assert (
+            record["cluster"] == "a/1" and not record["exact"] and 0.5 < record["similarity"] < 1.0
+        )
         # a member adds only the band keys its cluster lacks
         assert _postings(catalog, "a/1") == set(dedupe.fingerprint(wire).bands)
-        assert _postings(catalog, "a/2") == set(dedupe.fingerprint(reprint).bands) - _postings(catalog, "a/1")
+        assert _postings(catalog, "a/2") == set(dedupe.fingerprint(reprint).bands) - _postings(
+            catalog, "a/1"
+        )
         counts = _rows(catalog)
         assert catalog.assign("a/2", "jlrb", "2025-04-27", reprint) == record  # again: nothing new
-        assert catalog.assign("a/2", "jlrb", "2025-04-27", reprint.replace("\n", "")) == record  # same sha256
+        assert (
+            catalog.assign("a/2", "jlrb", "2025-04-27", reprint.replace("\n", "")) == record
+        )  # same sha256
         assert _rows(catalog) == counts
         # corrected to another story: out of the cluster, its old band keys replaced
         assert catalog.assign("a/2", "jlrb", "2025-04-27", other)["cluster"] == "a/2"
@@ -221,7 +253,9 @@ def test_assign_is_idempotent_and_re_evaluates_changed_text(catalog_url):
         # back to the wire story: it keeps its place in archive order (after a/1)
         assert catalog.assign("a/2", "jlrb", "2025-04-27", reprint)["canonical"] == "a/1"
         assert [m["key"] for m in catalog.cluster_of("a/3")] == ["a/1", "a/2", "a/3"]
-        assert catalog.assign("a/4", "nxrb", "2025-04-28", wire)["exact"] and not _postings(catalog, "a/4")
+        assert catalog.assign("a/4", "nxrb", "2025-04-28", wire)["exact"] and not _postings(
+            catalog, "a/4"
+        )
 
 
 def test_short_texts_match_only_exactly(sqlite_url):
@@ -229,7 +263,10 @@ def test_short_texts_match_only_exactly(sqlite_url):
     with Catalog(sqlite_url) as catalog:
         catalog.assign("c/1", "bcrb", "2025-04-27", caption)
         assert catalog.assign("c/2", "jlrb", "2025-04-27", caption)["cluster"] == "c/1"
-        assert catalog.assign("c/3", "whb", "2025-04-27", caption.replace("李晓明", "周敏"))["cluster"] == "c/3"
+        assert (
+            catalog.assign("c/3", "whb", "2025-04-27", caption.replace("李晓明", "周敏"))["cluster"]
+            == "c/3"
+        )
 
 
 def test_unreachable_catalog_names_the_url_without_password():
@@ -253,10 +290,13 @@ def test_catalog_location_from_the_environment(tmp_path, monkeypatch):
 
 # --- two workers at once -------------------------------------------------------------
 
+
 def _worker(url: str, items: list, start: mp.Barrier, results: mp.Queue) -> None:
     with Catalog(url) as catalog:
         start.wait()
-        results.put({key: catalog.assign(key, paper, date, text_) for key, paper, date, text_ in items})
+        results.put(
+            {key: catalog.assign(key, paper, date, text_) for key, paper, date, text_ in items}
+        )
 
 
 def _story_by_story(arts):
@@ -273,18 +313,23 @@ def test_two_workers_at_once_cluster_as_one_worker_in_turn(backend, request, tmp
     """Two processes archive different papers at the same time; the clusters must be those
     of one worker doing the two papers' articles one after the other."""
     arts = labelled_set(seed=9)
-    half = set(PAPERS[:len(PAPERS) // 2])
+    half = set(PAPERS[: len(PAPERS) // 2])
     first = _items(_story_by_story([a for a in arts if a.paper in half]))
     second = _items(_story_by_story([a for a in arts if a.paper not in half]))
     if backend == "postgres":
         serial_url, concurrent_url = (request.getfixturevalue("new_pg_url")() for _ in range(2))
     else:
-        serial_url, concurrent_url = (f"sqlite:///{tmp_path / name}" for name in ("serial.sqlite", "concurrent.sqlite"))
+        serial_url, concurrent_url = (
+            f"sqlite:///{tmp_path / name}" for name in ("serial.sqlite", "concurrent.sqlite")
+        )
     serial = _assign_all(serial_url, first + second)
 
     ctx = mp.get_context("spawn")
     start, results = ctx.Barrier(2), ctx.Queue()
-    workers = [ctx.Process(target=_worker, args=(concurrent_url, items, start, results)) for items in (first, second)]
+    workers = [
+        ctx.Process(target=_worker, args=(concurrent_url, items, start, results))
+        for items in (first, second)
+    ]
     for w in workers:
         w.start()
     concurrent = {**results.get(timeout=600), **results.get(timeout=600)}
@@ -295,9 +340,15 @@ def test_two_workers_at_once_cluster_as_one_worker_in_turn(backend, request, tmp
         order = dict(conn.execute(select(articles.c.key, articles.c.seq)).all())
     for cluster in _partition(concurrent):  # named after, and led by, its earliest member
         earliest = min(cluster, key=order.get)
-        assert all(concurrent[k]["cluster"] == concurrent[k]["canonical"] == earliest for k in cluster)
-    m = pair_metrics({a.key: a.story for a in arts}, {k: r["cluster"] for k, r in concurrent.items()})
+        assert all(
+            concurrent[k]["cluster"] == concurrent[k]["canonical"] == earliest for k in cluster
+        )
+    m = pair_metrics(
+        {a.key: a.story for a in arts}, {k: r["cluster"] for k, r in concurrent.items()}
+    )
     with capsys.disabled():
-        print(f"\n{backend}, two workers at once: {len(_partition(concurrent))} clusters as in the serial run; "
-              f"pair precision {m['precision']:.4f}, recall {m['recall']:.4f}")
+        print(
+            f"\n{backend}, two workers at once: {len(_partition(concurrent))} clusters as in the serial run; "
+            f"pair precision {m['precision']:.4f}, recall {m['recall']:.4f}"
+        )
     assert m["precision"] >= 0.99 and m["recall"] >= 0.95

@@ -1,4 +1,5 @@
 """prefect.yaml in step with papers.yaml, and deployed offline to a real Prefect server."""
+
 import os
 import signal
 import subprocess
@@ -19,7 +20,11 @@ DAY = date(2025, 4, 28)
 
 
 def archive_deployments(document: dict) -> dict[str, dict]:
-    return {d["name"]: d for d in document["deployments"] if d["entrypoint"].startswith("flows/archive.py:")}
+    return {
+        d["name"]: d
+        for d in document["deployments"]
+        if d["entrypoint"].startswith("flows/archive.py:")
+    }
 
 
 def test_prefect_yaml_is_in_step_with_papers_yaml(capsys, monkeypatch):
@@ -31,8 +36,10 @@ def test_prefect_yaml_is_in_step_with_papers_yaml(capsys, monkeypatch):
 
 def test_drift_is_reported(tmp_path, capsys, monkeypatch):
     stale = tmp_path / "prefect.yaml"
-    stale.write_text(deployments.PREFECT_YAML.read_text(encoding="utf-8").replace("Asia/Shanghai", "UTC", 1),
-                     encoding="utf-8")
+    stale.write_text(
+        deployments.PREFECT_YAML.read_text(encoding="utf-8").replace("Asia/Shanghai", "UTC", 1),
+        encoding="utf-8",
+    )
     assert deployments.drifted(stale)
     monkeypatch.setattr(deployments, "render", lambda *args: "an edited papers.yaml")
     monkeypatch.chdir(PROJECT)
@@ -58,13 +65,19 @@ def test_one_scheduled_deployment_per_paper_on_the_process_pool():
 def test_deployments_for_your_own_papers_go_into_the_current_folder(tmp_path):
     mine = tmp_path / "papers.yaml"
     own = build_site("founder-new", "bcrb", [DAY]).paper_entry("http://127.0.0.1:8080")
-    mine.write_text(yaml.safe_dump([{**own, "id": "mypaper"}], allow_unicode=True),
-                    encoding="utf-8")
+    mine.write_text(
+        yaml.safe_dump([{**own, "id": "mypaper"}], allow_unicode=True), encoding="utf-8"
+    )
     before = deployments.PREFECT_YAML.read_bytes()
 
     def epaper(*args: str):
-        return subprocess.run([str(BIN / "epaper"), "deployments", *args], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [str(BIN / "epaper"), "deployments", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     wrote = epaper("--papers", "papers.yaml")
     assert wrote.returncode == 0, wrote.stderr
@@ -88,8 +101,10 @@ def test_deployments_for_your_own_papers_go_into_the_current_folder(tmp_path):
     assert yaml.safe_load(written) == document
     stale = epaper("--check")  # without the papers file, mypaper's deployment is one too many
     assert stale.returncode == 1
-    assert stale.stderr == (f"epaper: error: {tmp_path / 'prefect.yaml'} is out of step with "
-                            "papers.yaml: run `epaper deployments -o prefect.yaml`\n")
+    assert stale.stderr == (
+        f"epaper: error: {tmp_path / 'prefect.yaml'} is out of step with "
+        "papers.yaml: run `epaper deployments -o prefect.yaml`\n"
+    )
 
 
 def test_pull_step_enters_the_project_folder(monkeypatch, tmp_path):
@@ -126,16 +141,23 @@ def test_setup_and_deploy_all_offline_without_prompts(server):
         assert deployment["parameters"] == {"paper": paper.id}
         assert deployment["pull_steps"] == [{"epaper.deployments.enter_project": {}}]
         [schedule] = deployment["schedules"]
-        assert (schedule["schedule"]["cron"], schedule["schedule"]["timezone"]) == (paper.schedule, paper.timezone)
+        assert (schedule["schedule"]["cron"], schedule["schedule"]["timezone"]) == (
+            paper.schedule,
+            paper.timezone,
+        )
         assert schedule["active"]
     assert any(d["name"] == "backfill" for d in listed)
 
-    limits = {limit["tag"]: limit["concurrency_limit"]
-              for limit in api.post("/concurrency_limits/filter", json={"limit": 200}).json()}
+    limits = {
+        limit["tag"]: limit["concurrency_limit"]
+        for limit in api.post("/concurrency_limits/filter", json={"limit": 200}).json()
+    }
     assert limits.pop("fetch") == deployments.FETCH_LIMIT
     assert limits == {f"site:{paper}": 1 for paper in papers}
 
-    again = server.run("epaper", "setup-prefect", "--fetch-limit", "2")  # idempotent; updates the limit
+    again = server.run(
+        "epaper", "setup-prefect", "--fetch-limit", "2"
+    )  # idempotent; updates the limit
     assert again.returncode == 0 and "exists" in again.stdout, again.stderr
     fetch = api.get("/concurrency_limits/tag/fetch").json()
     assert fetch["concurrency_limit"] == 2
@@ -152,31 +174,55 @@ def test_a_killed_run_is_marked_crashed_and_a_finished_one_left_alone(server, tm
     setup = server.run("epaper", "setup-prefect", "--crash-after", "60")
     assert setup.returncode == 0, setup.stderr
     api = httpx.Client(base_url=server.url, timeout=30)
-    [automation] = [a for a in api.post("/automations/filter", json={}).json()
-                    if a["name"] == deployments.ZOMBIE_AUTOMATION]
+    [automation] = [
+        a
+        for a in api.post("/automations/filter", json={}).json()
+        if a["name"] == deployments.ZOMBIE_AUTOMATION
+    ]
     assert automation["trigger"]["within"] == 60 and automation["enabled"]
 
     site = build_site("founder-new", "bcrb", [DAY], pages=2)
-    env = {"EPAPER_HOME": str(tmp_path / "home"), "EPAPER_DOWNLOAD_DELAY": "0", "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"}
-    with ReplicaServer([site], delay=0.5) as replica:  # slow: the crawl is still going when the run is killed
+    env = {
+        "EPAPER_HOME": str(tmp_path / "home"),
+        "EPAPER_DOWNLOAD_DELAY": "0",
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
+    }
+    with ReplicaServer(
+        [site], delay=0.5
+    ) as replica:  # slow: the crawl is still going when the run is killed
         papers_file = tmp_path / "papers.yaml"
-        papers_file.write_text(yaml.safe_dump([site.paper_entry(replica.base_url)], allow_unicode=True),
-                               encoding="utf-8")
-        finished = server.run("epaper", "archive", "bcrb", "--date", "2025-04-27", "--papers", str(papers_file), **env)
-        assert finished.returncode == 0 and "no edition" in finished.stdout + finished.stderr, finished.stderr
-        killed = server.spawn("killed-run", ["epaper", "archive", "bcrb", "--date", DAY.isoformat(),
-                                             "--papers", str(papers_file)], **env)
+        papers_file.write_text(
+            yaml.safe_dump([site.paper_entry(replica.base_url)], allow_unicode=True),
+            encoding="utf-8",
+        )
+        finished = server.run(
+            "epaper", "archive", "bcrb", "--date", "2025-04-27", "--papers", str(papers_file), **env
+        )
+        assert finished.returncode == 0 and "no edition" in finished.stdout + finished.stderr, (
+            finished.stderr
+        )
+        killed = server.spawn(
+            "killed-run",
+            ["epaper", "archive", "bcrb", "--date", DAY.isoformat(), "--papers", str(papers_file)],
+            **env,
+        )
         try:
             deadline = time.monotonic() + 120
-            while (not [p for p in replica.paths() if "/202504/28/" in p] and time.monotonic() < deadline
-                   and killed.poll() is None):
+            while (
+                not [p for p in replica.paths() if "/202504/28/" in p]
+                and time.monotonic() < deadline
+                and killed.poll() is None
+            ):
                 time.sleep(0.2)
             assert flow_runs(api, f"bcrb {DAY}")[f"bcrb {DAY}"]["state_type"] == "RUNNING"
         finally:
             os.killpg(killed.pid, signal.SIGKILL)
             killed.wait(30)
     deadline = time.monotonic() + 180
-    while flow_runs(api, f"bcrb {DAY}")[f"bcrb {DAY}"]["state_type"] != "CRASHED" and time.monotonic() < deadline:
+    while (
+        flow_runs(api, f"bcrb {DAY}")[f"bcrb {DAY}"]["state_type"] != "CRASHED"
+        and time.monotonic() < deadline
+    ):
         time.sleep(2)
     runs = flow_runs(api, f"bcrb {DAY}", "bcrb 2025-04-27")
     assert runs[f"bcrb {DAY}"]["state_type"] == "CRASHED", runs[f"bcrb {DAY}"]["state"]

@@ -1,4 +1,5 @@
 """One edition end to end: replica site over HTTP → Prefect flow → SeaweedFS, and the CLI."""
+
 from __future__ import annotations
 
 import json
@@ -21,15 +22,22 @@ def test_edition_is_archived_with_every_article_of_the_replica(sites, papers):
     news = {server.base_url + a["url"]: a for a in truth["articles"] if a["kind"] == "news"}
     with open_archive() as archive:
         manifest = json.loads(archive.get(f"editions/{site.paper}/{day}/manifest.json"))
-        assert {a["url"] for a in manifest["articles"]} == set(news), "every news article, hotspot-only too"
-        assert any(a["hidden"] for a in news.values()), "the replica hides some articles behind hotspots"
+        assert {a["url"] for a in manifest["articles"]} == set(news), (
+            "every news article, hotspot-only too"
+        )
+        assert any(a["hidden"] for a in news.values()), (
+            "the replica hides some articles behind hotspots"
+        )
         for listed in manifest["articles"]:
             article = json.loads(archive.get(listed["key"], version_id=listed["version_id"]))
             expected = news[article["url"]]
             for field in ("title", "kicker", "subtitle", "page_no", "page_name"):
                 assert article[field] == expected[field], field
             # The replica prints the source line (本报讯…, 新华社…电) at the head of the body; we keep it apart.
-            body = [expected["paragraphs"][0].removeprefix(expected["source"]).lstrip(), *expected["paragraphs"][1:]]
+            body = [
+                expected["paragraphs"][0].removeprefix(expected["source"]).lstrip(),
+                *expected["paragraphs"][1:],
+            ]
             assert article["source"].startswith(expected["source"])
             assert article["paragraphs"] == [p for p in body if p]
             assert article["text"] == "\n".join(article["paragraphs"])
@@ -93,10 +101,20 @@ def test_bad_input_fails_in_one_line_and_changes_nothing(sites, papers, tmp_path
     before = all_versions()
 
     no_template = tmp_path / "no-template.yaml"
-    no_template.write_text(yaml.safe_dump([{**sites[0].paper_entry(server.base_url),
-                                            "edition_url": server.base_url + "/bcrb/index.html"}]))
+    no_template.write_text(
+        yaml.safe_dump(
+            [
+                {
+                    **sites[0].paper_entry(server.base_url),
+                    "edition_url": server.base_url + "/bcrb/index.html",
+                }
+            ]
+        )
+    )
     unreachable = tmp_path / "unreachable.yaml"
-    unreachable.write_text(yaml.safe_dump([{**sites[0].paper_entry("http://127.0.0.1:9"), "id": "gone"}]))
+    unreachable.write_text(
+        yaml.safe_dump([{**sites[0].paper_entry("http://127.0.0.1:9"), "id": "gone"}])
+    )
     cases = {
         ("archive", "no-such-paper", "--date", "2025-04-28"): "no-such-paper",
         ("archive", "bcrb", "--date", "2025-02-30", "--papers", papers_file): "2025-02-30",
@@ -109,8 +127,13 @@ def test_bad_input_fails_in_one_line_and_changes_nothing(sites, papers, tmp_path
         assert named in error_line(run), run.stderr
 
     secret = os.environ["EPAPER_S3_SECRET_KEY"]
-    for variable, value in (("EPAPER_S3_ENDPOINT", "127.0.0.1:9"), ("EPAPER_S3_SECRET_KEY", "wrong-secret")):
-        run = epaper("archive", "bcrb", "--date", "2025-04-28", "--papers", papers_file, **{variable: value})
+    for variable, value in (
+        ("EPAPER_S3_ENDPOINT", "127.0.0.1:9"),
+        ("EPAPER_S3_SECRET_KEY", "wrong-secret"),
+    ):
+        run = epaper(
+            "archive", "bcrb", "--date", "2025-04-28", "--papers", papers_file, **{variable: value}
+        )
         assert run.returncode != 0, variable
         assert "S3" in error_line(run), run.stderr
         assert secret not in run.stderr and "wrong-secret" not in run.stderr

@@ -63,8 +63,9 @@ def test_a_family_of_ones_own_registers_and_archives_every_article(example_famil
     paths = {a["url"].removeprefix(server.base_url): a for a in items["article"]}
     assert len(paths) == len(items["article"]), "an article was yielded twice"
     assert sorted(paths) == sorted(a["url"] for a in truth["articles"])
-    assert sorted(p["url"].removeprefix(server.base_url) for p in items["page"]) == \
-        sorted(p["url"] for p in truth["pages"])
+    assert sorted(p["url"].removeprefix(server.base_url) for p in items["page"]) == sorted(
+        p["url"] for p in truth["pages"]
+    )
     assert not items["missing"]
     for want in truth["articles"]:
         got = paths[want["url"]]
@@ -84,11 +85,20 @@ def test_the_crawl_knows_a_family_only_through_the_variable(tmp_path, monkeypatc
 
 def test_a_module_that_does_not_import_is_named(example_family, tmp_path, monkeypatch):
     monkeypatch.setenv("EPAPER_FAMILY_MODULES", "tests.no_such_family")
-    entry = {"id": "bcrb", "name": "x", "region": "x", "family": "founder-new",
-             "edition_url": "http://127.0.0.1:9/{date:%Y%m%d}/node_01.html",
-             "schedule": "30 6 * * *", "timezone": "Asia/Shanghai"}
-    with pytest.raises(ConfigError, match=r"paper 'bcrb'.*EPAPER_FAMILY_MODULES: cannot import "
-                                          r"'tests\.no_such_family'"):
+    entry = {
+        "id": "bcrb",
+        "name": "x",
+        "region": "x",
+        "family": "founder-new",
+        "edition_url": "http://127.0.0.1:9/{date:%Y%m%d}/node_01.html",
+        "schedule": "30 6 * * *",
+        "timezone": "Asia/Shanghai",
+    }
+    with pytest.raises(
+        ConfigError,
+        match=r"paper 'bcrb'.*EPAPER_FAMILY_MODULES: cannot import "
+        r"'tests\.no_such_family'",
+    ):
         read_papers(papers_file(tmp_path, [entry]))
     with pytest.raises(CrawlError, match=r"^EPAPER_FAMILY_MODULES: cannot import 'tests\.no_such"):
         run_crawl("bcrb", DAY.isoformat(), "founder-new", "http://127.0.0.1:9/", str(tmp_path))
@@ -98,11 +108,20 @@ def test_a_module_that_does_not_import_is_named(example_family, tmp_path, monkey
 
 
 def test_an_unknown_family_names_the_paper(example_family, tmp_path):
-    entry = {"id": "bcrb", "name": "x", "region": "x", "family": "example-foundr",
-             "edition_url": "http://127.0.0.1:9/{date:%Y%m%d}/node_01.html",
-             "schedule": "30 6 * * *", "timezone": "Asia/Shanghai"}
-    with pytest.raises(ConfigError, match=r"paper 'bcrb': key 'family': unknown family "
-                                          r"'example-foundr' \(known: .*example-founder"):
+    entry = {
+        "id": "bcrb",
+        "name": "x",
+        "region": "x",
+        "family": "example-foundr",
+        "edition_url": "http://127.0.0.1:9/{date:%Y%m%d}/node_01.html",
+        "schedule": "30 6 * * *",
+        "timezone": "Asia/Shanghai",
+    }
+    with pytest.raises(
+        ConfigError,
+        match=r"paper 'bcrb': key 'family': unknown family "
+        r"'example-foundr' \(known: .*example-founder",
+    ):
         read_papers(papers_file(tmp_path, [entry]))
 
 

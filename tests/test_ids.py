@@ -1,5 +1,6 @@
 """One definition each of article id, page label, paper id and reprint (papers.ids), and the
 article's sha256 is the contract's: of the normalised text, the value the catalog holds."""
+
 from __future__ import annotations
 
 import hashlib
@@ -39,8 +40,9 @@ def test_a_long_ascii_id_keeps_the_key_archives_made_before_hold():
     assert ids.article_id("A" * 400) == "A" * 89 + "-87bc156385"
 
 
-@pytest.mark.parametrize("raw", ["新闻", "内容", "内容\u202e\u0007", "%0d%0aX-Evil:%201", "../x",
-                                 "A" * 101])
+@pytest.mark.parametrize(
+    "raw", ["新闻", "内容", "内容\u202e\u0007", "%0d%0aX-Evil:%201", "../x", "A" * 101]
+)
 def test_an_unsafe_article_id_becomes_a_safe_one_that_stays_put(raw):
     safe = ids.article_id(raw)
     assert ids.ARTICLE_ID.match(safe) and len(safe) <= ids.MAX_ARTICLE_ID
@@ -54,13 +56,16 @@ def test_names_that_differ_only_in_dropped_characters_keep_distinct_ids():
     assert len(made) == 3
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    ("http://h/pc/content/202504/28/content_1.htm", "content_1"),
-    ("http://h/pc/content/202504/28/content_1.html?id=../../x", "content_1"),
-    ("http://h/pc/content/202504/28/.html", "index"),
-    ("http://h/", "index"),
-    ("http://h/layout/c_7/", "c_7"),
-])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://h/pc/content/202504/28/content_1.htm", "content_1"),
+        ("http://h/pc/content/202504/28/content_1.html?id=../../x", "content_1"),
+        ("http://h/pc/content/202504/28/.html", "index"),
+        ("http://h/", "index"),
+        ("http://h/layout/c_7/", "c_7"),
+    ],
+)
 def test_the_article_id_of_a_url_is_its_file_name(url, expected):
     assert ids.article_id_of_url(url) == expected
 
@@ -71,23 +76,29 @@ def test_a_bad_article_id_is_named(bad):
         ids.article_id(bad)
 
 
-@pytest.mark.parametrize(("label", "parts"), [
-    ("第01版：要闻", ("", "01", "", "要闻")),
-    ("A01版：要闻", ("A", "01", "", "要闻")),
-    ("第B02版:广告", ("B", "02", "", "广告")),
-    ("01版 要闻", ("", "01", "", "要闻")),
-    ("第 3 版", ("", "3", "", "")),
-])
+@pytest.mark.parametrize(
+    ("label", "parts"),
+    [
+        ("第01版：要闻", ("", "01", "", "要闻")),
+        ("A01版：要闻", ("A", "01", "", "要闻")),
+        ("第B02版:广告", ("B", "02", "", "广告")),
+        ("01版 要闻", ("", "01", "", "要闻")),
+        ("第 3 版", ("", "3", "", "")),
+    ],
+)
 def test_page_labels(label, parts):
     m = ids.PAGE_LABEL.search(label)
     assert (m["prefix"], m["number"], m["suffix"], m["name"]) == parts
 
 
-@pytest.mark.parametrize(("label", "page"), [
-    ("第03版：要闻", (3, "要闻")),
-    ("第A03版：要闻", (None, "要闻")),  # numbered within section A, not in the edition
-    ("要闻", (None, "")),
-])
+@pytest.mark.parametrize(
+    ("label", "page"),
+    [
+        ("第03版：要闻", (3, "要闻")),
+        ("第A03版：要闻", (None, "要闻")),  # numbered within section A, not in the edition
+        ("要闻", (None, "")),
+    ],
+)
 def test_clean_reads_a_page_number_only_from_an_unlettered_label(label, page):
     assert _page({}, label) == page
 

@@ -3,6 +3,7 @@
 Every import in every module counts, those inside functions too, since a cycle hidden in a
 function is still a cycle.
 """
+
 from __future__ import annotations
 
 import ast
@@ -23,8 +24,10 @@ LAYERS = (
 )
 RANK = {pkg: rank for rank, layer in enumerate(LAYERS) for pkg in layer}
 # Third-party libraries a layer must not pull in (text processing is pure Python + lxml).
-FORBIDDEN = {"papers": {"prefect", "scrapy", "boto3", "botocore", "sqlalchemy"},
-             "text": {"prefect", "scrapy", "boto3", "botocore", "sqlalchemy"}}
+FORBIDDEN = {
+    "papers": {"prefect", "scrapy", "boto3", "botocore", "sqlalchemy"},
+    "text": {"prefect", "scrapy", "boto3", "botocore", "sqlalchemy"},
+}
 
 
 def imports_of(path: Path) -> set[str]:
@@ -51,14 +54,20 @@ def test_every_package_is_in_a_layer():
 
 
 def test_no_layer_imports_a_higher_one_or_a_neighbour():
-    wrong = [f"{path.relative_to(ROOT)} imports {name}" for pkg, name, path in edges()
-             if name in RANK and name != pkg and RANK[name] >= RANK[pkg]]
+    wrong = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for pkg, name, path in edges()
+        if name in RANK and name != pkg and RANK[name] >= RANK[pkg]
+    ]
     assert not wrong, "\n".join(wrong)
 
 
 def test_leaves_import_no_framework():
-    wrong = [f"{path.relative_to(ROOT)} imports {name}" for pkg, name, path in edges()
-             if name in FORBIDDEN.get(pkg, ())]
+    wrong = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for pkg, name, path in edges()
+        if name in FORBIDDEN.get(pkg, ())
+    ]
     assert not wrong, "\n".join(wrong)
 
 

@@ -1,4 +1,5 @@
 """A new paper on a supported family needs only a --papers entry: no code change."""
+
 from __future__ import annotations
 
 import json
@@ -10,10 +11,14 @@ from storage.archive import open_archive
 from tests.fixtures.edition import DAYS, epaper
 
 
-def test_a_paper_added_by_papers_file_only_is_archived(archive_env, prefect_api, tmp_path, monkeypatch):
+def test_a_paper_added_by_papers_file_only_is_archived(
+    archive_env, prefect_api, tmp_path, monkeypatch
+):
     monkeypatch.setenv("EPAPER_DOWNLOAD_DELAY", "0")
     # Unknown to the built-in catalogue, another skin, `pc/con/` articles, `node_1` pages.
-    site = build_site("founder-new", "lsrb", DAYS[:1], skin="layoutlist", node="1", content_dir="con")
+    site = build_site(
+        "founder-new", "lsrb", DAYS[:1], skin="layoutlist", node="1", content_dir="con"
+    )
     day = DAYS[0]
     with ReplicaServer([site]) as server:
         # Another host name for the same loopback server.
@@ -30,5 +35,6 @@ def test_a_paper_added_by_papers_file_only_is_archived(archive_env, prefect_api,
     with open_archive() as archive:
         manifest = json.loads(archive.get(f"editions/lsrb/{day}/manifest.json"))
     assert {a["url"].split(":", 2)[2].partition("/")[2] for a in manifest["articles"]} == {
-        u.lstrip("/") for u in news}
+        u.lstrip("/") for u in news
+    }
     assert all(a["url"].startswith("http://localhost:") for a in manifest["articles"])

@@ -6,6 +6,7 @@ the map opens each article by script (javascript:window.open('…')). Real spide
 over real HTTP: every article is archived, each odd link is skipped once with its reason or
 ignored by rule, and the edition is complete.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,10 @@ from tests.test_spiders import VARIANTS, assert_matches_truth
 DAY = date(2025, 4, 28)
 # jfdaily's edition is a JSON API: no image map, no HTML list to carry odd links
 HTML_VARIANTS = [(family, options) for family, options in VARIANTS if family != "jfdaily"]
-REASONS = {odd.MAILTO: "scheme: mailto links are not fetched",
-           odd.NO_URL_SCRIPT: "script: a javascript link that names no URL"}
+REASONS = {
+    odd.MAILTO: "scheme: mailto links are not fetched",
+    odd.NO_URL_SCRIPT: "script: a javascript link that names no URL",
+}
 ROBOTS = "robots: forbidden by robots.txt"  # the replica's robots trap, there with or without the variant
 
 
@@ -42,20 +45,32 @@ def test_each_odd_link_is_followed_skipped_or_ignored_by_rule():
         assert resolve_link(href, join) == (None, None), href
     for href, reason in REASONS.items():
         assert resolve_link(href, join) == (None, reason)
-    opened = "javascript:window.open('../../../content/202504/28/content_12.html','_blank','width=800')"
-    assert resolve_link(opened, join) == ("http://paper.example.cn/pc/content/202504/28/content_12.html", None)
-    assert resolve_link("javascript:location.href=\"node_02.html\";", join)[0].endswith("/28/node_02.html")
+    opened = (
+        "javascript:window.open('../../../content/202504/28/content_12.html','_blank','width=800')"
+    )
+    assert resolve_link(opened, join) == (
+        "http://paper.example.cn/pc/content/202504/28/content_12.html",
+        None,
+    )
+    assert resolve_link('javascript:location.href="node_02.html";', join)[0].endswith(
+        "/28/node_02.html"
+    )
 
 
-@pytest.mark.parametrize("family,options", HTML_VARIANTS, ids=[variant_id(*v) for v in HTML_VARIANTS])
+@pytest.mark.parametrize(
+    "family,options", HTML_VARIANTS, ids=[variant_id(*v) for v in HTML_VARIANTS]
+)
 def test_the_variant_puts_odd_links_before_the_articles(family, options):
     site = build_site(family, "bcrb", [DAY], odd_links=True, **options)
     plain = build_site(family, "bcrb", [DAY], **options)
     assert site.truth(DAY) == plain.truth(DAY), "the variant changes links, not the edition"
     front = site.page_paths[DAY][1]
-    text = site.resolve(front, "127.0.0.1").body.decode("gbk" if family in ("founder-classic", "paperindex")
-                                                        else "utf-8")
-    first_article = min(text.index(s.path.rsplit("/", 1)[1]) for s in site.slots.values() if s.page.no == 1)
+    text = site.resolve(front, "127.0.0.1").body.decode(
+        "gbk" if family in ("founder-classic", "paperindex") else "utf-8"
+    )
+    first_article = min(
+        text.index(s.path.rsplit("/", 1)[1]) for s in site.slots.values() if s.page.no == 1
+    )
     assert text.index(odd.MAILTO) < first_article  # the page list's first entry
     assert text.count(odd.NO_URL_SCRIPT) == 2  # in the image map and the article list
     assert "javascript:window.open(" in text and 'href="#"' in text and "javascript:void(0)" in text
@@ -81,27 +96,36 @@ def test_odd_links_lose_no_article_in_any_family(crawl_site, fault_report):  # n
         skipped = [(s["url"], s["reason"]) for s in items["skipped"] if s["reason"] != ROBOTS]
         assert sorted(skipped) == sorted(REASONS.items()), (what, items["skipped"])
         assert stats["skipped"] == {"scheme": 1, "script": 1, "robots": 1}, what
-    fault_report.row("Odd links in the image map, the article list and the page list (`javascript:`, "
-                     "`mailto:`, `#`, empty; articles opened by `javascript:window.open('…')`)",
-                     "script links followed to the page they open; `mailto:` skipped as `scheme`, a script "
-                     "without URL as `script`; `#`, empty and `javascript:void(0)` ignored by rule",
-                     f"every article and page of all {len(HTML_VARIANTS)} family variants crawled, "
-                     "the same count as without the odd links")
+    fault_report.row(
+        "Odd links in the image map, the article list and the page list (`javascript:`, "
+        "`mailto:`, `#`, empty; articles opened by `javascript:window.open('…')`)",
+        "script links followed to the page they open; `mailto:` skipped as `scheme`, a script "
+        "without URL as `script`; `#`, empty and `javascript:void(0)` ignored by rule",
+        f"every article and page of all {len(HTML_VARIANTS)} family variants crawled, "
+        "the same count as without the odd links",
+    )
 
 
-def test_an_edition_with_odd_links_is_archived_complete(archive_env, prefect_api, tmp_path, monkeypatch):
+def test_an_edition_with_odd_links_is_archived_complete(
+    archive_env, prefect_api, tmp_path, monkeypatch
+):
     monkeypatch.setenv("EPAPER_DOWNLOAD_DELAY", "0")
     site = build_site("founder-classic", "bcrb", [DAY], odd_links=True)
     truth = site.truth(DAY)
     with ReplicaServer([site]) as server:
         papers = tmp_path / "papers.yaml"
-        papers.write_text(yaml.safe_dump([site.paper_entry(server.base_url)], allow_unicode=True), encoding="utf-8")
+        papers.write_text(
+            yaml.safe_dump([site.paper_entry(server.base_url)], allow_unicode=True),
+            encoding="utf-8",
+        )
         result = archive_edition("bcrb", DAY.isoformat(), str(papers))
     with open_archive() as archive:
         manifest = json.loads(archive.get(f"editions/bcrb/{DAY}/manifest.json"))
     assert result["status"] == manifest["status"] == "complete"
     news = {a["url"] for a in truth["articles"] if a["kind"] == "news"}  # ads and 导读 stay out
     assert {urlsplit(a["url"]).path for a in manifest["articles"]} == news
-    assert len(manifest["pages"]) == len(truth["pages"]) and all(p["pdf_key"] for p in manifest["pages"])
+    assert len(manifest["pages"]) == len(truth["pages"]) and all(
+        p["pdf_key"] for p in manifest["pages"]
+    )
     reasons = {s["url"]: s["reason"] for s in manifest["skipped"] if s["reason"] != ROBOTS}
     assert reasons == REASONS

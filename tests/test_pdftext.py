@@ -33,8 +33,10 @@ def _font_file() -> Path | None:
     # gets from pip), then Debian's fonts-wqy-microhei / fonts-wqy-zenhei.
     spec = importlib.util.find_spec("paperang_p2_fonts_cjk")
     candidates = [Path(spec.origin).parent / "fonts" / "wqy-microhei.ttc"] if spec else []
-    candidates += [Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
-                   Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")]
+    candidates += [
+        Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
+        Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
+    ]
     return next((p for p in candidates if p.exists()), None)
 
 
@@ -42,7 +44,9 @@ def _font_file() -> Path | None:
 def cjk_font():
     path = _font_file()
     if path is None:
-        pytest.skip("no CJK TrueType font: pip install paperang-p2-fonts-cjk (or apt-get install fonts-wqy-microhei)")
+        pytest.skip(
+            "no CJK TrueType font: pip install paperang-p2-fonts-cjk (or apt-get install fonts-wqy-microhei)"
+        )
     pdfmetrics.registerFont(TTFont(FONT, str(path), subfontIndex=0))
 
 
@@ -114,9 +118,11 @@ def test_paragraph_runs_on_across_columns(cjk_font):
 
 
 def test_indent_as_fullwidth_glyphs_and_latin_words(cjk_font):
-    paras = ["在打造AI大模型服务底座方面，普陀部署了Deepseek等多款国产开源大模型，"
-             "搭建了各类配套基础设施，形成了从模型调用、算力支持到知识库管理全链条服务供给。" * 3,
-             "上海“量子城市”首批先导应用场景落地曹杨，6大板块20项服务满足诸多需求。"]
+    paras = [
+        "在打造AI大模型服务底座方面，普陀部署了Deepseek等多款国产开源大模型，"
+        "搭建了各类配套基础设施，形成了从模型调用、算力支持到知识库管理全链条服务供给。" * 3,
+        "上海“量子城市”首批先导应用场景落地曹杨，6大板块20项服务满足诸多需求。",
+    ]
     assert page_text(typeset([paras], glyph_indent=True)).splitlines() == [HEADLINE] + paras
 
 
@@ -136,9 +142,15 @@ def test_replica_page_pdf():
     site = build_site("founder-new", "bcrb", [date(2025, 4, 29)])
     edition = site.editions[date(2025, 4, 29)]
     for page in edition.pages[:3]:
-        lines = page_text(site.resolve(site.pdf_paths[edition.date][page.no], "h").body).splitlines()
-        assert lines[0] == f"白城日报  2025年04月29日  第{page.no:02d}版：{page.name}".replace("  ", " ")
+        lines = page_text(
+            site.resolve(site.pdf_paths[edition.date][page.no], "h").body
+        ).splitlines()
+        assert lines[0] == f"白城日报  2025年04月29日  第{page.no:02d}版：{page.name}".replace(
+            "  ", " "
+        )
         for story in page.stories:
-            heads = [x for x in (story.article.kicker, story.article.title, story.article.subtitle) if x]
+            heads = [
+                x for x in (story.article.kicker, story.article.title, story.article.subtitle) if x
+            ]
             assert all(h in lines for h in heads), (heads, lines)
             assert any(line.startswith(story.article.paragraphs[0][:12]) for line in lines)

@@ -4,6 +4,7 @@ A resolver only ever checks declared ranges; a pair that satisfies them and stil
 (SQLAlchemy 2.1 beside Prefect 3.8) goes into KNOWN_BAD with the reason, so no lock update
 brings it back.
 """
+
 from __future__ import annotations
 
 import importlib.metadata as metadata
@@ -18,9 +19,14 @@ LOCK = Path(__file__).resolve().parent.parent / "requirements.lock"
 
 # (package, bad versions, beside package, in versions, why)
 KNOWN_BAD = [
-    ("sqlalchemy", ">=2.1", "prefect", "==3.8.*",
-     "Prefect 3.8's scheduler fails every minute with `InvalidRequestError: Can't evaluate bulk "
-     "DML statement` in _insert_scheduled_flow_runs: cron deployments never get runs"),
+    (
+        "sqlalchemy",
+        ">=2.1",
+        "prefect",
+        "==3.8.*",
+        "Prefect 3.8's scheduler fails every minute with `InvalidRequestError: Can't evaluate bulk "
+        "DML statement` in _insert_scheduled_flow_runs: cron deployments never get runs",
+    ),
 ]
 
 
@@ -54,17 +60,23 @@ def violations(pins: dict[str, Version]) -> list[str]:
             if wanted not in pins:
                 continue  # markers false here were filtered out; an unpinned need is below
             if not requirement.specifier.contains(pins[wanted], prereleases=True):
-                found.append(f"{wanted}=={pins[wanted]}: {name}{f'[{extra}]' if extra else ''} "
-                             f"requires {requirement}")
+                found.append(
+                    f"{wanted}=={pins[wanted]}: {name}{f'[{extra}]' if extra else ''} "
+                    f"requires {requirement}"
+                )
             todo += [(wanted, e) for e in requirement.extras]
     return found
 
 
 def known_bad(pins: dict[str, Version]) -> list[str]:
-    return [f"{package}=={pins[package]} beside {beside}=={pins[beside]}: {why}"
-            for package, bad, beside, versions, why in KNOWN_BAD
-            if package in pins and beside in pins and pins[package] in SpecifierSet(bad)
-            and pins[beside] in SpecifierSet(versions)]
+    return [
+        f"{package}=={pins[package]} beside {beside}=={pins[beside]}: {why}"
+        for package, bad, beside, versions, why in KNOWN_BAD
+        if package in pins
+        and beside in pins
+        and pins[package] in SpecifierSet(bad)
+        and pins[beside] in SpecifierSet(versions)
+    ]
 
 
 def test_every_pin_satisfies_what_the_pinned_packages_declare():
@@ -81,8 +93,12 @@ def test_the_lock_is_what_is_installed():
 
 def test_every_requirement_of_a_pinned_package_is_pinned():
     pins = read_lock(LOCK.read_text(encoding="utf-8"))
-    unpinned = {f"{name} needs {r}" for name in pins for r in declared(name)
-                if canonicalize_name(r.name) not in pins}
+    unpinned = {
+        f"{name} needs {r}"
+        for name in pins
+        for r in declared(name)
+        if canonicalize_name(r.name) not in pins
+    }
     assert unpinned == set()
 
 
@@ -96,8 +112,9 @@ def test_prefects_sqlalchemy_range_holds_and_no_known_bad_pair_is_pinned():
 
 def test_the_checks_catch_a_bad_lock():
     pins = read_lock(LOCK.read_text(encoding="utf-8"))
-    assert "sqlalchemy==1.4.54: prefect requires sqlalchemy[asyncio]<3.0.0,>=2.0" in \
-        violations({**pins, "sqlalchemy": Version("1.4.54")})
+    assert "sqlalchemy==1.4.54: prefect requires sqlalchemy[asyncio]<3.0.0,>=2.0" in violations(
+        {**pins, "sqlalchemy": Version("1.4.54")}
+    )
     [bad] = known_bad({**pins, "sqlalchemy": Version("2.1.9")})
     assert bad.startswith("sqlalchemy==2.1.9 beside prefect==3.8.8: Prefect 3.8's scheduler fails")
     assert violations({**pins, "sqlalchemy": Version("2.1.9")}) == []  # the ranges alone let it in

@@ -46,8 +46,13 @@ def test_seeds_split_into_articles_with_their_own_text():
     assert "新华社上海4月29日电" in sources and "新华社北京4月26日电" in sources
     assert any(s.startswith("本报讯（全媒体记者") for s in sources)
     wire = next(a for a in arts if a.source == "新华社上海4月29日电")
-    assert wire.kicker == "习近平在上海考察时强调" and wire.title == "加快建成具有全球影响力的科技创新高地"
-    assert any("“模速空间”是上海市打造的人工智能大模型专业孵化和加速平台" in p for p in wire.paragraphs)
+    assert (
+        wire.kicker == "习近平在上海考察时强调"
+        and wire.title == "加快建成具有全球影响力的科技创新高地"
+    )
+    assert any(
+        "“模速空间”是上海市打造的人工智能大模型专业孵化和加速平台" in p for p in wire.paragraphs
+    )
 
 
 def test_sites_are_deterministic_and_papers_reprint_the_same_wire_stories():
@@ -89,7 +94,9 @@ def test_pages_carry_hotspot_only_articles_and_relative_links(served):
         name = a["url"].rsplit("/", 1)[1]
         assert re.search(rf'<Area [^>]*href="\.\./\.\./\.\./content/\d+/\d+/{name}"', page)
         assert a["title"] not in page  # not in the article list
-    assert 'href="../../../../private/' in page  # a hotspot into /bcrb/private/, which robots.txt forbids
+    assert (
+        'href="../../../../private/' in page
+    )  # a hotspot into /bcrb/private/, which robots.txt forbids
 
 
 def test_conditional_requests_answer_304(served):
@@ -116,7 +123,9 @@ def test_edited_article_is_served_changed(served):
 
 def test_missing_dates_answer_404_and_301_to_root(served):
     site, server = served
-    got = {status: fetch(server.base_url + site.url_for(day)) for day, status in site.missing.items()}
+    got = {
+        status: fetch(server.base_url + site.url_for(day)) for day, status in site.missing.items()
+    }
     assert got[404][0] == 404
     status, headers, _ = got[301]
     assert status == 301 and headers["Location"] == server.base_url + "/"
@@ -164,7 +173,10 @@ def test_demo_sites():
     assert {s.family for s in sites} == set(FAMILIES)
     entry = sites[0].paper_entry("http://127.0.0.1:8000")
     assert set(entry) == {"id", "name", "region", "family", "edition_url", "schedule", "timezone"}
-    assert entry["edition_url"].startswith("http://127.0.0.1:8000/") and "{date:" in entry["edition_url"]
+    assert (
+        entry["edition_url"].startswith("http://127.0.0.1:8000/")
+        and "{date:" in entry["edition_url"]
+    )
     with ReplicaServer(sites) as server:
         for site in sites:
             for day in site.dates:
@@ -176,8 +188,10 @@ def test_demo_sites():
 
 @pytest.fixture(scope="module")
 def families():
-    sites = {f: build_site(f, f.replace("-", ""), [DAY]) for f in
-             ("founder-classic", "paperindex", "xmwb", "whb", "jfdaily")}
+    sites = {
+        f: build_site(f, f.replace("-", ""), [DAY])
+        for f in ("founder-classic", "paperindex", "xmwb", "whb", "jfdaily")
+    }
     with ReplicaServer(list(sites.values())) as server:
         yield sites, server
 
@@ -227,7 +241,9 @@ def test_xmwb_lettered_pages_and_link_styles(families):
     site = sites["xmwb"]
     truth = site.truth(DAY)
     page = fetch(server.base_url + truth["pages"][0]["url"])[2].decode()
-    assert re.search(r'<p class="dzb-multi-download"><a href="//127\.0\.0\.1:\d+/', page)  # protocol-relative
+    assert re.search(
+        r'<p class="dzb-multi-download"><a href="//127\.0\.0\.1:\d+/', page
+    )  # protocol-relative
     assert re.search(r'<area [^>]*href="/xmwb/html/xmwb/', page)  # root-relative hotspots
     assert ">A1版：要闻<" in page and re.search(r">B\d版：", page)
     assert truth["articles"][0]["title"] == "报头" and truth["articles"][0]["kind"] == "pseudo"
@@ -256,7 +272,11 @@ def test_jfdaily_json_api(families):
     pages = json.loads(navi)["pages"]
     assert [p["pnumber"] for p in pages] == ["01", "02", "03", "04"]
     first = pages[0]["articleList"][1]
-    doc = json.loads(fetch(f"{server.base_url}/jfdaily/staticsg/data/journal/{DAY}/01/article/{first['id']}.json")[2])
+    doc = json.loads(
+        fetch(
+            f"{server.base_url}/jfdaily/staticsg/data/journal/{DAY}/01/article/{first['id']}.json"
+        )[2]
+    )
     assert doc["article"]["title"] == first["title"]
     assert isinstance(json.loads(doc["article"]["pincurls"]), list)  # JSON inside JSON
     assert not any(a["hidden"] for a in site.truth(DAY)["articles"])  # the API lists everything

@@ -1,5 +1,6 @@
 """Reprocessing archived editions from their WARCs: real Prefect runs on real SeaweedFS,
 and not one request to the site."""
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,10 @@ def edition(archive_env, prefect_api, tmp_path, monkeypatch):
     site = build_site("founder-new", "bcrb", [DAY], skin="swiper")
     with ReplicaServer([site]) as server:
         papers = tmp_path / "papers.yaml"
-        papers.write_text(yaml.safe_dump([site.paper_entry(server.base_url)], allow_unicode=True), encoding="utf-8")
+        papers.write_text(
+            yaml.safe_dump([site.paper_entry(server.base_url)], allow_unicode=True),
+            encoding="utf-8",
+        )
         yield site, server, str(papers)
 
 
@@ -49,7 +53,11 @@ def test_reprocess_is_offline_and_writes_only_what_changed(edition, monkeypatch)
 
     def improved_clean(item: dict) -> dict:
         fields = clean_article(item)
-        return {**fields, "title": fields["title"] + "（修订）"} if item["url"] == improved_url else fields
+        return (
+            {**fields, "title": fields["title"] + "（修订）"}
+            if item["url"] == improved_url
+            else fields
+        )
 
     monkeypatch.setattr(steps, "clean_article", improved_clean)
     result = reprocess_edition(site.paper, DAY.isoformat(), papers)

@@ -1,6 +1,7 @@
 """`python -m storage.s3server` as a user runs it: --env lines a shell can source, and
 SIGTERM or Ctrl-C end it in seconds with weed gone, its ports closed and its data folder
 free for the next start (it used to hang for good, holding the folder's lock)."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,12 @@ REPO = Path(__file__).resolve().parent.parent
 def start_server(home: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EPAPER_", "AWS_"))}
     return subprocess.Popen(
-        [sys.executable, "-m", "storage.s3server", "--env"], cwd=REPO, env={**env, "EPAPER_HOME": str(home)},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "storage.s3server", "--env"],
+        cwd=REPO,
+        env={**env, "EPAPER_HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -36,16 +41,24 @@ def read_exports(server: subprocess.Popen) -> dict[str, str]:
     for _ in range(2):
         line = server.stdout.readline()
         words = shlex.split(line)
-        assert words and words[0] == "export", f"not an export line: {line!r} ({server.stderr.read()})"
+        assert words and words[0] == "export", (
+            f"not an export line: {line!r} ({server.stderr.read()})"
+        )
         exports.update(word.split("=", 1) for word in words[1:])
     return exports
 
 
 def aws_client(exports: dict[str, str]):
-    session = boto3.Session(aws_access_key_id=exports["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=exports["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1")
-    return session.client("s3", endpoint_url=exports["AWS_ENDPOINT_URL_S3"],
-                          config=Config(s3={"addressing_style": "path"}))
+    session = boto3.Session(
+        aws_access_key_id=exports["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=exports["AWS_SECRET_ACCESS_KEY"],
+        region_name="us-east-1",
+    )
+    return session.client(
+        "s3",
+        endpoint_url=exports["AWS_ENDPOINT_URL_S3"],
+        config=Config(s3={"addressing_style": "path"}),
+    )
 
 
 def children(pid: int) -> list[int]:
@@ -82,7 +95,9 @@ def test_env_lines_reach_the_server_and_a_signal_stops_it_for_good(tmp_path, sig
                 os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
         # ... and boto3 from the AWS_* ones
         s3 = aws_client(exports)
-        assert s3.get_object(Bucket="handmade", Key="note.txt")["Body"].read() == b"written by epaper"
+        assert (
+            s3.get_object(Bucket="handmade", Key="note.txt")["Body"].read() == b"written by epaper"
+        )
         s3.put_object(Bucket="handmade", Key="note.txt", Body=b"written with boto3")
 
         server.send_signal(signum)
@@ -99,8 +114,10 @@ def test_env_lines_reach_the_server_and_a_signal_stops_it_for_good(tmp_path, sig
         exports = read_exports(again)
         versions = aws_client(exports).list_object_versions(Bucket="handmade")["Versions"]
         assert len(versions) == 2  # both writes, kept across the restart
-        assert aws_client(exports).get_object(Bucket="handmade", Key="note.txt")["Body"].read() \
+        assert (
+            aws_client(exports).get_object(Bucket="handmade", Key="note.txt")["Body"].read()
             == b"written with boto3"
+        )
         again.send_signal(signal.SIGTERM)
         assert again.wait(timeout=30) == 128 + signal.SIGTERM
     finally:

@@ -2,6 +2,7 @@
 the cron "* * * * *" and a real process worker completes one. With SQLAlchemy 2.1 beside
 Prefect 3.8 the scheduler failed every loop and no run was ever created (tests/test_pins.py
 keeps that pair out of the lock)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,16 +29,23 @@ def test_a_cron_deployment_gets_scheduled_runs_and_a_worker_completes_one(archiv
     today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
     site = build_site("founder-new", "bcrb", [today, today - dt.timedelta(days=1)], pages=2)
     # The scheduler looks every second rather than every minute.
-    with ReplicaServer([site]) as replica, PrefectServer(
-            tmp_path / "prefect", PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="1") as server:
+    with (
+        ReplicaServer([site]) as replica,
+        PrefectServer(
+            tmp_path / "prefect", PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="1"
+        ) as server,
+    ):
         folder = tmp_path / "mine"  # the user's own folder, papers file and prefect.yaml
         folder.mkdir()
         entry = {**site.paper_entry(replica.base_url), "schedule": EVERY_MINUTE}
-        (folder / "papers.yaml").write_text(yaml.safe_dump([entry], allow_unicode=True),
-                                            encoding="utf-8")
-        for command in (["epaper", "setup-prefect", "--papers", "papers.yaml"],
-                        ["epaper", "deployments", "--papers", "papers.yaml"],
-                        ["prefect", "deploy", "--name", "archive-edition/bcrb"]):
+        (folder / "papers.yaml").write_text(
+            yaml.safe_dump([entry], allow_unicode=True), encoding="utf-8"
+        )
+        for command in (
+            ["epaper", "setup-prefect", "--papers", "papers.yaml"],
+            ["epaper", "deployments", "--papers", "papers.yaml"],
+            ["prefect", "deploy", "--name", "archive-edition/bcrb"],
+        ):
             done = server.run(*command, cwd=folder)
             assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
 
@@ -51,13 +59,20 @@ def test_a_cron_deployment_gets_scheduled_runs_and_a_worker_completes_one(archiv
         assert all(start.second == 0 for start in starts)
         assert starts[1] - starts[0] == dt.timedelta(minutes=1)
 
-        worker = server.spawn("worker", ["prefect", "worker", "start", "--pool",
-                                         deployments.WORK_POOL, "--limit", "1"],
-                              **{**archive_env, "EPAPER_HOME": str(tmp_path / "worker")},
-                              EPAPER_DOWNLOAD_DELAY="0", PREFECT_WORKER_QUERY_SECONDS="1")
+        worker = server.spawn(
+            "worker",
+            ["prefect", "worker", "start", "--pool", deployments.WORK_POOL, "--limit", "1"],
+            **{**archive_env, "EPAPER_HOME": str(tmp_path / "worker")},
+            EPAPER_DOWNLOAD_DELAY="0",
+            PREFECT_WORKER_QUERY_SECONDS="1",
+        )
         try:
-            runs = wait_for_runs(api, deployment["id"], lambda runs: any(
-                run["state_type"] in ENDED for run in runs), timeout=150)
+            runs = wait_for_runs(
+                api,
+                deployment["id"],
+                lambda runs: any(run["state_type"] in ENDED for run in runs),
+                timeout=150,
+            )
         finally:
             stop(worker)
     [ended] = [run for run in runs if run["state_type"] in ENDED]

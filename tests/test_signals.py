@@ -1,6 +1,7 @@
 """Ctrl-C and SIGTERM end a real `epaper archive` mid-crawl: in seconds, with one line and
 exit 130/143, no process of the run left (crawl, temporary Prefect server, embedded
 SeaweedFS), no port of theirs listening, and no manifest of the half edition."""
+
 from __future__ import annotations
 
 import os
@@ -47,7 +48,7 @@ def listening_ports(pids) -> set[int]:
             links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
         except OSError:
             continue
-        inodes |= {link[len("socket:["):-1] for link in links if link.startswith("socket:[")}
+        inodes |= {link[len("socket:[") : -1] for link in links if link.startswith("socket:[")}
     ports = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
@@ -76,17 +77,37 @@ def stuck_run(tmp_path, prefect_home):
     [stuck_path] = site.fault_paths("article:0")
     home = tmp_path / "home"
     home.mkdir()
-    env = {name: value for name, value in os.environ.items()
-           if not name.startswith(("PREFECT_", "EPAPER_"))}
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("PREFECT_", "EPAPER_"))
+    }
     env.update(EPAPER_HOME=str(home), EPAPER_DOWNLOAD_DELAY="0", PREFECT_HOME=str(prefect_home))
     with ReplicaServer([site], fault_delay=300) as replica:
         papers = tmp_path / "papers.yaml"
-        papers.write_text(yaml.safe_dump([site.paper_entry(replica.base_url)], allow_unicode=True),
-                          encoding="utf-8")
+        papers.write_text(
+            yaml.safe_dump([site.paper_entry(replica.base_url)], allow_unicode=True),
+            encoding="utf-8",
+        )
         process = subprocess.Popen(
-            [sys.executable, "-m", "epaper.cli", "archive", "bcrb", "--date", DAY.isoformat(),
-             "--papers", str(papers)], env=env, cwd=tmp_path, start_new_session=True,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "epaper.cli",
+                "archive",
+                "bcrb",
+                "--date",
+                DAY.isoformat(),
+                "--papers",
+                str(papers),
+            ],
+            env=env,
+            cwd=tmp_path,
+            start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             deadline = time.monotonic() + 240  # a first run migrates the Prefect database
             while stuck_path not in replica.paths() and process.poll() is None:
@@ -115,24 +136,37 @@ def interrupt(process, home: Path, send) -> dict:
     stdout, stderr = process.communicate(timeout=EXIT_WITHIN)
     took = time.monotonic() - sent
     left = run_processes(marker)
-    return {"code": process.returncode, "took": took, "stdout": stdout, "stderr": stderr,
-            "started": len(during), "left": left, "ports": ports,
-            "still_listening": {port for port in ports if accepts(port)}}
+    return {
+        "code": process.returncode,
+        "took": took,
+        "stdout": stdout,
+        "stderr": stderr,
+        "started": len(during),
+        "left": left,
+        "ports": ports,
+        "still_listening": {port for port in ports if accepts(port)},
+    }
 
 
 def last_run_state(prefect_home: Path) -> str:
     """State of the latest flow run of the edition in the temporary server's database."""
     with sqlite3.connect(prefect_home / "prefect.db") as db:
-        [(state,)] = db.execute("SELECT state_type FROM flow_run WHERE name = ? "
-                                "ORDER BY created DESC LIMIT 1", (f"bcrb {DAY}",)).fetchall()
+        [(state,)] = db.execute(
+            "SELECT state_type FROM flow_run WHERE name = ? ORDER BY created DESC LIMIT 1",
+            (f"bcrb {DAY}",),
+        ).fetchall()
     return state
 
 
 def manifests(home: Path, monkeypatch) -> list[str]:
     """What the run's embedded SeaweedFS holds under editions/ (started again to look)."""
     monkeypatch.setenv("EPAPER_HOME", str(home))
-    for name in ("EPAPER_S3_ENDPOINT", "EPAPER_S3_ACCESS_KEY", "EPAPER_S3_SECRET_KEY",
-                 "EPAPER_S3_BUCKET"):
+    for name in (
+        "EPAPER_S3_ENDPOINT",
+        "EPAPER_S3_ACCESS_KEY",
+        "EPAPER_S3_SECRET_KEY",
+        "EPAPER_S3_BUCKET",
+    ):
         monkeypatch.delenv(name, raising=False)
     with open_archive() as archive:
         return list(archive.list("editions/"))
@@ -149,33 +183,37 @@ def check_ended_cleanly(outcome: dict, code: int, signame: str) -> None:
 
 @pytest.mark.timeout(360)
 def test_ctrl_c_to_the_process_group_ends_the_run_and_everything_it_started(
-        stuck_run, prefect_home, monkeypatch, fault_report):
+    stuck_run, prefect_home, monkeypatch, fault_report
+):
     process, home = stuck_run
     outcome = interrupt(process, home, lambda p: os.killpg(p.pid, signal.SIGINT))
     check_ended_cleanly(outcome, 130, "SIGINT")
     assert last_run_state(prefect_home) == "CRASHED"  # reported before its server was stopped
     assert manifests(home, monkeypatch) == []
-    fault_report.row("Ctrl-C (SIGINT to the process group) during a crawl stuck on an "
-                     "unanswered article",
-                     f"exit 130 in {outcome['took']:.1f} s with one line; the run reported "
-                     f"Crashed to its own temporary Prefect server; "
-                     f"{outcome['started']} processes ended",
-                     f"no process left, none of their {len(outcome['ports'])} ports listening, "
-                     "no manifest of the half edition in the bucket")
+    fault_report.row(
+        "Ctrl-C (SIGINT to the process group) during a crawl stuck on an unanswered article",
+        f"exit 130 in {outcome['took']:.1f} s with one line; the run reported "
+        f"Crashed to its own temporary Prefect server; "
+        f"{outcome['started']} processes ended",
+        f"no process left, none of their {len(outcome['ports'])} ports listening, "
+        "no manifest of the half edition in the bucket",
+    )
 
 
 @pytest.mark.timeout(360)
-def test_one_sigterm_ends_the_run_and_everything_it_started(stuck_run, prefect_home, monkeypatch,
-                                                           fault_report):
+def test_one_sigterm_ends_the_run_and_everything_it_started(
+    stuck_run, prefect_home, monkeypatch, fault_report
+):
     process, home = stuck_run
     outcome = interrupt(process, home, lambda p: os.kill(p.pid, signal.SIGTERM))
     check_ended_cleanly(outcome, 143, "SIGTERM")
     assert last_run_state(prefect_home) == "CRASHED"
     assert manifests(home, monkeypatch) == []
-    fault_report.row("One SIGTERM to `epaper archive` during a crawl stuck on an "
-                     "unanswered article",
-                     f"exit 143 in {outcome['took']:.1f} s with one line; run reported Crashed; "
-                     "crawl, temporary Prefect server and embedded SeaweedFS ended "
-                     f"({outcome['started']} processes)",
-                     f"no process left, none of their {len(outcome['ports'])} ports listening, "
-                     "no manifest of the half edition in the bucket")
+    fault_report.row(
+        "One SIGTERM to `epaper archive` during a crawl stuck on an unanswered article",
+        f"exit 143 in {outcome['took']:.1f} s with one line; run reported Crashed; "
+        "crawl, temporary Prefect server and embedded SeaweedFS ended "
+        f"({outcome['started']} processes)",
+        f"no process left, none of their {len(outcome['ports'])} ports listening, "
+        "no manifest of the half edition in the bucket",
+    )

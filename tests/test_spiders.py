@@ -39,7 +39,11 @@ def assert_matches_truth(site, day, server, items, workdir):
     assert sorted(pages) == sorted(p["url"] for p in truth["pages"])
     for want in truth["pages"]:
         got = pages[want["url"]]
-        assert (got["page_no"], got["page_name"], got["kind"]) == (want["page_no"], want["page_name"], want["kind"])
+        assert (got["page_no"], got["page_name"], got["kind"]) == (
+            want["page_no"],
+            want["page_name"],
+            want["kind"],
+        )
         assert path(got["pdf_url"]) == want["pdf_url"]
         pdf = (workdir / got["pdf_path"]).read_bytes()
         assert pdf.startswith(b"%PDF") and pdf == site.resolve(want["pdf_url"], "").body
@@ -50,7 +54,11 @@ def assert_matches_truth(site, day, server, items, workdir):
     by_url = {path(a["url"]): a for a in items["article"]}
     for want in truth["articles"]:
         got = by_url[want["url"]]
-        assert (got["page_no"], got["page_name"], got["kind"]) == (want["page_no"], want["page_name"], want["kind"])
+        assert (got["page_no"], got["page_name"], got["kind"]) == (
+            want["page_no"],
+            want["page_name"],
+            want["kind"],
+        )
         assert got["via"] == ("hotspot" if want["hidden"] else "list")
         assert got["family"] == site.family and got["article_id"] in got["url"]
         # decoded right: the truth's text is in the page, no replacement characters
@@ -60,7 +68,9 @@ def assert_matches_truth(site, day, server, items, workdir):
     assert not items["missing"]
 
 
-@pytest.mark.parametrize("family,options", VARIANTS, ids=lambda v: v if isinstance(v, str) else "-".join(v.values()))
+@pytest.mark.parametrize(
+    "family,options", VARIANTS, ids=lambda v: v if isinstance(v, str) else "-".join(v.values())
+)
 def test_spider_finds_every_article_once(family, options, crawl_site, monkeypatch):
     monkeypatch.setenv("EPAPER_USER_AGENT", UA)
     monkeypatch.setenv("EPAPER_DOWNLOAD_DELAY", "0.01")  # polite as in production, if quicker
@@ -88,8 +98,15 @@ def test_encoding_argument_overrides_detection(crawl_site):
 
 # Every family meets a date without edition; the walk that handles it is shared, so
 # the two answers (404, 301 to the root) are spread over the families.
-MISSING = [("founder-new", 404), ("founder-new", 301), ("founder-classic", 301), ("paperindex", 404),
-           ("xmwb", 301), ("whb", 404), ("jfdaily", 301)]
+MISSING = [
+    ("founder-new", 404),
+    ("founder-new", 301),
+    ("founder-classic", 301),
+    ("paperindex", 404),
+    ("xmwb", 301),
+    ("whb", 404),
+    ("jfdaily", 301),
+]
 
 
 @pytest.mark.parametrize("family,status", MISSING)
@@ -152,16 +169,33 @@ def test_unreachable_site_is_a_crawl_error(tmp_path):
     site = build_site("founder-new", "bcrb", [DAY])
     with ReplicaServer([site]) as server:
         base = server.base_url  # the port is free again once the server stops
-    with pytest.raises(CrawlError, match=r"^site unreachable: http://127\.0\.0\.1:\d+/.*: connection refused$"):
-        run_crawl("bcrb", DAY.isoformat(), "founder-new", base + site.url_for(DAY), str(tmp_path),
-                  settings={"RETRY_TIMES": 0})
+    with pytest.raises(
+        CrawlError, match=r"^site unreachable: http://127\.0\.0\.1:\d+/.*: connection refused$"
+    ):
+        run_crawl(
+            "bcrb",
+            DAY.isoformat(),
+            "founder-new",
+            base + site.url_for(DAY),
+            str(tmp_path),
+            settings={"RETRY_TIMES": 0},
+        )
 
 
 def test_wrong_family_is_a_crawl_error(tmp_path, monkeypatch):
     monkeypatch.setenv("EPAPER_DOWNLOAD_DELAY", "0")
     site = build_site("whb", "whb", [DAY])
-    with ReplicaServer([site]) as server, pytest.raises(CrawlError, match="not a founder-classic edition page"):
-        run_crawl("whb", DAY.isoformat(), "founder-classic", server.base_url + site.url_for(DAY), str(tmp_path))
+    with (
+        ReplicaServer([site]) as server,
+        pytest.raises(CrawlError, match="not a founder-classic edition page"),
+    ):
+        run_crawl(
+            "whb",
+            DAY.isoformat(),
+            "founder-classic",
+            server.base_url + site.url_for(DAY),
+            str(tmp_path),
+        )
 
 
 def test_unknown_family_is_a_crawl_error(tmp_path):
@@ -177,7 +211,11 @@ def test_charset_repair_leaves_page_pdfs_alone():
 
     from spiders.middlewares import CharsetMiddleware
 
-    pdf = TextResponse("http://x/1.pdf", body=b"%PDF-1.3\n%\x93\x8c\x8b\x9e", headers={"Content-Type": "application/pdf"})
+    pdf = TextResponse(
+        "http://x/1.pdf",
+        body=b"%PDF-1.3\n%\x93\x8c\x8b\x9e",
+        headers={"Content-Type": "application/pdf"},
+    )
     for encoding in (None, "gbk"):
         mw = CharsetMiddleware(SimpleNamespace(spider=SimpleNamespace(encoding=encoding)))
         assert mw.process_response(None, pdf) is pdf

@@ -68,20 +68,27 @@ def sha256(data: bytes) -> str:
 def test_keys_follow_the_layout():
     day = date(2024, 1, 31)
     assert keys.edition_manifest("bcrb", day) == "editions/bcrb/2024-01-31/manifest.json"
-    assert keys.article("bcrb", "2024-01-31", 3, "content_123") == "articles/bcrb/2024-01-31/03/content_123.json"
+    assert (
+        keys.article("bcrb", "2024-01-31", 3, "content_123")
+        == "articles/bcrb/2024-01-31/03/content_123.json"
+    )
     assert keys.page_pdf("xmwb", day, 12) == "pdfs/xmwb/2024-01-31/12.pdf"
     assert keys.page_text("xmwb", day, 1) == "pdfs/xmwb/2024-01-31/01.txt"
     crawl = datetime(2024, 1, 31, 14, 30, 5, tzinfo=timezone(timedelta(hours=8)))
     assert keys.raw_warc("bcrb", day, crawl) == "raw/bcrb/2024-01-31/20240131T063005Z.warc.gz"
 
 
-@pytest.mark.parametrize("paper", ["..", "/etc", "a/b", "BCRB", "bc rb", "bc\x00rb", "bc\nrb", "", "报"])
+@pytest.mark.parametrize(
+    "paper", ["..", "/etc", "a/b", "BCRB", "bc rb", "bc\x00rb", "bc\nrb", "", "报"]
+)
 def test_bad_paper_ids_are_rejected(paper):
     with pytest.raises(ValueError, match="bad paper id"):
         keys.edition_manifest(paper, "2024-01-31")
 
 
-@pytest.mark.parametrize("day", ["2024-13-01", "2024-1-31", "../2024-01-31", "/2024-01-31", "2024-01-31\n"])
+@pytest.mark.parametrize(
+    "day", ["2024-13-01", "2024-1-31", "../2024-01-31", "/2024-01-31", "2024-01-31\n"]
+)
 def test_bad_dates_are_rejected(day):
     with pytest.raises(ValueError, match="bad edition date"):
         keys.page_pdf("bcrb", day, 1)
@@ -93,7 +100,9 @@ def test_bad_page_numbers_are_rejected(page_no):
         keys.page_pdf("bcrb", "2024-01-31", page_no)
 
 
-@pytest.mark.parametrize("raw", ["../../etc/passwd", "/abs/id", "a\x00b\x1fc", "content_1.htm", "文章 1", "x" * 300])
+@pytest.mark.parametrize(
+    "raw", ["../../etc/passwd", "/abs/id", "a\x00b\x1fc", "content_1.htm", "文章 1", "x" * 300]
+)
 def test_unsafe_article_ids_become_safe_deterministic_ids(raw):
     safe = keys.article_id(raw)
     assert keys.ARTICLE_ID.fullmatch(safe) and len(safe) <= keys.MAX_ARTICLE_ID
@@ -102,7 +111,9 @@ def test_unsafe_article_ids_become_safe_deterministic_ids(raw):
     keys.check_key(keys.article("bcrb", "2024-01-31", 1, raw))
 
 
-@pytest.mark.parametrize("key", ["../x", "a/../b", "/abs/key", "a//b", "a/./b", "a\x00b", "a\nb", "a\\b", "", "a/"])
+@pytest.mark.parametrize(
+    "key", ["../x", "a/../b", "/abs/key", "a//b", "a/./b", "a\x00b", "a\nb", "a\\b", "", "a/"]
+)
 def test_check_key_rejects_escapes_and_control_chars(key):
     with pytest.raises(ValueError, match="bad object key"):
         keys.check_key(key)
@@ -132,7 +143,11 @@ def test_put_writes_a_version_only_when_content_changes(archive_env):
         assert archive.get(key) == v2
         assert archive.get(key, first.version_id) == v1
         info = archive.stat(key)
-        assert (info["version_id"], info["sha256"], info["content_type"]) == (second.version_id, sha256(v2), "application/json")
+        assert (info["version_id"], info["sha256"], info["content_type"]) == (
+            second.version_id,
+            sha256(v2),
+            "application/json",
+        )
         assert archive.stat(key, first.version_id)["sha256"] == sha256(v1)
         assert not archive.put(key, v2, "application/json").changed
         assert archive.put(key, v1, "application/json").changed  # differs from the latest
@@ -147,11 +162,18 @@ def test_put_file_streams_multipart_with_the_same_change_rules(archive_env, tmp_
     with open_archive() as archive:
         first = archive.put_file(key, path, "application/warc")
         assert first.changed and first.version_id
-        assert archive.put_file(key, path, "application/warc") == first.__class__(key, first.version_id, False)
-        path.write_bytes(original[:-1] + bytes([original[-1] ^ 0xFF]))  # always a different last byte
+        assert archive.put_file(key, path, "application/warc") == first.__class__(
+            key, first.version_id, False
+        )
+        path.write_bytes(
+            original[:-1] + bytes([original[-1] ^ 0xFF])
+        )  # always a different last byte
         second = archive.put_file(key, path, "application/warc")
         assert second.changed and second.version_id != first.version_id
-        assert [v["version_id"] for v in archive.versions(key)] == [second.version_id, first.version_id]
+        assert [v["version_id"] for v in archive.versions(key)] == [
+            second.version_id,
+            first.version_id,
+        ]
         assert archive.get(key, first.version_id) == original
         assert archive.stat(key)["sha256"] == sha256(path.read_bytes())
 
@@ -165,7 +187,8 @@ def test_list_exists_stat_and_missing_objects(archive_env):
         assert list(archive.list("articles/bcrb/")) == sorted(written[:2])
         assert sorted(archive.list()) == sorted(written)
         assert list(archive.list("articles/bcrb/2024-01-31/", recursive=False)) == [
-            "articles/bcrb/2024-01-31/01/", "articles/bcrb/2024-01-31/02/",
+            "articles/bcrb/2024-01-31/01/",
+            "articles/bcrb/2024-01-31/02/",
         ]
         assert archive.exists(written[0]) and not archive.exists(written[0] + "x")
         with pytest.raises(ObjectNotFound, match="nope.json"):
@@ -198,7 +221,9 @@ def test_anonymous_reads_are_refused_but_presigned_urls_work(archive_env):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"http://{archive.endpoint}/{archive.bucket}/{key}", timeout=10)
         assert refused.value.code == 403
-        with urllib.request.urlopen(archive.presign(key, expires=timedelta(minutes=5)), timeout=10) as response:
+        with urllib.request.urlopen(
+            archive.presign(key, expires=timedelta(minutes=5)), timeout=10
+        ) as response:
             assert response.read() == b"{}"
 
 
@@ -214,7 +239,10 @@ def test_unreachable_server_fails_fast_with_one_clear_line(monkeypatch, tmp_path
             pass
     assert time.monotonic() - started < 15
     message = str(failure.value)
-    assert message.startswith(f"S3 at 127.0.0.1:{port} unreachable: ") and "Connection refused" in message
+    assert (
+        message.startswith(f"S3 at 127.0.0.1:{port} unreachable: ")
+        and "Connection refused" in message
+    )
     assert "\n" not in message and "secret-never-shown" not in message
     assert not (tmp_path / "s3").exists()  # an endpoint was given: no embedded server
 
@@ -239,8 +267,15 @@ def test_credentials_never_appear_in_reprs(archive_env):
     assert archive_env["EPAPER_S3_SECRET_KEY"] not in text
 
 
-def test_open_archive_without_endpoint_runs_embedded_server_shared_by_nested_calls(monkeypatch, tmp_path):
-    for name in ("EPAPER_S3_ENDPOINT", "EPAPER_S3_ACCESS_KEY", "EPAPER_S3_SECRET_KEY", "EPAPER_S3_BUCKET"):
+def test_open_archive_without_endpoint_runs_embedded_server_shared_by_nested_calls(
+    monkeypatch, tmp_path
+):
+    for name in (
+        "EPAPER_S3_ENDPOINT",
+        "EPAPER_S3_ACCESS_KEY",
+        "EPAPER_S3_SECRET_KEY",
+        "EPAPER_S3_BUCKET",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("EPAPER_HOME", str(tmp_path))
     key = keys.edition_manifest("bcrb", "2024-01-31")
@@ -252,9 +287,16 @@ def test_open_archive_without_endpoint_runs_embedded_server_shared_by_nested_cal
             assert inner.endpoint == endpoint and inner.get(key) == b"kept"
         assert os.environ["EPAPER_S3_ENDPOINT"] == endpoint  # still the outer one's
         child = subprocess.run(
-            [sys.executable, "-c", f"from storage.archive import open_archive\n"
-             f"with open_archive() as a: print(a.endpoint, a.get({key!r}).decode())"],
-            cwd=REPO, capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                "-c",
+                f"from storage.archive import open_archive\n"
+                f"with open_archive() as a: print(a.endpoint, a.get({key!r}).decode())",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert child.stdout.split() == [endpoint, "kept"], child.stderr
     assert "EPAPER_S3_ENDPOINT" not in os.environ and "EPAPER_S3_SECRET_KEY" not in os.environ
@@ -271,11 +313,18 @@ def test_embedded_server_stops_without_leaving_anything_behind(tmp_path, capfd):
         pid, ports = server.pid, dict(server.ports)
         assert server.endpoint == f"127.0.0.1:{ports['s3']}"
         assert os.getpgid(pid) == pid  # its own process group
-        Minio(server.endpoint, access_key=server.access_key, secret_key=server.secret_key, secure=False).list_buckets()
+        Minio(
+            server.endpoint,
+            access_key=server.access_key,
+            secret_key=server.secret_key,
+            secure=False,
+        ).list_buckets()
         assert server.secret_key not in repr(server)
     assert server.endpoint is None and not alive(pid)
     assert all(port_is_free(p) and port_is_free(p + GRPC_OFFSET) for p in ports.values())
-    assert not [p for p in Path("/tmp").glob("seaweedfs-*.sock") if str(ports["s3"] + GRPC_OFFSET) in p.name]
+    assert not [
+        p for p in Path("/tmp").glob("seaweedfs-*.sock") if str(ports["s3"] + GRPC_OFFSET) in p.name
+    ]
     out, err = capfd.readouterr()
     assert "SeaweedFS" not in out + err  # weed talks to its log file, not the terminal
     assert "SeaweedFS" in (tmp_path / "s3" / "weed.log").read_text()
@@ -322,10 +371,15 @@ time.sleep(600)
 """
 
 
-@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+@pytest.mark.parametrize(
+    "signum", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name
+)
 def test_weed_dies_with_its_owner(tmp_path, signum):
     owner = subprocess.Popen(
-        [sys.executable, "-c", OWNER, str(tmp_path / "s3")], cwd=REPO, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", OWNER, str(tmp_path / "s3")],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         weed_pid = int(owner.stdout.readline())

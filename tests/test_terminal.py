@@ -1,6 +1,7 @@
 """What `epaper archive`/`backfill` show at the terminal (real CLI subprocesses, real Prefect
 runs): one line per edition, Prefect's log in a file under EPAPER_HOME/logs (on the terminal
 with -v), and a backfill with a failed edition ends Failed in Prefect and non-zero here."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,10 @@ from pathlib import Path
 
 from tests.fixtures.edition import DAYS, epaper
 
-EDITION_LINE = (r"bcrb {day}: \d+ pages, \d+ articles, \d+ reprints, "
-                r"archived -> editions/bcrb/{day}/manifest.json")
+EDITION_LINE = (
+    r"bcrb {day}: \d+ pages, \d+ articles, \d+ reprints, "
+    r"archived -> editions/bcrb/{day}/manifest.json"
+)
 
 
 def log_files(home: str) -> list[Path]:
@@ -52,7 +55,8 @@ def test_a_failed_edition_is_one_line_naming_the_log_file(sites, papers, archive
 
 
 def test_backfill_with_a_failed_edition_prints_every_date_and_ends_failed(
-        sites, papers, archive_env):
+    sites, papers, archive_env
+):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         ArtifactFilter,
@@ -73,16 +77,19 @@ def test_backfill_with_a_failed_edition_prints_every_date_and_ends_failed(
     assert re.fullmatch(rf"\[2/3\] bcrb {DAYS[1]}: failed \(.*500.*\)", lines[1])
     assert re.fullmatch(r"\[3/3\] bcrb 2025-04-30: no edition \(.*\)", lines[2])
     [log] = log_files(archive_env["EPAPER_HOME"])
-    assert run.stderr == (f"epaper: error: 1 of 3 editions of bcrb failed: {DAYS[1]} "
-                          f"(details: {log})\n")
+    assert run.stderr == (
+        f"epaper: error: 1 of 3 editions of bcrb failed: {DAYS[1]} (details: {log})\n"
+    )
 
     with get_client(sync_client=True) as client:
-        [parent] = client.read_flow_runs(flow_run_filter=FlowRunFilter(
-            name=FlowRunFilterName(any_=[f"bcrb {first}..{last}"])))
+        [parent] = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[f"bcrb {first}..{last}"]))
+        )
         assert parent.state_type.value == "FAILED"
         assert parent.state.message.endswith(f"1 of 3 editions of bcrb failed: {DAYS[1]}")
-        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
-            flow_run_id=ArtifactFilterFlowRunId(any_=[parent.id])))
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[parent.id]))
+        )
     assert [a.data for a in artifacts if a.type == "progress"] == [100.0]
     [table] = [a for a in artifacts if a.type == "table"]
     rows = json.loads(table.data) if isinstance(table.data, str) else table.data

@@ -1,5 +1,6 @@
 """WARC capture and conditional re-crawls: editions of a replica site fetched over HTTP
 into real SeaweedFS, and their WARCs read back with warcio."""
+
 from __future__ import annotations
 
 import base64
@@ -35,7 +36,10 @@ def edition(archive_env, tmp_path, monkeypatch):
     site = build_site("founder-new", "bcrb", [DAY], skin="swiper")
     with GzipReplica([site]) as server:
         papers = tmp_path / "papers.yaml"
-        papers.write_text(yaml.safe_dump([site.paper_entry(server.base_url)], allow_unicode=True), encoding="utf-8")
+        papers.write_text(
+            yaml.safe_dump([site.paper_entry(server.base_url)], allow_unicode=True),
+            encoding="utf-8",
+        )
         yield site, server, get_paper(site.paper, str(papers))
 
 
@@ -46,16 +50,26 @@ def archive_edition(paper) -> tuple[dict, dict, Path]:
     steps.clean_edition(workdir)
     steps.dedupe_edition(workdir, Catalog())
     with open_archive() as archive:
-        return stats, steps.publish_edition(workdir, archive, paper.id, DAY.isoformat(), stats), workdir
+        return (
+            stats,
+            steps.publish_edition(workdir, archive, paper.id, DAY.isoformat(), stats),
+            workdir,
+        )
 
 
 def read_warc(data: bytes) -> list[dict]:
     """Every record, digests checked: type, headers, HTTP status line/headers, raw payload."""
     records = []
     for record in ArchiveIterator(io.BytesIO(data), check_digests="raise"):
-        records.append({"type": record.rec_type, "warc": dict(record.rec_headers.headers),
-                        "version": record.rec_headers.protocol, "http": record.http_headers,
-                        "payload": record.raw_stream.read()})
+        records.append(
+            {
+                "type": record.rec_type,
+                "warc": dict(record.rec_headers.headers),
+                "version": record.rec_headers.protocol,
+                "http": record.http_headers,
+                "payload": record.raw_stream.read(),
+            }
+        )
     return records
 
 
@@ -77,8 +91,9 @@ def test_archived_warc_holds_every_exchange_as_received(edition):
     assert {r["version"] for r in records} == {"WARC/1.1"}
     assert len({r["warc"]["WARC-Record-ID"] for r in records}) == len(records)
     requests = [r for r in records if r["type"] == "request"]
-    assert sorted(r["http"].statusline.split()[0] for r in requests) == sorted(server.paths()), \
+    assert sorted(r["http"].statusline.split()[0] for r in requests) == sorted(server.paths()), (
         "one request record per request the server saw, robots.txt included"
+    )
     responses = {r["warc"]["WARC-Target-URI"]: r for r in records if r["type"] == "response"}
     assert len(responses) == len(requests)
     host = server.base_url.removeprefix("http://")
@@ -104,10 +119,16 @@ def test_unchanged_recrawl_revalidates_everything_and_writes_nothing(edition):
     rerun = server.log[first_requests:]
     assert len(rerun) == first_requests and {e["status"] for e in rerun} == {304}
     assert server.bytes_sent == first_sent, "no body sent again"
-    assert stats["bytes"] <= 0.10 * first_stats["bytes"], (stats["bytes"], first_stats["bytes"])  # the issue's target
+    assert stats["bytes"] <= 0.10 * first_stats["bytes"], (
+        stats["bytes"],
+        first_stats["bytes"],
+    )  # the issue's target
 
     with open_archive() as archive:
-        originals = {r["warc"]["WARC-Record-ID"]: r for r in read_warc(archive.get(first["crawl"]["warc_key"]))}
+        originals = {
+            r["warc"]["WARC-Record-ID"]: r
+            for r in read_warc(archive.get(first["crawl"]["warc_key"]))
+        }
     records = read_warc((workdir / "crawl.warc.gz").read_bytes())
     revisits = [r for r in records if r["type"] == "revisit"]
     assert len(revisits) == first_requests and not [r for r in records if r["type"] == "response"]
@@ -136,7 +157,9 @@ def test_changed_article_is_fetched_in_full_and_later_crawls_resolve_both_warcs(
     assert second["changed"] and second["crawl"]["warc_key"] != first["crawl"]["warc_key"]
     assert [e["path"] for e in server.log[start:] if e["status"] != 304] == [target["url"]]
     records = read_warc((workdir / "crawl.warc.gz").read_bytes())
-    assert [r["warc"]["WARC-Target-URI"] for r in records if r["type"] == "response"] == [changed_url]
+    assert [r["warc"]["WARC-Target-URI"] for r in records if r["type"] == "response"] == [
+        changed_url
+    ]
 
     # The third crawl revalidates against the second, whose revisits point into the first.
     start = len(server.log)
@@ -144,7 +167,8 @@ def test_changed_article_is_fetched_in_full_and_later_crawls_resolve_both_warcs(
     assert third["changed"] is False
     assert {e["status"] for e in server.log[start:]} == {304}
     assert sorted(p.name for p in (workdir / "previous").iterdir()) == sorted(
-        key.rsplit("/", 1)[1] for key in (first["crawl"]["warc_key"], second["crawl"]["warc_key"]))
+        key.rsplit("/", 1)[1] for key in (first["crawl"]["warc_key"], second["crawl"]["warc_key"])
+    )
 
 
 def test_damaged_archived_warc_means_a_full_crawl_not_a_failure(edition):
@@ -166,16 +190,29 @@ def small_warc(tmp_path) -> bytes:
     writer = WARCWriter(out, gzip=True, warc_version="1.1")
     for n in range(2):
         uri = f"http://127.0.0.1/content_{n}.html"
-        request = writer.create_warc_record(uri, "request", payload=io.BytesIO(b""), http_headers=StatusAndHeaders(
-            f"GET /content_{n}.html HTTP/1.1", [("Host", "127.0.0.1")], is_http_request=True))
-        response = writer.create_warc_record(uri, "response", payload=io.BytesIO(f"<p>{n}</p>".encode() * 200),
-                                             http_headers=StatusAndHeaders("200 OK", [("Content-Type", "text/html")],
-                                                                           protocol="HTTP/1.1"))
+        request = writer.create_warc_record(
+            uri,
+            "request",
+            payload=io.BytesIO(b""),
+            http_headers=StatusAndHeaders(
+                f"GET /content_{n}.html HTTP/1.1", [("Host", "127.0.0.1")], is_http_request=True
+            ),
+        )
+        response = writer.create_warc_record(
+            uri,
+            "response",
+            payload=io.BytesIO(f"<p>{n}</p>".encode() * 200),
+            http_headers=StatusAndHeaders(
+                "200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1"
+            ),
+        )
         writer.write_request_response_pair(request, response)
     return out.getvalue()
 
 
-@pytest.mark.parametrize("damage", ["truncated", "no gzip trailer", "flipped byte", "empty", "not a WARC"])
+@pytest.mark.parametrize(
+    "damage", ["truncated", "no gzip trailer", "flipped byte", "empty", "not a WARC"]
+)
 def test_damaged_warcs_are_refused_with_a_reason(small_warc, tmp_path, damage):
     path = tmp_path / "crawl.warc.gz"
     path.write_bytes(small_warc)
@@ -185,13 +222,17 @@ def test_damaged_warcs_are_refused_with_a_reason(small_warc, tmp_path, damage):
     index.close()
 
     flipped = bytearray(small_warc)
-    flipped[small_warc.index(b"\x1f\x8b", 1) + 100] ^= 0xFF  # in the second record's compressed data
-    path.write_bytes({
-        "truncated": small_warc[: len(small_warc) * 2 // 3],
-        "no gzip trailer": small_warc[:-4],
-        "flipped byte": bytes(flipped),
-        "empty": b"",
-        "not a WARC": gzip.compress(json.dumps({"paper": "bcrb"}).encode()),
-    }[damage])
+    flipped[small_warc.index(b"\x1f\x8b", 1) + 100] ^= (
+        0xFF  # in the second record's compressed data
+    )
+    path.write_bytes(
+        {
+            "truncated": small_warc[: len(small_warc) * 2 // 3],
+            "no gzip trailer": small_warc[:-4],
+            "flipped byte": bytes(flipped),
+            "empty": b"",
+            "not a WARC": gzip.compress(json.dumps({"paper": "bcrb"}).encode()),
+        }[damage]
+    )
     with pytest.raises(WarcError, match="corrupt or truncated|empty"):
         WarcIndex([path])

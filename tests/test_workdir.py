@@ -22,13 +22,21 @@ with edition_workdir("bcrb", "2025-04-28") as path:
 
 def test_a_live_runs_folder_is_kept_and_a_killed_ones_swept(tmp_path, monkeypatch):
     monkeypatch.setenv("EPAPER_HOME", str(tmp_path))
-    run = subprocess.Popen([sys.executable, "-c", HOLD], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                           text=True, env=os.environ.copy())
+    run = subprocess.Popen(
+        [sys.executable, "-c", HOLD],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
     try:
         live = Path(run.stdout.readline().strip())
         assert live.is_dir()
         assert sweep_abandoned() == [] and live.is_dir()
-        with edition_workdir("bcrb", "2025-04-28") as mine:  # a second run of the same edition beside it
+        with edition_workdir(
+            "bcrb", "2025-04-28"
+        ) as mine:  # a second run of the same edition beside it
             assert live.is_dir() and mine != live
         assert not mine.exists(), "a run that ends well removes its folder"
     finally:

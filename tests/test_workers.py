@@ -1,6 +1,7 @@
 """Prefect in production, without Docker: `prefect server start` on the local PostgreSQL, two
 process workers on one pool, one SeaweedFS and the dedupe catalog on PostgreSQL; editions of
 two replica papers triggered through their deployments."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,12 +33,17 @@ TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 def replica_sites():
     # The demo's two founder-new papers: the same days, so they reprint each other's wire stories.
-    return [build_site("founder-new", "bcrb", DAYS, skin="swiper"),
-            build_site("founder-new", "shrb", DAYS, skin="chunkicon", node="A01", content_dir="con")]
+    return [
+        build_site("founder-new", "bcrb", DAYS, skin="swiper"),
+        build_site("founder-new", "shrb", DAYS, skin="chunkicon", node="A01", content_dir="con"),
+    ]
 
 
 def write_papers(sites, base_url: str, path) -> str:
-    path.write_text(yaml.safe_dump([s.paper_entry(base_url) for s in sites], allow_unicode=True), encoding="utf-8")
+    path.write_text(
+        yaml.safe_dump([s.paper_entry(base_url) for s in sites], allow_unicode=True),
+        encoding="utf-8",
+    )
     return str(path)
 
 
@@ -48,7 +54,10 @@ def databases():
     with psycopg.connect(f"postgresql://{POSTGRES}/postgres", autocommit=True) as conn:
         for name in names:
             conn.execute(f"CREATE DATABASE {name}")
-    yield (f"postgresql+asyncpg://{POSTGRES}/{names[0]}", f"postgresql+psycopg://{POSTGRES}/{names[1]}")
+    yield (
+        f"postgresql+asyncpg://{POSTGRES}/{names[0]}",
+        f"postgresql+psycopg://{POSTGRES}/{names[1]}",
+    )
     with psycopg.connect(f"postgresql://{POSTGRES}/postgres", autocommit=True) as conn:
         for name in names:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -65,7 +74,9 @@ def wait_for(client, run_ids: list, timeout: float) -> list:
 
     deadline = time.monotonic() + timeout
     while True:
-        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=run_ids)))
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=run_ids))
+        )
         if all(run.state_type.value in TERMINAL for run in runs) or time.monotonic() > deadline:
             return runs
         time.sleep(2)
@@ -85,53 +96,101 @@ def partition(clusters: dict[str, str]) -> set[frozenset[str]]:
 
 @pytest.mark.timeout(420)
 def test_two_workers_archive_every_article_once_with_the_clusters_of_a_serial_run(
-        archive_env, databases, tmp_path):
+    archive_env, databases, tmp_path
+):
     prefect_db, catalog_url = databases
     sites = replica_sites()
-    with ReplicaServer(sites) as replica, PrefectServer(
-            tmp_path / "prefect", database_url=prefect_db,
+    with (
+        ReplicaServer(sites) as replica,
+        PrefectServer(
+            tmp_path / "prefect",
+            database_url=prefect_db,
             # Short waits: a fetch refused a slot asks again soon, workers poll every second.
-            PREFECT_SERVER_TASKS_TAG_CONCURRENCY_SLOT_WAIT_SECONDS="1", PREFECT_WORKER_QUERY_SECONDS="1") as server:
+            PREFECT_SERVER_TASKS_TAG_CONCURRENCY_SLOT_WAIT_SECONDS="1",
+            PREFECT_WORKER_QUERY_SECONDS="1",
+        ) as server,
+    ):
         papers_file = write_papers(sites, replica.base_url, tmp_path / "papers.yaml")
         prefect_yaml = tmp_path / "prefect.yaml"
-        prefect_yaml.write_text(deployments.render(read_papers(papers_file), papers_file), encoding="utf-8")
+        prefect_yaml.write_text(
+            deployments.render(read_papers(papers_file), papers_file), encoding="utf-8"
+        )
         setup = server.run("epaper", "setup-prefect", "--papers", papers_file, "--fetch-limit", "2")
         assert setup.returncode == 0, setup.stderr
         deploy = server.run("prefect", "deploy", "--all", "--prefect-file", str(prefect_yaml))
         assert deploy.returncode == 0, deploy.stdout[-3000:] + deploy.stderr[-3000:]
 
         # One S3 server and one catalog for all: a worker must not start an embedded SeaweedFS.
-        worker_env = {**archive_env, "EPAPER_CATALOG_URL": catalog_url, "EPAPER_DOWNLOAD_DELAY": "0",
-                      "EPAPER_HOME": str(tmp_path / "workers")}
+        worker_env = {
+            **archive_env,
+            "EPAPER_CATALOG_URL": catalog_url,
+            "EPAPER_DOWNLOAD_DELAY": "0",
+            "EPAPER_HOME": str(tmp_path / "workers"),
+        }
         names, health = ["worker-1", "worker-2"], [free_port(), free_port()]
         # --with-healthcheck as in docker-compose.yml, each worker on a port of its own.
-        workers = [server.spawn(name, ["prefect", "worker", "start", "--pool", deployments.WORK_POOL, "--name", name,
-                                       "--limit", "1", "--with-healthcheck"], **worker_env,
-                                PREFECT_WORKER_WEBSERVER_HOST="127.0.0.1", PREFECT_WORKER_WEBSERVER_PORT=str(port))
-                   for name, port in zip(names, health)]
+        workers = [
+            server.spawn(
+                name,
+                [
+                    "prefect",
+                    "worker",
+                    "start",
+                    "--pool",
+                    deployments.WORK_POOL,
+                    "--name",
+                    name,
+                    "--limit",
+                    "1",
+                    "--with-healthcheck",
+                ],
+                **worker_env,
+                PREFECT_WORKER_WEBSERVER_HOST="127.0.0.1",
+                PREFECT_WORKER_WEBSERVER_PORT=str(port),
+            )
+            for name, port in zip(names, health)
+        ]
         try:
             with api_client(server) as client:
                 editions = [(site.paper, day.isoformat()) for site in sites for day in DAYS]
-                run_ids = [client.create_flow_run_from_deployment(
-                    client.read_deployment_by_name(f"archive-edition/{paper}").id, parameters={"date": day}).id
-                    for paper, day in editions]
+                run_ids = [
+                    client.create_flow_run_from_deployment(
+                        client.read_deployment_by_name(f"archive-edition/{paper}").id,
+                        parameters={"date": day},
+                    ).id
+                    for paper, day in editions
+                ]
                 runs = wait_for(client, run_ids, timeout=300)
-                assert [run.state_type.value for run in runs] == ["COMPLETED"] * len(runs), \
-                    [(run.name, run.state.message) for run in runs]
+                assert [run.state_type.value for run in runs] == ["COMPLETED"] * len(runs), [
+                    (run.name, run.state.message) for run in runs
+                ]
                 check_runs_tasks_and_artifacts(client, runs, editions)
-            assert [httpx.get(f"http://127.0.0.1:{port}/health").status_code for port in health] == [200, 200]
+            assert [
+                httpx.get(f"http://127.0.0.1:{port}/health").status_code for port in health
+            ] == [200, 200]
         finally:
             for worker in workers:
                 stop(worker)
         # Each run ran on one worker (its output streams to that worker's log), and both took runs.
-        ran = {name: {run.name for run in runs if f"Flow run '{run.name}' - Finished in state Completed"
-                      in (tmp_path / "prefect" / f"{name}.log").read_text(errors="replace")} for name in names}
-        assert all(ran.values()) and sorted(itertools.chain(*ran.values())) == sorted(run.name for run in runs), ran
+        ran = {
+            name: {
+                run.name
+                for run in runs
+                if f"Flow run '{run.name}' - Finished in state Completed"
+                in (tmp_path / "prefect" / f"{name}.log").read_text(errors="replace")
+            }
+            for name in names
+        }
+        assert all(ran.values()) and sorted(itertools.chain(*ran.values())) == sorted(
+            run.name for run in runs
+        ), ran
 
     articles = check_archived_once(sites, editions)
     check_clusters_as_serial(articles, editions, catalog_url, tmp_path)
     span = max(run.end_time for run in runs) - min(run.start_time for run in runs)
-    print(f"\n{len(runs)} edition runs on 2 workers: {len(articles)} articles in {span.total_seconds():.0f} s")
+    print(
+        f"\n{len(runs)} edition runs on 2 workers: {len(articles)} articles in {span.total_seconds():.0f} s"
+    )
 
 
 def check_runs_tasks_and_artifacts(client, runs, editions) -> None:
@@ -143,47 +202,80 @@ def check_runs_tasks_and_artifacts(client, runs, editions) -> None:
     )
 
     assert sorted(run.name for run in runs) == sorted(f"{paper} {day}" for paper, day in editions)
-    assert any(overlaps(a, b) for a, b in itertools.combinations(runs, 2)), "the two workers ran side by side"
+    assert any(overlaps(a, b) for a, b in itertools.combinations(runs, 2)), (
+        "the two workers ran side by side"
+    )
 
     # The per-site limit: two runs of one paper were live at once, yet their crawls never overlapped.
-    tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[r.id for r in runs])))
+    tasks = client.read_task_runs(
+        flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[r.id for r in runs]))
+    )
     by_run = defaultdict(dict)
     for task_run in tasks:
         by_run[task_run.flow_run_id][task_run.name.split()[0]] = task_run
     for run in runs:
         assert sorted(by_run[run.id]) == ["clean", "dedupe", "fetch", "publish", "report"]
         for step, task_run in by_run[run.id].items():
-            assert task_run.name == f"{step} {run.name}" and task_run.state_type.value == "COMPLETED"
+            assert (
+                task_run.name == f"{step} {run.name}" and task_run.state_type.value == "COMPLETED"
+            )
         assert set(by_run[run.id]["fetch"].tags) >= {"fetch", f"site:{run.name.split()[0]}"}
-    same_paper = [(a, b) for a, b in itertools.combinations(runs, 2) if a.name.split()[0] == b.name.split()[0]]
+    same_paper = [
+        (a, b) for a, b in itertools.combinations(runs, 2) if a.name.split()[0] == b.name.split()[0]
+    ]
     assert any(overlaps(a, b) for a, b in same_paper), "two runs of one paper were live at once"
     for a, b in same_paper:
         assert not overlaps(by_run[a.id]["fetch"], by_run[b.id]["fetch"]), (a.name, b.name)
 
-    artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
-        flow_run_id=ArtifactFilterFlowRunId(any_=[r.id for r in runs])))
+    artifacts = client.read_artifacts(
+        artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[r.id for r in runs])
+        )
+    )
     by_key = {artifact.key: artifact for artifact in artifacts}
     for run in runs:
         paper, day = run.name.split()
         table, summary = by_key[f"edition-{paper}-{day}"], by_key[f"dedupe-{paper}-{day}"]
-        assert (table.type, table.flow_run_id, summary.type, summary.flow_run_id) == ("table", run.id, "markdown", run.id)
+        assert (table.type, table.flow_run_id, summary.type, summary.flow_run_id) == (
+            "table",
+            run.id,
+            "markdown",
+            run.id,
+        )
         rows = json.loads(table.data) if isinstance(table.data, str) else table.data
         with open_archive() as archive:
             manifest = json.loads(archive.get(f"editions/{paper}/{day}/manifest.json"))
-            assert [r["key"] for r in rows if r["item"] == "article"] == [a["key"] for a in manifest["articles"]]
-            assert [r["key"] for r in rows if r["item"] == "page"] == [p["pdf_key"] for p in manifest["pages"]]
+            assert [r["key"] for r in rows if r["item"] == "article"] == [
+                a["key"] for a in manifest["articles"]
+            ]
+            assert [r["key"] for r in rows if r["item"] == "page"] == [
+                p["pdf_key"] for p in manifest["pages"]
+            ]
             for row in (r for r in rows if r["item"] == "article"):
                 canonical = json.loads(archive.get(row["key"]))["dedupe"]["canonical"]
-                assert row["duplicate"] == "first seen" if canonical == row["key"] else canonical in row["duplicate"]
+                assert (
+                    row["duplicate"] == "first seen"
+                    if canonical == row["key"]
+                    else canonical in row["duplicate"]
+                )
         assert f"### {paper} {day}: dedupe" in summary.data
 
 
 def check_archived_once(sites, editions) -> dict[str, dict]:
     """Every news article of the replica is archived, each under one key with one version."""
-    expected = sum(1 for site in sites for day in DAYS for a in site.truth(day)["articles"] if a["kind"] == "news")
+    expected = sum(
+        1
+        for site in sites
+        for day in DAYS
+        for a in site.truth(day)["articles"]
+        if a["kind"] == "news"
+    )
     with open_archive() as archive:
-        listed = [a for paper, day in editions
-                  for a in json.loads(archive.get(f"editions/{paper}/{day}/manifest.json"))["articles"]]
+        listed = [
+            a
+            for paper, day in editions
+            for a in json.loads(archive.get(f"editions/{paper}/{day}/manifest.json"))["articles"]
+        ]
         keys = list(archive.list("articles/"))
         assert len(listed) == len(keys) == len({a["key"] for a in listed}) == expected
         assert set(keys) == {a["key"] for a in listed}
@@ -191,7 +283,9 @@ def check_archived_once(sites, editions) -> dict[str, dict]:
         return {key: json.loads(archive.get(key)) for key in keys}
 
 
-def check_clusters_as_serial(articles: dict[str, dict], editions, catalog_url: str, tmp_path) -> None:
+def check_clusters_as_serial(
+    articles: dict[str, dict], editions, catalog_url: str, tmp_path
+) -> None:
     """The clusters the workers built concurrently on PostgreSQL are those of one edition after
     the other: the same articles replayed in that order into a fresh catalog."""
     concurrent = {key: article["dedupe"]["cluster"] for key, article in articles.items()}
@@ -202,14 +296,19 @@ def check_clusters_as_serial(articles: dict[str, dict], editions, catalog_url: s
                 article = articles[key]
                 serial[key] = catalog.assign(key, paper, day, article["text"])["cluster"]
     assert partition(concurrent) == partition(serial)
-    assert any(len({key.split("/")[1] for key in group}) == 2 for group in partition(concurrent)), \
+    assert any(len({key.split("/")[1] for key in group}) == 2 for group in partition(concurrent)), (
         "the papers reprint each other's wire stories"
+    )
     with Catalog(catalog_url) as shared:  # the shared catalog agrees with what was archived
         for key, cluster in concurrent.items():
-            assert {m["key"] for m in shared.cluster_of(key)} == {k for k, c in concurrent.items() if c == cluster}
+            assert {m["key"] for m in shared.cluster_of(key)} == {
+                k for k, c in concurrent.items() if c == cluster
+            }
 
 
-def test_backfill_shows_progress_and_a_run_per_edition(archive_env, prefect_api, tmp_path, monkeypatch):
+def test_backfill_shows_progress_and_a_run_per_edition(
+    archive_env, prefect_api, tmp_path, monkeypatch
+):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         ArtifactFilter,
@@ -225,19 +324,31 @@ def test_backfill_shows_progress_and_a_run_per_edition(archive_env, prefect_api,
     first, last = DAYS[0], DAYS[1] + dt.timedelta(days=1)
     with ReplicaServer([site]) as replica:
         papers_file = write_papers([site], replica.base_url, tmp_path / "papers.yaml")
-        state = backfill(site.paper, first.isoformat(), last.isoformat(), papers_file, return_state=True)
+        state = backfill(
+            site.paper, first.isoformat(), last.isoformat(), papers_file, return_state=True
+        )
     assert state.is_failed(), "a backfill with a failed edition ends Failed"
     results = state.result(raise_on_failure=False).results
-    assert [r["status"] for r in results] == ["complete", "failed", "missing"], "a failed date does not stop the rest"
+    assert [r["status"] for r in results] == ["complete", "failed", "missing"], (
+        "a failed date does not stop the rest"
+    )
     assert "500" in results[1]["reason"]
     with get_client(sync_client=True) as client:
         parent = client.read_flow_run(state.state_details.flow_run_id)
         assert parent.name == f"bcrb {first}..{last}"
-        editions = client.read_flow_runs(flow_run_filter=FlowRunFilter(
-            parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent.id])))
-        assert sorted(run.name for run in editions) == [f"bcrb {first}", f"bcrb {DAYS[1]}", f"bcrb {last}"]
-        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
-            flow_run_id=ArtifactFilterFlowRunId(any_=[parent.id])))
+        editions = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent.id])
+            )
+        )
+        assert sorted(run.name for run in editions) == [
+            f"bcrb {first}",
+            f"bcrb {DAYS[1]}",
+            f"bcrb {last}",
+        ]
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[parent.id]))
+        )
     assert [a.data for a in artifacts if a.type == "progress"] == [100.0]
     [summary] = [a for a in artifacts if a.type == "table"]
     assert summary.key == f"backfill-bcrb-{first}-{last}"

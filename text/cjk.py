@@ -28,7 +28,9 @@ _INVISIBLE = re.compile("[\u200b-\u200d\u2060\ufeff\u00ad]")
 _INDENT = re.compile("^[\u3000\xa0]")
 # What a paragraph's last line ends with: sentence-final punctuation, possibly
 # followed by closing quotes/brackets, or a jump note "（下转四版）".
-_TERMINAL = re.compile("[。！？!?…；;:：][”’」』）)》〉】\"']*$|[”」』]$|[（(](?:下转|上接|转|据)[^）)]*[）)]$")
+_TERMINAL = re.compile(
+    "[。！？!?…；;:：][”’」』）)》〉】\"']*$|[”」』]$|[（(](?:下转|上接|转|据)[^）)]*[）)]$"
+)
 
 
 # Newspaper columns (and CMS re-flow of them) hold well under 60 characters a
@@ -99,7 +101,9 @@ def paragraphs(text: str) -> list[str]:
         if not line:
             blank = True
             continue
-        if current and (is_indented(set_) or ends_sentence(current[-1]) and (blank or not fills(last_set))):
+        if current and (
+            is_indented(set_) or ends_sentence(current[-1]) and (blank or not fills(last_set))
+        ):
             paras.append(current)
             current = []
         current.append(line)

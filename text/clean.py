@@ -54,6 +54,7 @@ def _skins(family: str) -> list[_Compiled]:
     every = [_compile(f.name, skin) for f in families() for skin in f.skins]
     return sorted(every, key=lambda c: c.family != family)
 
+
 # ---------------------------------------------------------------- patterns
 # Datelines and bylines that open a story: wire copy, the paper's own news.
 DATELINE = re.compile(
@@ -66,7 +67,9 @@ BYLINE = re.compile(
     r"^[■●□◆▲]?\s*((?:文/图\s*|图/文\s*)?(?:本报|新华社|全媒体|融媒体|人民日报)?(?:首席)?"
     r"(?:特约)?(?:记者|通讯员|实习生)[^。，,；;！？]{1,40})$"
 )
-CREDIT = re.compile(r"^[■●□◆▲]?\s*(?:[^。，]{0,20}(?:记者|通讯员|摄影)[^。，]{0,16}摄|[^。，]{1,12}[/／]摄)$")
+CREDIT = re.compile(
+    r"^[■●□◆▲]?\s*(?:[^。，]{0,20}(?:记者|通讯员|摄影)[^。，]{0,16}摄|[^。，]{1,12}[/／]摄)$"
+)
 ROLES = re.compile(r"(?:全媒体|融媒体|本报|新华社|首席|特约|见习)*(?:记者|通讯员|实习生|摄影)")
 NAME_TAIL = re.compile(r"\s*(?:文/摄|文/图|图/文|摄|报道|发自.*)$")
 # Page furniture that lands in a body container: navigation, share and print
@@ -95,7 +98,9 @@ BLOCK_TAGS = frozenset(
     "p div li ul ol dl dd dt h1 h2 h3 h4 h5 h6 tr td th table tbody section article "
     "blockquote pre center founder-content figure figcaption header footer".split()
 )
-SKIP_TAGS = frozenset("script style noscript iframe button form select input textarea img map area".split())
+SKIP_TAGS = frozenset(
+    "script style noscript iframe button form select input textarea img map area".split()
+)
 BR = "\u2028"  # stands for <br> until source line breaks are resolved
 
 
@@ -196,13 +201,19 @@ def _with_skin(root, c: _Compiled, bodies: list, url: str) -> dict:
 
     def heading(field: str, before: bool) -> str:
         # 引题 sits above the title, 副题 below (classic uses one class for both).
-        els = [e for e in found[field] if title_el is not None and e is not title_el and (order[e] < pos) == before]
+        els = [
+            e
+            for e in found[field]
+            if title_el is not None and e is not title_el and (order[e] < pos) == before
+        ]
         return " ".join(t for t in map(_heading_text, els) if t)
 
     # Headline elements printed inside the body container are not body text.
     headings = {e for f in ("title", "kicker", "subtitle", "author", "page") for e in found[f]}
     images, captions = _images(bodies, found["images"], url)
-    paras = [p for b in bodies for p in _block_paragraphs(b, headings | captions, c.skin.nbsp_paragraphs)]
+    paras = [
+        p for b in bodies for p in _block_paragraphs(b, headings | captions, c.skin.nbsp_paragraphs)
+    ]
     return {
         "title": _heading_text(title_el) if title_el is not None else "",
         "kicker": heading("kicker", before=True),
@@ -217,7 +228,9 @@ def _with_skin(root, c: _Compiled, bodies: list, url: str) -> dict:
 
 def _author(text: str) -> str:
     """Names from an author element: "作者：本报记者 张三" → "张三"."""
-    text = re.sub(r"《[^》]*》\s*[（(][^）)]*[）)]", "", text)  # 人民日报's "《人民日报》（…第01版）"
+    text = re.sub(
+        r"《[^》]*》\s*[（(][^）)]*[）)]", "", text
+    )  # 人民日报's "《人民日报》（…第01版）"
     text = re.sub(r"^(?:作者|记者|文|图)\s*[:：/]\s*", "", text.strip())
     return " ".join(ROLES.sub(" ", NAME_TAIL.sub("", text)).split())
 
@@ -238,8 +251,9 @@ def _with_trafilatura(root, url: str) -> dict:
     bylines = (clean_line(t) for t in _AUTHOR_TEXT(root))
     author = _author(next((t for t in bylines if len(t) <= 40), ""))
     images, _ = _images([], root.findall(".//figure"), url)
-    doc = trafilatura.bare_extraction(root, url=url, with_metadata=True, include_comments=False,
-                                      include_tables=False)
+    doc = trafilatura.bare_extraction(
+        root, url=url, with_metadata=True, include_comments=False, include_tables=False
+    )
     if doc is None:
         return {"paragraphs": [], "images": images}
     title = clean_line(doc.title or "")
@@ -256,7 +270,9 @@ def _with_trafilatura(root, url: str) -> dict:
 
 
 _AUTHOR_TEXT = etree.XPath("//text()[starts-with(normalize-space(.), '作者')]")
-_NOT_A_HEADING = re.compile(r"作者|来源|编辑|记者|日期|发布|浏览|\d{4}[-年/.]\d|第\s*\w+\s*版|[。！？]")
+_NOT_A_HEADING = re.compile(
+    r"作者|来源|编辑|记者|日期|发布|浏览|\d{4}[-年/.]\d|第\s*\w+\s*版|[。！？]"
+)
 
 
 def _beside(title_el, before: bool) -> str:
@@ -265,7 +281,11 @@ def _beside(title_el, before: bool) -> str:
     if title_el is None:
         return ""
     el = title_el.getprevious() if before else title_el.getnext()
-    if el is None or el.tag not in ("p", "div", "span", "h2", "h3", "h4", "h5", "h6") or el.find(".//a") is not None:
+    if (
+        el is None
+        or el.tag not in ("p", "div", "span", "h2", "h3", "h4", "h5", "h6")
+        or el.find(".//a") is not None
+    ):
         return ""
     text = _heading_text(el)
     return text if len(text) <= 60 and not _NOT_A_HEADING.search(text) else ""
@@ -336,7 +356,9 @@ def _block_paragraphs(body, exclude=frozenset(), nbsp=False) -> list[str]:
 
 
 # ---------------------------------------------------------------- images
-_CAPTION_CLASS = re.compile(r"caption|pic|img|photo|image|figure|attachment|explain|font6|note", re.I)
+_CAPTION_CLASS = re.compile(
+    r"caption|pic|img|photo|image|figure|attachment|explain|font6|note", re.I
+)
 _FILENAME = re.compile(r"\.(?:jpe?g|png|gif|webp|bmp)$|^\d+$", re.I)
 _DECORATION = re.compile(r"spacer|blank|icon|logo|\.gif$", re.I)  # layout gifs, not photos
 
@@ -388,8 +410,14 @@ def _from_json(content: str, url: str, warnings: list[str]) -> dict:
         pics = json.loads(art.get("pincurls") or "[]")
     except ValueError:
         pics = []
-    images = [{"url": urljoin(url, p.get("url", "")), "caption": clean_line(p.get("ttile") or p.get("name") or "")}
-              for p in pics if isinstance(p, dict) and p.get("url")]
+    images = [
+        {
+            "url": urljoin(url, p.get("url", "")),
+            "caption": clean_line(p.get("ttile") or p.get("name") or ""),
+        }
+        for p in pics
+        if isinstance(p, dict) and p.get("url")
+    ]
     return {
         "title": _json_text(art.get("title")),
         "kicker": _json_text(art.get("introtitle")),
@@ -417,8 +445,8 @@ def _split_source(paras: list[str]) -> tuple[str, list[str]]:
         if m:
             dated = True
             sources.append(m.group("src"))
-            if p[m.end():]:
-                body.append(p[m.end():])
+            if p[m.end() :]:
+                body.append(p[m.end() :])
         elif len(p) <= 48 and (BYLINE.match(p) or CREDIT.match(p)):
             sources.append(p.lstrip("■●□◆▲ "))
         else:

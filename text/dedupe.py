@@ -57,7 +57,9 @@ _MIX = (np.uint64(0x9E3779B185EBCA87), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(
 
 def _space(m: re.Match) -> str:
     s, before, after = m.string, m.start() - 1, m.end()
-    return " " if before >= 0 and after < len(s) and s[before].isascii() and s[after].isascii() else ""
+    return (
+        " " if before >= 0 and after < len(s) and s[before].isascii() and s[after].isascii() else ""
+    )
 
 
 def normalise(text: str) -> str:
@@ -113,7 +115,10 @@ def _signature(hashes: np.ndarray) -> np.ndarray:
     values equal datasketch's.
     """
     h = hashes.astype(np.uint32)
-    for shift, mult in ((16, 0x85EBCA6B), (13, 0xC2B2AE35)):  # MurmurHash3's finalizer, as datasketch
+    for shift, mult in (
+        (16, 0x85EBCA6B),
+        (13, 0xC2B2AE35),
+    ):  # MurmurHash3's finalizer, as datasketch
         h = (h ^ (h >> np.uint32(shift))) * np.uint32(mult)
     h ^= h >> np.uint32(16)
     a, b = _PERMUTATIONS
@@ -127,8 +132,9 @@ def band_keys(grams: np.ndarray) -> list[int]:
     if len(hashes) < MIN_SHINGLES:
         return []
     whole, lead = _signature(hashes), _signature(np.unique(grams[:LEAD_WORDS]))
-    rows = [whole[i * ROWS:(i + 1) * ROWS] for i in range(BANDS)] + \
-           [lead[i * ROWS:(i + 1) * ROWS] for i in range(LEAD_BANDS)]
+    rows = [whole[i * ROWS : (i + 1) * ROWS] for i in range(BANDS)] + [
+        lead[i * ROWS : (i + 1) * ROWS] for i in range(LEAD_BANDS)
+    ]
     return [xxhash.xxh64_intdigest(r.tobytes(), seed=i) - (1 << 63) for i, r in enumerate(rows)]
 
 
@@ -176,7 +182,9 @@ def size_allows_reprint(n_a: int, n_b: int) -> bool:
 
 
 def is_reprint(o: Overlap) -> bool:
-    return o.jaccard >= JACCARD_MIN or (o.containment >= CONTAINMENT_MIN and o.coverage >= COVERAGE_MIN)
+    return o.jaccard >= JACCARD_MIN or (
+        o.containment >= CONTAINMENT_MIN and o.coverage >= COVERAGE_MIN
+    )
 
 
 @cache

@@ -151,15 +151,22 @@ class _Extractor:
         self.memory_mib = memory_mib
         path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         env = {**os.environ, "PYTHONPATH": path}
-        self.proc = subprocess.Popen([sys.executable, "-m", "text.pdftext", str(memory_mib)], env=env,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "text.pdftext", str(memory_mib)],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
         self.healthy = True
         try:  # its start (imports) is not any PDF's time
             if self._read(len(_READY), time.monotonic() + START_S) != _READY:
                 raise EOFError
         except (TimeoutError, EOFError):
             self.stop()
-            raise RuntimeError(f"the PDF text extractor ({sys.executable} -m text.pdftext) did not start")
+            raise RuntimeError(
+                f"the PDF text extractor ({sys.executable} -m text.pdftext) did not start"
+            )
 
     def run(self, pdf_bytes: bytes, timeout: float) -> PageText:
         deadline = time.monotonic() + timeout
@@ -278,7 +285,9 @@ def _serve(memory_mib: int) -> None:
         try:
             status, payload = _TEXT, "".join(p + "\n" for p in _extract_here(pdf_bytes))
         except Exception as exc:  # a malformed PDF trips pdfminer anywhere  # noqa: BLE001
-            status, payload = (_OUT_OF_MEMORY, "") if _out_of_memory(exc) else (_UNREADABLE, _describe(exc))
+            status, payload = (
+                (_OUT_OF_MEMORY, "") if _out_of_memory(exc) else (_UNREADABLE, _describe(exc))
+            )
         data = payload.encode("utf-8", "surrogatepass")
         answers.write(_ANSWER.pack(status, len(data)) + data)
         answers.flush()
@@ -378,8 +387,14 @@ def _paragraphs(blocks: list[_Block]) -> list[str]:
         right = _column_edge(block.lines, size)
         # Characters a full line holds: a line stopping short only because its
         # characters are narrower (digits, Latin) holds at least as many.
-        full_len = min((len(clean_line(ln.raw)) for ln in block.lines
-                        if right is not None and abs(right - ln.x1) <= SHORT * size), default=0)
+        full_len = min(
+            (
+                len(clean_line(ln.raw))
+                for ln in block.lines
+                if right is not None and abs(right - ln.x1) <= SHORT * size
+            ),
+            default=0,
+        )
         for i, ln in enumerate(block.lines):
             text = clean_line(ln.raw)
             indented = ln.x0 - left >= INDENT * size or is_indented(ln.raw)
@@ -396,7 +411,10 @@ def _paragraphs(blocks: list[_Block]) -> list[str]:
             reach = None if right is None else right - ln.x1
             open_para = reach is not None and (
                 -SHORT * size <= reach <= SHORT * size
-                or 0 <= reach <= NEAR * size and len(text) >= full_len and not ends_sentence(text))
+                or 0 <= reach <= NEAR * size
+                and len(text) >= full_len
+                and not ends_sentence(text)
+            )
         prev_size = size
     return [join_lines(p) for p in paras]
 

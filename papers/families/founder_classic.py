@@ -12,7 +12,13 @@ FAMILY = Family(
     ),
     # Classic prints 引题 and 副题 in the same td.font02 cells, above and below the title.
     skins=(
-        Skin("classic", body=("founder-content", "div#ozoom"), title="td.font01",
-             kicker="td.font02", subtitle="td.font02", author="td.font03"),
+        Skin(
+            "classic",
+            body=("founder-content", "div#ozoom"),
+            title="td.font01",
+            kicker="td.font02",
+            subtitle="td.font02",
+            author="td.font03",
+        ),
     ),
 )

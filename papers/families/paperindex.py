@@ -13,9 +13,14 @@ FAMILY = Family(
     ),
     # 引题 div.yinti / 副题 div.futi, or both as <font> around the bold title.
     skins=(
-        Skin("paperindex", body=("span#contenttext div#ozoom", "span#contenttext"),
-             title="span#contenttext div strong", kicker="div.yinti, span#contenttext div font",
-             subtitle="div.futi, span#contenttext div font", author="div.zuozhe",
-             page="table#table5 td"),
+        Skin(
+            "paperindex",
+            body=("span#contenttext div#ozoom", "span#contenttext"),
+            title="span#contenttext div strong",
+            kicker="div.yinti, span#contenttext div font",
+            subtitle="div.futi, span#contenttext div font",
+            author="div.zuozhe",
+            page="table#table5 td",
+        ),
     ),
 )

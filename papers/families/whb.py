@@ -13,10 +13,15 @@ FAMILY = Family(
     ),
     # 引题 and 副题 are h2 or h3 (class pretitle/subtitle or none) around the h1.
     skins=(
-        Skin("whb", body=("div#newsContent",), title="div.news_header h1",
-             kicker="div.news_header h2, div.news_header h3",
-             subtitle="div.news_header h2, div.news_header h3",
-             author="div.news_header .author", page="div.news_header p.page",
-             nbsp_paragraphs=True),
+        Skin(
+            "whb",
+            body=("div#newsContent",),
+            title="div.news_header h1",
+            kicker="div.news_header h2, div.news_header h3",
+            subtitle="div.news_header h2, div.news_header h3",
+            author="div.news_header .author",
+            page="div.news_header p.page",
+            nbsp_paragraphs=True,
+        ),
     ),
 )

@@ -14,9 +14,14 @@ FAMILY = Family(
         article_title=("h2.dzb-title-box::text",),
     ),
     skins=(
-        Skin("xmwb", body=("div.dzb-article-content", "div.dzb-article-box", "p.dzb-desc-box"),
-             title="h2.dzb-title-box", kicker=".dzb-special-title-box",
-             subtitle=".dzb-sub-title-box", author=".dzb-author-box",
-             page="span.dzb-banmian-title"),
+        Skin(
+            "xmwb",
+            body=("div.dzb-article-content", "div.dzb-article-box", "p.dzb-desc-box"),
+            title="h2.dzb-title-box",
+            kicker=".dzb-special-title-box",
+            subtitle=".dzb-sub-title-box",
+            author=".dzb-author-box",
+            page="span.dzb-banmian-title",
+        ),
     ),
 )

@@ -55,20 +55,35 @@ class FounderClassic(Renderer):
 
     def render_page(self, ed: Edition, page: Page, host: str) -> Resource:
         here = self.site.page_paths[ed.date][page.no]
-        rows = "\n".join(odd.page_list(self.opt, [
-            f'<tr><td class="default"><img src="../../../img/dot.gif"><a id="pageLink" href="{self.rel(here, path)}">'
-            f'{escape(self.label(p))}</a></td><td class="default"><a href="{self.rel(here, self.site.pdf_paths[ed.date][p.no])}">'
-            f'<img src="../../../img/pdf.gif" border="0"></a></td></tr>'
-            for p, path in self.pages_of(ed)
-        ], lambda href, text: f'<tr><td class="default"><a href="{href}">{text}</a></td></tr>'))
+        rows = "\n".join(
+            odd.page_list(
+                self.opt,
+                [
+                    f'<tr><td class="default"><img src="../../../img/dot.gif"><a id="pageLink" href="{self.rel(here, path)}">'
+                    f'{escape(self.label(p))}</a></td><td class="default"><a href="{self.rel(here, self.site.pdf_paths[ed.date][p.no])}">'
+                    f'<img src="../../../img/pdf.gif" border="0"></a></td></tr>'
+                    for p, path in self.pages_of(ed)
+                ],
+                lambda href, text: f'<tr><td class="default"><a href="{href}">{text}</a></td></tr>',
+            )
+        )
         slots = self.slots_of(page)
-        area_html = "\n".join(f'<area shape="polygon" coords="{c}" href="{h}">'
-                               for h, c in odd.image_map(self.opt, self.hotspots(page, here)))
-        items = "\n".join(odd.article_list(self.opt, [
-            f'<tr><td><div style="display:inline" id="mp{s.id}"><a href="{self.rel(here, s.path)}">'
-            f"{escape(s.story.article.title)}</a></div></td></tr>"
-            for s in slots if not s.story.hidden
-        ], lambda href, text: f'<tr><td><a href="{href}">{text}</a></td></tr>'))
+        area_html = "\n".join(
+            f'<area shape="polygon" coords="{c}" href="{h}">'
+            for h, c in odd.image_map(self.opt, self.hotspots(page, here))
+        )
+        items = "\n".join(
+            odd.article_list(
+                self.opt,
+                [
+                    f'<tr><td><div style="display:inline" id="mp{s.id}"><a href="{self.rel(here, s.path)}">'
+                    f"{escape(s.story.article.title)}</a></div></td></tr>"
+                    for s in slots
+                    if not s.story.hidden
+                ],
+                lambda href, text: f'<tr><td><a href="{href}">{text}</a></td></tr>',
+            )
+        )
         body = (
             f'<table id="bmdhTable" cellspacing="0" cellpadding="0">\n{rows}\n</table>\n'
             f'<img src="../../../images/{ed.date:%Y-%m/%d}/{page.no:02d}/p.jpg" usemap="#PagePicMap" border="0">\n'
@@ -108,5 +123,7 @@ class FounderClassic(Renderer):
             return {}
         entry = f"{self.root}/paperindex.htm"
         target = self.rel(entry, self.site.url_for(self.site.dates[-1]))
-        doc = html_doc(self.site.name, "", head=f'<meta http-equiv="refresh" content="0; URL={target}">\n')
+        doc = html_doc(
+            self.site.name, "", head=f'<meta http-equiv="refresh" content="0; URL={target}">\n'
+        )
         return {entry: lambda host: Resource(doc.encode())}

@@ -68,8 +68,10 @@ class FounderNew(Renderer):
         pdf = self.site.pdf_paths[ed.date][page.no]
         slots = self.slots_of(page)
         listed = [s for s in slots if not s.story.hidden]
-        entries = [(p, self.rel(here, path), self.rel(here, self.site.pdf_paths[ed.date][p.no]))
-                   for p, path in self.pages_of(ed)]
+        entries = [
+            (p, self.rel(here, path), self.rel(here, self.site.pdf_paths[ed.date][p.no]))
+            for p, path in self.pages_of(ed)
+        ]
         if self.opt.get("link_loop"):
             entries.append((Page(no=len(entries) + 1, name="专题"), "node_loop1.html", None))
         area_html = "\n".join(
@@ -81,37 +83,72 @@ class FounderNew(Renderer):
         titles = [(self.rel(here, s.path), s.story.article.title) for s in listed]
         skin = self.opt["skin"]
         if skin == "chunkicon":
-            plist = "\n".join(odd.page_list(self.opt, [
-                f'<p><a href="{href}">{escape(self.label(p))}</a>'
-                + (f'<a href="//{host}{self.site.pdf_paths[ed.date][p.no]}"><img src="../../../img/pdf.gif"></a>' if pdfh else "")
-                + "</p>"
-                for p, href, pdfh in entries
-            ], lambda h, t: f'<p><a href="{h}">{t}</a></p>'))
-            alist = "\n".join(odd.article_list(self.opt, [
-                f'<li><h3><a href="{h}">{escape(t)}</a></h3></li>' for h, t in titles
-            ], lambda h, t: f'<li><h3><a href="{h}">{t}</a></h3></li>'))
+            plist = "\n".join(
+                odd.page_list(
+                    self.opt,
+                    [
+                        f'<p><a href="{href}">{escape(self.label(p))}</a>'
+                        + (
+                            f'<a href="//{host}{self.site.pdf_paths[ed.date][p.no]}"><img src="../../../img/pdf.gif"></a>'
+                            if pdfh
+                            else ""
+                        )
+                        + "</p>"
+                        for p, href, pdfh in entries
+                    ],
+                    lambda h, t: f'<p><a href="{h}">{t}</a></p>',
+                )
+            )
+            alist = "\n".join(
+                odd.article_list(
+                    self.opt,
+                    [f'<li><h3><a href="{h}">{escape(t)}</a></h3></li>' for h, t in titles],
+                    lambda h, t: f'<li><h3><a href="{h}">{t}</a></h3></li>',
+                )
+            )
             body = (
                 f'<div class="Chunkiconbox"><div class="Chunkiconlist">\n{plist}\n</div></div>\n{pic}\n'
                 f'<div id="ScroLeft"><div class="newslist"><ul>\n{alist}\n</ul></div></div>'
             )
         elif skin == "layoutlist":
-            plist = "\n".join(odd.page_list(self.opt, [
-                f'<li><a href="{href}">{escape(self.label(p))}</a>'
-                + (f' <a class="pdf" href="{pdfh}">PDF</a>' if pdfh else "") + "</li>"
-                for p, href, pdfh in entries
-            ], lambda h, t: f'<li><a href="{h}">{t}</a></li>'))
-            alist = "\n".join(odd.article_list(self.opt, [
-                f'<li><a href="{h}"><div>{escape(t)}</div></a></li>' for h, t in titles
-            ], lambda h, t: f'<li><a href="{h}"><div>{t}</div></a></li>'))
+            plist = "\n".join(
+                odd.page_list(
+                    self.opt,
+                    [
+                        f'<li><a href="{href}">{escape(self.label(p))}</a>'
+                        + (f' <a class="pdf" href="{pdfh}">PDF</a>' if pdfh else "")
+                        + "</li>"
+                        for p, href, pdfh in entries
+                    ],
+                    lambda h, t: f'<li><a href="{h}">{t}</a></li>',
+                )
+            )
+            alist = "\n".join(
+                odd.article_list(
+                    self.opt,
+                    [f'<li><a href="{h}"><div>{escape(t)}</div></a></li>' for h, t in titles],
+                    lambda h, t: f'<li><a href="{h}"><div>{t}</div></a></li>',
+                )
+            )
             body = f'<ul id="layoutlist">\n{plist}\n</ul>\n{pic}\n<div id="titleList"><ul>\n{alist}\n</ul></div>'
         else:
-            plist = "\n".join(odd.page_list(self.opt, [
-                f'<div class="swiper-slide"><a href="{href}" id="pageLink">{escape(self.label(p))}</a></div>'
-                for p, href, _ in entries
-            ], lambda h, t: f'<div class="swiper-slide"><a href="{h}">{t}</a></div>'))
-            alist = "\n".join(odd.article_list(self.opt, [
-                f'<li><a href="{h}">{escape(t)}</a></li>' for h, t in titles
-            ], lambda h, t: f'<li><a href="{h}">{t}</a></li>'))
+            plist = "\n".join(
+                odd.page_list(
+                    self.opt,
+                    [
+                        f'<div class="swiper-slide"><a href="{href}" id="pageLink">{escape(self.label(p))}</a></div>'
+                        for p, href, _ in entries
+                    ],
+                    lambda h, t: f'<div class="swiper-slide"><a href="{h}">{t}</a></div>',
+                )
+            )
+            alist = "\n".join(
+                odd.article_list(
+                    self.opt,
+                    [f'<li><a href="{h}">{escape(t)}</a></li>' for h, t in titles],
+                    lambda h, t: f'<li><a href="{h}">{t}</a></li>',
+                )
+            )
             body = (
                 f'<div class="swiper-container"><div class="swiper-wrapper">\n{plist}\n</div></div>\n'
                 f'<p class="left ban">第{escape(self.label(page))}</p>\n'
@@ -145,7 +182,7 @@ class FounderNew(Renderer):
         else:
             body = (
                 f'<div class="article"><h3>{escape(a.kicker)}</h3>\n<h1>{escape(a.title)}</h1>\n'
-                f'<h2>{escape(a.subtitle)}</h2>\n'
+                f"<h2>{escape(a.subtitle)}</h2>\n"
                 f'<p class="sec">{escape("作者：" + a.author if a.author else "")}</p>\n'
                 f'<div id="ozoom">\n{paras}\n</div></div>'
             )
@@ -161,9 +198,13 @@ class FounderNew(Renderer):
             routes[f"{self.root}/layout/{month}/period.xml"] = lambda host, m=month: self.period(m)
         if self.site.dates:
             latest = self.site.url_for(self.site.dates[-1])
-            routes[f"{self.root}/layout/index.html"] = lambda host: Resource(html_doc(
-                self.site.name, "", head=f'<meta http-equiv="refresh" content="0; url={self.rel(f"{self.root}/layout/index.html", latest)}">\n'
-            ).encode())
+            routes[f"{self.root}/layout/index.html"] = lambda host: Resource(
+                html_doc(
+                    self.site.name,
+                    "",
+                    head=f'<meta http-equiv="refresh" content="0; url={self.rel(f"{self.root}/layout/index.html", latest)}">\n',
+                ).encode()
+            )
         return routes
 
     def dynamic(self, path: str, host: str) -> Resource | None:
@@ -173,8 +214,10 @@ class FounderNew(Renderer):
             return None
         n = int(m.group(1))
         link = f'<div class="swiper-slide"><a href="node_loop{n + 1}.html" id="pageLink">{n + 100}版：专题</a></div>'
-        plist = {"chunkicon": f'<div class="Chunkiconlist"><p><a href="node_loop{n + 1}.html">第{n + 100}版：专题</a></p></div>',
-                 "layoutlist": f'<ul id="layoutlist"><li><a href="node_loop{n + 1}.html">第{n + 100}版:专题</a></li></ul>'}
+        plist = {
+            "chunkicon": f'<div class="Chunkiconlist"><p><a href="node_loop{n + 1}.html">第{n + 100}版：专题</a></p></div>',
+            "layoutlist": f'<ul id="layoutlist"><li><a href="node_loop{n + 1}.html">第{n + 100}版:专题</a></li></ul>',
+        }
         return Resource(html_doc("专题", plist.get(self.opt["skin"], link)).encode())
 
     def period(self, month: str) -> Resource:
@@ -182,7 +225,8 @@ class FounderNew(Renderer):
             f'<period id="{d:%Y%m%d}"><paper_name>{escape(self.site.name)}</paper_name>'
             f"<period_name>{d:%Y年%m月%d日}</period_name><period_date>{d:%Y-%m-%d}</period_date>"
             f"<front_page>{self.page_label_no(1)}</front_page></period>\n"
-            for d in self.site.dates if d.strftime("%Y%m") == month
+            for d in self.site.dates
+            if d.strftime("%Y%m") == month
         )
         xml = f'<?xml version="1.0" encoding="UTF-8"?>\n<root>\n{items}</root>\n'
         return Resource(xml.encode("utf-8"), "application/xml; charset=utf-8")

@@ -42,33 +42,61 @@ class Jfdaily(Renderer):
 
     def render_page(self, ed: Edition, page: Page, host: str) -> Resource:
         # the reader app: a shell that fetches navi.json in the browser
-        return Resource(html_doc("上观新闻 解放日报", '<div id="app"></div><script src="../../js/journal.js"></script>').encode())
+        return Resource(
+            html_doc(
+                "上观新闻 解放日报",
+                '<div id="app"></div><script src="../../js/journal.js"></script>',
+            ).encode()
+        )
 
     def navi(self, ed: Edition) -> Resource:
         pages = []
         for page in ed.pages:
-            pages.append({
-                "pname": page.name,
-                "pnumber": f"{page.no:02d}",
-                "imgurl": f"https://{self.site.paper}.example/img/{ed.date:%Y%m%d}/{page.no:02d}.jpg",
-                "pdfurl": self.site.pdf_paths[ed.date][page.no],
-                "articleList": [
-                    {"id": s.id, "title": s.story.article.title, "subtitle": s.story.article.subtitle,
-                     "introtitle": s.story.article.kicker, "author": s.story.article.author}
-                    for s in self.slots_of(page)
-                ],
-            })
+            pages.append(
+                {
+                    "pname": page.name,
+                    "pnumber": f"{page.no:02d}",
+                    "imgurl": f"https://{self.site.paper}.example/img/{ed.date:%Y%m%d}/{page.no:02d}.jpg",
+                    "pdfurl": self.site.pdf_paths[ed.date][page.no],
+                    "articleList": [
+                        {
+                            "id": s.id,
+                            "title": s.story.article.title,
+                            "subtitle": s.story.article.subtitle,
+                            "introtitle": s.story.article.kicker,
+                            "author": s.story.article.author,
+                        }
+                        for s in self.slots_of(page)
+                    ],
+                }
+            )
         return Resource(json.dumps({"pages": pages}, ensure_ascii=False).encode("utf-8"), JSON)
 
     def render_article(self, slot: Slot, host: str) -> Resource:
         a = slot.story.article
-        images = [{"url": f"/{self.site.paper}/img/{slot.id}.jpg", "name": a.title, "author": "", "ttile": ""}]
-        doc = {"article": {
-            "id": slot.id, "title": a.title, "introtitle": a.kicker, "subtitle": a.subtitle,
-            "author": a.author, "content": "".join(f"<p>{escape(p)}</p>" for p in a.paragraphs),
-            "pincurls": json.dumps(images, ensure_ascii=False),
-        }}
+        images = [
+            {
+                "url": f"/{self.site.paper}/img/{slot.id}.jpg",
+                "name": a.title,
+                "author": "",
+                "ttile": "",
+            }
+        ]
+        doc = {
+            "article": {
+                "id": slot.id,
+                "title": a.title,
+                "introtitle": a.kicker,
+                "subtitle": a.subtitle,
+                "author": a.author,
+                "content": "".join(f"<p>{escape(p)}</p>" for p in a.paragraphs),
+                "pincurls": json.dumps(images, ensure_ascii=False),
+            }
+        }
         return Resource(json.dumps(doc, ensure_ascii=False).encode("utf-8"), JSON)
 
     def extra_routes(self):
-        return {self.site.url_for(d): lambda host, ed=ed: self.navi(ed) for d, ed in self.site.editions.items()}
+        return {
+            self.site.url_for(d): lambda host, ed=ed: self.navi(ed)
+            for d, ed in self.site.editions.items()
+        }

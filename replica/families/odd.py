@@ -19,7 +19,12 @@ SKIPPED = (MAILTO, NO_URL_SCRIPT)
 IGNORED = ("", "#", "javascript:;", "javascript:void(0)")
 
 PAGE_LIST = ((MAILTO, "联系我们"), ("javascript:void(0)", "往期回顾"))
-ARTICLE_LIST = (("#", "返回顶部"), (MAILTO, "读者来信"), ("javascript:;", "更多"), (NO_URL_SCRIPT, "图片新闻"))
+ARTICLE_LIST = (
+    ("#", "返回顶部"),
+    (MAILTO, "读者来信"),
+    ("javascript:;", "更多"),
+    (NO_URL_SCRIPT, "图片新闻"),
+)
 IMAGE_MAP = ("javascript:void(0)", NO_URL_SCRIPT, "", "#", MAILTO)
 
 
@@ -47,5 +52,8 @@ def image_map(opt: dict, hotspots: list[tuple[str, str]]) -> list[tuple[str, str
     script, and hotspots that open no page come first."""
     if not opt.get("odd_links"):
         return hotspots
-    odd = [(href, f"0,{i * 9},9,{i * 9},9,{i * 9 + 9},0,{i * 9 + 9}") for i, href in enumerate(IMAGE_MAP)]
+    odd = [
+        (href, f"0,{i * 9},9,{i * 9},9,{i * 9 + 9},0,{i * 9 + 9}")
+        for i, href in enumerate(IMAGE_MAP)
+    ]
     return odd + [(f"javascript:window.open('{href}')", coords) for href, coords in hotspots]

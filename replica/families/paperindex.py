@@ -26,7 +26,11 @@ class PaperIndex(Renderer):
         return f"/{self.site.paper}/content"
 
     def suffix(self, ed: Edition, page: Page) -> str:
-        return "HO" if page.no == 1 else random.Random(f"sfx:{self.site.paper}:{ed.date}:{page.no}").choice(SUFFIXES[1:])
+        return (
+            "HO"
+            if page.no == 1
+            else random.Random(f"sfx:{self.site.paper}:{ed.date}:{page.no}").choice(SUFFIXES[1:])
+        )
 
     @property
     def edition_url_template(self) -> str:
@@ -37,7 +41,11 @@ class PaperIndex(Renderer):
 
     def article_ids(self, ed: Edition) -> list[str]:
         # numbered within the page, in print order: Articel04002BB = page 4, story 2
-        return [f"{p.no:02d}{k:03d}{self.suffix(ed, p)}" for p in ed.pages for k in range(1, len(p.stories) + 1)]
+        return [
+            f"{p.no:02d}{k:03d}{self.suffix(ed, p)}"
+            for p in ed.pages
+            for k in range(1, len(p.stories) + 1)
+        ]
 
     def article_path(self, slot: Slot) -> str:
         return f"{self.root}/{slot.edition.date:%Y%m%d}/Articel{slot.id}.htm"
@@ -52,24 +60,43 @@ class PaperIndex(Renderer):
     @staticmethod
     def send(body: str, title: str) -> Resource:
         # GBK bytes, and no charset in the header or the page: clients must guess
-        doc = html_doc(title, body).replace('<meta http-equiv="Content-Type" content="text/html; charset=utf-8">\n', "")
+        doc = html_doc(title, body).replace(
+            '<meta http-equiv="Content-Type" content="text/html; charset=utf-8">\n', ""
+        )
         return Resource(encode(doc, "gbk"), "text/html")
 
     def render_page(self, ed: Edition, page: Page, host: str) -> Resource:
         here = self.site.page_paths[ed.date][page.no]
-        rows = "\n".join(odd.page_list(self.opt, [
-            f'<tr><td><a href="{self.rel(here, path)}" class="rigth_bmdh_href">{escape(self.label(p))}</a></td>'
-            f'<td><a href="{self.rel(here, self.site.pdf_paths[ed.date][p.no])}" target="_blank">PDF</a></td></tr>'
-            for p, path in self.pages_of(ed)
-        ], lambda href, text: f'<tr><td><a href="{href}" class="rigth_bmdh_href">{text}</a></td></tr>'))
+        rows = "\n".join(
+            odd.page_list(
+                self.opt,
+                [
+                    f'<tr><td><a href="{self.rel(here, path)}" class="rigth_bmdh_href">{escape(self.label(p))}</a></td>'
+                    f'<td><a href="{self.rel(here, self.site.pdf_paths[ed.date][p.no])}" target="_blank">PDF</a></td></tr>'
+                    for p, path in self.pages_of(ed)
+                ],
+                lambda href, text: (
+                    f'<tr><td><a href="{href}" class="rigth_bmdh_href">{text}</a></td></tr>'
+                ),
+            )
+        )
         slots = self.slots_of(page)
-        areas = "\n".join(f'<area shape="poly" coords="{c}" href="{h}">'
-                           for h, c in odd.image_map(self.opt, self.hotspots(page, here)))
-        titles = "\n".join(odd.article_list(self.opt, [
-            f'<tr><td><img src="../../image/dot.gif"><a class="atitle" href="{self.rel(here, s.path)}">'
-            f"{escape(s.story.article.title)}</a></td></tr>"
-            for s in slots if not s.story.hidden
-        ], lambda href, text: f'<tr><td><a class="atitle" href="{href}">{text}</a></td></tr>'))
+        areas = "\n".join(
+            f'<area shape="poly" coords="{c}" href="{h}">'
+            for h, c in odd.image_map(self.opt, self.hotspots(page, here))
+        )
+        titles = "\n".join(
+            odd.article_list(
+                self.opt,
+                [
+                    f'<tr><td><img src="../../image/dot.gif"><a class="atitle" href="{self.rel(here, s.path)}">'
+                    f"{escape(s.story.article.title)}</a></td></tr>"
+                    for s in slots
+                    if not s.story.hidden
+                ],
+                lambda href, text: f'<tr><td><a class="atitle" href="{href}">{text}</a></td></tr>',
+            )
+        )
         body = (
             f'<table id="table5"><tr><td class="px12">{escape(self.label(page))}</td></tr></table>\n'
             f'<table id="pagelist">\n{rows}\n</table>\n'
@@ -95,5 +122,7 @@ class PaperIndex(Renderer):
             return {}
         entry = f"{self.root}/PaperIndex.htm"
         target = self.rel(entry, self.site.url_for(self.site.dates[-1]))
-        doc = html_doc(self.site.name, "", head=f'<meta http-equiv="refresh" content="0; URL={target}">\n')
+        doc = html_doc(
+            self.site.name, "", head=f'<meta http-equiv="refresh" content="0; URL={target}">\n'
+        )
         return {entry: lambda host: Resource(doc.encode())}

@@ -42,21 +42,36 @@ class Whb(Renderer):
 
     def render_page(self, ed: Edition, page: Page, host: str) -> Resource:
         here = self.site.page_paths[ed.date][page.no]
-        items = "\n".join(odd.page_list(self.opt, [
-            f'<div class="item"><a class="TitleInfo" href="javascript:;" title="{escape(self.label(p))}" '
-            f'data-href="{self.rel(here, path)}">{escape(self.label(p))}</a>'
-            f'<a class="pdf" href="{self.rel(here, self.site.pdf_paths[ed.date][p.no])}" download>PDF</a></div>'
-            for p, path in self.pages_of(ed)
-        ], lambda href, text: f'<div class="item"><a class="TitleInfo" href="javascript:;" '
-                              f'data-href="{href}">{text}</a></div>'))
+        items = "\n".join(
+            odd.page_list(
+                self.opt,
+                [
+                    f'<div class="item"><a class="TitleInfo" href="javascript:;" title="{escape(self.label(p))}" '
+                    f'data-href="{self.rel(here, path)}">{escape(self.label(p))}</a>'
+                    f'<a class="pdf" href="{self.rel(here, self.site.pdf_paths[ed.date][p.no])}" download>PDF</a></div>'
+                    for p, path in self.pages_of(ed)
+                ],
+                lambda href, text: (
+                    f'<div class="item"><a class="TitleInfo" href="javascript:;" '
+                    f'data-href="{href}">{text}</a></div>'
+                ),
+            )
+        )
         spans = "\n".join(
             f'<span data-href="{h}" data-coords="{c}"></span>'
             for h, c in odd.image_map(self.opt, self.hotspots(page, here))
         )
-        titles = "\n".join(odd.article_list(self.opt, [
-            f'<a href="{self.rel(here, s.path)}">{escape(s.story.article.title)}</a>'
-            for s in self.slots_of(page) if not s.story.hidden
-        ], lambda href, text: f'<a href="{href}">{text}</a>'))
+        titles = "\n".join(
+            odd.article_list(
+                self.opt,
+                [
+                    f'<a href="{self.rel(here, s.path)}">{escape(s.story.article.title)}</a>'
+                    for s in self.slots_of(page)
+                    if not s.story.hidden
+                ],
+                lambda href, text: f'<a href="{href}">{text}</a>',
+            )
+        )
         body = (
             f'<div id="spaceBox">\n{items}\n</div>\n'
             f'<div class="paper_box"><img src="../../images/{ed.date:%Y-%m/%d}/{page.no}/p.jpg">\n'
@@ -71,7 +86,7 @@ class Whb(Renderer):
         text = "".join("&nbsp;" * 4 + escape(p) for p in a.paragraphs)
         body = (
             f'<div class="news_header"><h2 class="pretitle">{escape(a.kicker)}</h2>\n'
-            f"<h1>{escape(a.title)}</h1>\n<h2 class=\"subtitle\">{escape(a.subtitle)}</h2>\n"
+            f'<h1>{escape(a.title)}</h1>\n<h2 class="subtitle">{escape(a.subtitle)}</h2>\n'
             f'<p class="author">{escape(a.author)}</p>\n'
             f'<p class="page">{escape(self.label(slot.page))}</p></div>\n'
             f'<div id="newsContent" class="news_content">{text}</div>'

@@ -48,24 +48,46 @@ class Xmwb(Renderer):
     def render_page(self, ed: Edition, page: Page, host: str) -> Resource:
         here = self.site.page_paths[ed.date][page.no]
         # with odd links, each entry's fold-out toggle leads nowhere
-        toggle = ('<a class="dzb-enter-mulu-toggle" href="javascript:void(0)">展开</a>'
-                  if self.opt.get("odd_links") else "")
-        toc = "\n".join(odd.page_list(self.opt, [
-            f'<div class="dzb-enter-mulu-wrap-nav">{toggle}'
-            f'<a class="dzb-enter-mulu-wrap-nav-title" href="{self.rel(here, path)}">'
-            f"{escape(self.label(p)[1:])}</a>"
-            + "".join(f'<div><a href="{s.path}">{escape(s.story.article.title)}</a></div>'
-                      for s in self.slots_of(p) if not s.story.hidden)
-            + "</div>"
-            for p, path in self.pages_of(ed)
-        ], lambda href, text: f'<div class="dzb-enter-mulu-wrap-nav"><a href="{href}">{text}</a></div>'))
-        own = "\n".join(odd.article_list(self.opt, [
-            f'<div><a href="{self.rel(here, s.path)}">{escape(s.story.article.title)}</a></div>'
-            for s in self.slots_of(page) if not s.story.hidden
-        ], lambda href, text: f'<div><a href="{href}">{text}</a></div>'))
+        toggle = (
+            '<a class="dzb-enter-mulu-toggle" href="javascript:void(0)">展开</a>'
+            if self.opt.get("odd_links")
+            else ""
+        )
+        toc = "\n".join(
+            odd.page_list(
+                self.opt,
+                [
+                    f'<div class="dzb-enter-mulu-wrap-nav">{toggle}'
+                    f'<a class="dzb-enter-mulu-wrap-nav-title" href="{self.rel(here, path)}">'
+                    f"{escape(self.label(p)[1:])}</a>"
+                    + "".join(
+                        f'<div><a href="{s.path}">{escape(s.story.article.title)}</a></div>'
+                        for s in self.slots_of(p)
+                        if not s.story.hidden
+                    )
+                    + "</div>"
+                    for p, path in self.pages_of(ed)
+                ],
+                lambda href, text: (
+                    f'<div class="dzb-enter-mulu-wrap-nav"><a href="{href}">{text}</a></div>'
+                ),
+            )
+        )
+        own = "\n".join(
+            odd.article_list(
+                self.opt,
+                [
+                    f'<div><a href="{self.rel(here, s.path)}">{escape(s.story.article.title)}</a></div>'
+                    for s in self.slots_of(page)
+                    if not s.story.hidden
+                ],
+                lambda href, text: f'<div><a href="{href}">{text}</a></div>',
+            )
+        )
         hotspots = [(self.root_relative(here, h), c) for h, c in self.hotspots(page, here)]
         areas = "\n".join(
-            f'<area shape="polygon" coords="{c}" href="{h}">' for h, c in odd.image_map(self.opt, hotspots)
+            f'<area shape="polygon" coords="{c}" href="{h}">'
+            for h, c in odd.image_map(self.opt, hotspots)
         )
         body = (
             f'<div class="dzb-enter-mulu-wrap">\n{toc}\n</div>\n'

@@ -10,23 +10,33 @@ from .base import EditionSpider, PageRef, number_pages
 class ApiEditionSpider(EditionSpider):
     def parse_page(self, response):
         pages = response.json().get("pages", [])
-        refs = [PageRef(response.urljoin(self.walk.page_view.format(date=self.date,
-                                                                    pnumber=p["pnumber"])),
-                        f"{p['pnumber']}版：{p.get('pname', '')}", p.get("pdfurl"))
-                for p in pages]
+        refs = [
+            PageRef(
+                response.urljoin(self.walk.page_view.format(date=self.date, pnumber=p["pnumber"])),
+                f"{p['pnumber']}版：{p.get('pname', '')}",
+                p.get("pdfurl"),
+            )
+            for p in pages
+        ]
         number_pages(refs)
         for ref, page in zip(refs, pages):
             kind = "ad" if "广告" in ref.name else "news"
             yield {
-                "type": "page", "paper": self.paper, "date": self.date, "page_no": ref.no,
-                "page_name": ref.name, "url": ref.url,
-                "pdf_url": response.urljoin(ref.pdf) if ref.pdf else None, "kind": kind,
+                "type": "page",
+                "paper": self.paper,
+                "date": self.date,
+                "page_no": ref.no,
+                "page_name": ref.name,
+                "url": ref.url,
+                "pdf_url": response.urljoin(ref.pdf) if ref.pdf else None,
+                "kind": kind,
             }
             where = {"page_no": ref.no, "page_name": ref.name, "page_kind": kind}
             for art in page.get("articleList", []):
                 json_path = self.walk.article_json.format(pnumber=page["pnumber"], id=art["id"])
-                yield self.article_request(response.urljoin(json_path), where, "list",
-                                           art.get("title", ""))
+                yield self.article_request(
+                    response.urljoin(json_path), where, "list", art.get("title", "")
+                )
 
     def headline(self, response) -> str | None:
         return None  # an article's title is in the index (its list title), not in CSS

@@ -48,8 +48,11 @@ MAX_PAGE_BYTES = 8 * 1024 * 1024
 # anchors ("#", "#top") and scripts that do nothing (javascript:; javascript:void(0)).
 NO_OP_SCRIPTS = {"", "void(0)", "void0", "void()", "returnfalse", "false", "undefined"}
 # What a script link opens, if it names it: window.open('content_1.htm'), location.href='…'
-SCRIPT_TARGET = re.compile(r"(?:https?:)?//[^\s'\"]+|\.{0,2}/[^\s'\"]*"
-                           r"|[\w./%-]+\.(?:s?html?|jsp|aspx?|php|json|pdf)(?:[?#][^\s'\"]*)?", re.IGNORECASE)
+SCRIPT_TARGET = re.compile(
+    r"(?:https?:)?//[^\s'\"]+|\.{0,2}/[^\s'\"]*"
+    r"|[\w./%-]+\.(?:s?html?|jsp|aspx?|php|json|pdf)(?:[?#][^\s'\"]*)?",
+    re.IGNORECASE,
+)
 QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
 PSEUDO = re.compile(r"^(本版|今日)?导读$|^要目$|^目录$|^本报信息|^报头|^报眼|^版面导航|^编者按$")
 AD = re.compile(r"^[^，。]{0,8}广告$")
@@ -67,8 +70,15 @@ class PageRef:
 class EditionSpider(scrapy.Spider):
     """The walk of an HTML edition, reading its selectors from the family's `Walk`."""
 
-    def __init__(self, family: Family, paper: str, date: str, edition_url: str,
-                 encoding: str | None = None, **kwargs):
+    def __init__(
+        self,
+        family: Family,
+        paper: str,
+        date: str,
+        edition_url: str,
+        encoding: str | None = None,
+        **kwargs,
+    ):
         super().__init__(name=family.name, **kwargs)
         self.walk = family.walk
         self.paper = paper
@@ -92,9 +102,15 @@ class EditionSpider(scrapy.Spider):
         # Redirects and 403/404 of the edition page mean "no edition": handled here.
         self.edition_chain.append(url)
         return scrapy.Request(
-            url, callback=self.parse_edition, errback=self.edition_failed, cb_kwargs={"hops": hops},
-            meta={"dont_redirect": True, "handle_httpstatus_list": [*REDIRECTS, *NO_EDITION],
-                  "download_maxsize": self.max_page_bytes},
+            url,
+            callback=self.parse_edition,
+            errback=self.edition_failed,
+            cb_kwargs={"hops": hops},
+            meta={
+                "dont_redirect": True,
+                "handle_httpstatus_list": [*REDIRECTS, *NO_EDITION],
+                "download_maxsize": self.max_page_bytes,
+            },
         )
 
     @property
@@ -105,9 +121,14 @@ class EditionSpider(scrapy.Spider):
         if response.status in REDIRECTS:
             target = response.urljoin(response.headers.get(b"Location", b"/").decode("latin-1"))
             if target in self.edition_chain:  # the duplicate filter would drop it unsaid
-                loop = " -> ".join(url_path(u) for u in [*self.edition_chain[self.edition_chain.index(target):], target])
-                self.crawler.stats.set_value("epaper/error", f"edition page failed: {self.edition_url}: "
-                                                             f"redirect loop: {loop}")
+                loop = " -> ".join(
+                    url_path(u)
+                    for u in [*self.edition_chain[self.edition_chain.index(target) :], target]
+                )
+                self.crawler.stats.set_value(
+                    "epaper/error",
+                    f"edition page failed: {self.edition_url}: redirect loop: {loop}",
+                )
             elif self.is_site_root(target) or hops >= 5:
                 yield self.missing(f"{response.status} to {urlsplit(target).path or '/'}")
             else:
@@ -126,13 +147,23 @@ class EditionSpider(scrapy.Spider):
 
     def missing(self, reason: str) -> dict:
         self.no_edition = True
-        return {"type": "missing", "paper": self.paper, "date": self.date, "url": self.edition_url, "reason": reason}
+        return {
+            "type": "missing",
+            "paper": self.paper,
+            "date": self.date,
+            "url": self.edition_url,
+            "reason": reason,
+        }
 
     def edition_failed(self, failure):
         # The crawl could not run at all: crawl.py turns this into CrawlError.
-        answered = failure.check(HttpError, IgnoreRequest, DownloadCancelledError, ResponseDataLossError)
+        answered = failure.check(
+            HttpError, IgnoreRequest, DownloadCancelledError, ResponseDataLossError
+        )
         what = "edition page failed" if answered else "site unreachable"
-        self.crawler.stats.set_value("epaper/error", f"{what}: {self.edition_url}: {describe(failure)}")
+        self.crawler.stats.set_value(
+            "epaper/error", f"{what}: {self.edition_url}: {describe(failure)}"
+        )
         return []
 
     # pages --------------------------------------------------------------------
@@ -140,17 +171,30 @@ class EditionSpider(scrapy.Spider):
         refs = self.page_list(response)
         for ref in refs:
             self.pages.setdefault(ref.url, ref)
-            yield scrapy.Request(ref.url, callback=self.parse_page, errback=self.skip,
-                                 meta={"download_maxsize": self.max_page_bytes})
-        me = self.pages.get(response.url) or self.pages.get(response.request.url) or self.unlisted_page(response)
+            yield scrapy.Request(
+                ref.url,
+                callback=self.parse_page,
+                errback=self.skip,
+                meta={"download_maxsize": self.max_page_bytes},
+            )
+        me = (
+            self.pages.get(response.url)
+            or self.pages.get(response.request.url)
+            or self.unlisted_page(response)
+        )
         # where the page list carries PDFs, a page without one there has none; this page's
         # own list says best (unclosed tags can nest the entries and move links between them)
         own = next((r for r in refs if r.url in (response.url, response.request.url)), me)
         pdf = own.pdf if any(r.pdf for r in refs) else self.first(response, self.walk.pdf_links)
         kind = "ad" if "广告" in me.name else "news"
         yield {
-            "type": "page", "paper": self.paper, "date": self.date, "page_no": me.no,
-            "page_name": me.name, "url": response.url, "pdf_url": response.urljoin(pdf) if pdf else None,
+            "type": "page",
+            "paper": self.paper,
+            "date": self.date,
+            "page_no": me.no,
+            "page_name": me.name,
+            "url": response.url,
+            "pdf_url": response.urljoin(pdf) if pdf else None,
             "kind": kind,
         }
         listed = {}
@@ -159,8 +203,11 @@ class EditionSpider(scrapy.Spider):
                 url = self.target(response, link_of(a))
                 if url:
                     listed.setdefault(url, clean_text(a))
-        hotspots = [self.target(response, href)
-                    for sel in self.walk.hotspot_links for href in response.css(sel).getall()]
+        hotspots = [
+            self.target(response, href)
+            for sel in self.walk.hotspot_links
+            for href in response.css(sel).getall()
+        ]
         page = {"page_no": me.no, "page_name": me.name, "page_kind": kind}
         for url, title in listed.items():
             yield self.article_request(url, page, "list", title)
@@ -209,18 +256,30 @@ class EditionSpider(scrapy.Spider):
     # articles -----------------------------------------------------------------
     def article_request(self, url: str, page: dict, via: str, list_title: str) -> scrapy.Request:
         self.articles_linked += 1
-        return scrapy.Request(url, callback=self.parse_article, errback=self.skip,
-                              cb_kwargs={**page, "via": via, "list_title": list_title},
-                              meta={"download_maxsize": self.max_page_bytes})
+        return scrapy.Request(
+            url,
+            callback=self.parse_article,
+            errback=self.skip,
+            cb_kwargs={**page, "via": via, "list_title": list_title},
+            meta={"download_maxsize": self.max_page_bytes},
+        )
 
     def parse_article(self, response, page_no, page_name, page_kind, via, list_title):
         title = list_title or self.headline(response) or ""
         yield {
-            "type": "article", "paper": self.paper, "date": self.date, "family": self.name,
-            "page_no": page_no, "page_name": page_name, "url": response.url,
-            "article_id": article_id_of_url(response.url), "html": response.text,
+            "type": "article",
+            "paper": self.paper,
+            "date": self.date,
+            "family": self.name,
+            "page_no": page_no,
+            "page_name": page_name,
+            "url": response.url,
+            "article_id": article_id_of_url(response.url),
+            "html": response.text,
             "content_type": response.headers.get(b"Content-Type", b"").decode("latin-1"),
-            "via": via, "kind": classify(title, page_kind), "list_title": list_title,
+            "via": via,
+            "kind": classify(title, page_kind),
+            "list_title": list_title,
         }
 
     def headline(self, response) -> str | None:
@@ -232,8 +291,11 @@ class EditionSpider(scrapy.Spider):
         # archiving it as an empty edition would hide the misconfiguration.
         stats = self.crawler.stats
         if not (self.no_edition or self.articles_linked or stats.get_value("epaper/error")):
-            stats.set_value("epaper/error", f"no pages or articles found at {self.edition_url} "
-                                            f"(not a {self.name} edition page?)")
+            stats.set_value(
+                "epaper/error",
+                f"no pages or articles found at {self.edition_url} "
+                f"(not a {self.name} edition page?)",
+            )
 
     # failures -----------------------------------------------------------------
     def skip(self, failure):
@@ -285,7 +347,7 @@ def link_of(a) -> str | None:
 def leads_nowhere(href: str) -> bool:
     href = href.strip()
     if href.lower().startswith("javascript:"):
-        return re.sub(r"[\s;]", "", href[len("javascript:"):]).lower() in NO_OP_SCRIPTS
+        return re.sub(r"[\s;]", "", href[len("javascript:") :]).lower() in NO_OP_SCRIPTS
     return href == "" or href.startswith("#")
 
 
