@@ -54,7 +54,8 @@ def measure(module_path: Path, papers: Path) -> dict:
     """One load in a fresh process: CPU seconds of the load and the process's peak RSS."""
     code = (
         "import importlib.util, json, resource, sys, time\n"
-        f"spec = importlib.util.spec_from_file_location('config_under_test', {str(module_path)!r})\n"
+        "spec = importlib.util.spec_from_file_location('config_under_test', "
+        f"{str(module_path)!r})\n"
         "config = sys.modules[spec.name] = importlib.util.module_from_spec(spec)\n"
         "spec.loader.exec_module(config)\n"
         "start = time.process_time()\n"

@@ -326,7 +326,8 @@ def main() -> None:
                 f"{r['P']:>7.3f}{r['R']:>7.3f}"
             )
     print(
-        f"peak RSS of the worker: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+        "peak RSS of the worker: "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
     )
 
 

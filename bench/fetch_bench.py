@@ -1,6 +1,7 @@
 """Fetch overhead: our archive crawl beside a bare Scrapy crawl of the same replica editions.
 
-    python -m bench.fetch_bench [--quick] [--families F,F] [--pages N] [--repeat N] [--no-upload] [--ablation]
+    python -m bench.fetch_bench [--quick] [--families F,F] [--pages N] [--repeat N]
+        [--no-upload] [--ablation]
 
 For each replica edition (one per CMS family) the contenders run in turn, `--repeat`
 times, each crawl in a fresh process as the flow runs it:
@@ -380,12 +381,15 @@ def render(result: dict) -> str:
     verdict = "met" if result["ratio"] <= TARGET else "MISSED"
     notes = [
         f"ours / bare = {result['ratio']:.2f} (target <= {TARGET}: {verdict}); crawl alone "
-        f"{result['ours_ratio_crawl']:.2f}; between Scrapy's start and finish {result['ours_ratio_scrapy']:.2f}; "
-        f"CPU seconds of the crawl process {result['ours_ratio_cpu']:.2f} (the steadiest on a shared machine)."
+        f"{result['ours_ratio_crawl']:.2f}; between Scrapy's start and finish "
+        f"{result['ours_ratio_scrapy']:.2f}; "
+        f"CPU seconds of the crawl process {result['ours_ratio_cpu']:.2f} "
+        "(the steadiest on a shared machine)."
     ]
     same = result["ours_same_requests"]
     notes.append(
-        f"Seconds are medians of {result['repeat']} rotating runs per contender, process start included"
+        f"Seconds are medians of {result['repeat']} rotating runs per contender, "
+        "process start included"
         + ("" if result["upload"] else ", no upload")
         + "; "
         + ("every contender made the same requests." if same else "REQUEST COUNTS DIFFER.")

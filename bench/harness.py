@@ -49,7 +49,10 @@ def machine() -> dict:
 
 def machine_line() -> str:
     m = machine()
-    return f"{m['cores']} cores ({m['usable_cores']} usable), {m['date']}, Python {m['python']}, {m['platform']}"
+    return (
+        f"{m['cores']} cores ({m['usable_cores']} usable), {m['date']}, "
+        f"Python {m['python']}, {m['platform']}"
+    )
 
 
 def command_line() -> str:

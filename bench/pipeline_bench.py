@@ -234,7 +234,8 @@ def throughput(home: Path, families: list[str], n_dates: int, pages: int, log) -
                 empty = [empty_one(site, day, papers_file) for _ in range(EMPTY_RUNS)]
                 empties += empty
                 log(
-                    f"  throughput {runs[-1]['edition']}: {runs[-1]['wall']:.1f} s, {runs[-1]['articles']} articles,"
+                    f"  throughput {runs[-1]['edition']}: {runs[-1]['wall']:.1f} s, "
+                    f"{runs[-1]['articles']} articles,"
                     f" empty flow " + ", ".join(f"{e:.2f}" for e in empty) + " s"
                 )
     total = {
@@ -564,7 +565,8 @@ def scaling(
         papers_file = harness.write_papers_file(
             sites, server.base_url, home / "papers-scaling.yaml"
         )
-        # a warm process, as in the throughput section: first imports and tables are not the archive's size
+        # a warm process, as in the throughput section: first imports and tables are not
+        # the archive's size
         if not warm:
             with harness.environment(
                 EPAPER_CATALOG_URL=f"sqlite:///{home / 'scaling-warmup.sqlite'}"
@@ -579,7 +581,8 @@ def scaling(
                         archive_one(clock, site, days[r * len(sizes) + j], papers_file)
                     )
                 log(
-                    f"  scaling {size:,}: {runs[size][-1]['edition']} {runs[size][-1]['wall']:.1f} s"
+                    f"  scaling {size:,}: {runs[size][-1]['edition']} "
+                    f"{runs[size][-1]['wall']:.1f} s"
                 )
     for catalog in catalogs.values():
         catalog.unlink()
@@ -638,8 +641,10 @@ def render_scaling(s: dict) -> str:
                 rows,
             ),
             "",
-            f"time per edition at the slowest archive size / the smallest: {s['ratio']:.2f} (target <= {SCALING_TARGET}: "
-            f"{verdict}). Editions: {', '.join(s['families'])}, {s['pages']} pages, each a new date; the sizes take "
+            "time per edition at the slowest archive size / the smallest: "
+            f"{s['ratio']:.2f} (target <= {SCALING_TARGET}: "
+            f"{verdict}). Editions: {', '.join(s['families'])}, {s['pages']} pages, "
+            "each a new date; the sizes take "
             f"turns, one edition each per round.",
         ]
     )
@@ -851,8 +856,10 @@ def memory(
                     )
                     out.append(r)
                     log(
-                        f"  memory {pages} pages{' again' if again else ''}: worker {r['worker_peak_mb']:.0f} MB, "
-                        f"crawl {r['crawl_peak_mb']:.0f} MB, start {r['startup_s']:.0f} s, flow {r['flow_s']:.0f} s: "
+                        f"  memory {pages} pages{' again' if again else ''}: "
+                        f"worker {r['worker_peak_mb']:.0f} MB, "
+                        f"crawl {r['crawl_peak_mb']:.0f} MB, start {r['startup_s']:.0f} s, "
+                        f"flow {r['flow_s']:.0f} s: "
                         + ", ".join(f"{k} {v:.1f} s" for k, v in r["steps"].items())
                     )
     small, large = out[0], out[len(page_counts) - 1]
@@ -904,9 +911,12 @@ def render_memory(m: dict) -> str:
                 rows,
             ),
             "",
-            f"Page PDFs of ~{m['pdf_mb']:g} MB (text over a photo). Largest / smallest edition: {m['bytes_growth']:.1f}x "
-            f"the bytes, worker peak {m['worker_growth']:.2f}x, crawl peak {m['crawl_growth']:.2f}x. Memory is the "
-            f"high-water mark of resident memory (VmHWM): the worker's own after each step, and its crawl subprocess's "
+            f"Page PDFs of ~{m['pdf_mb']:g} MB (text over a photo). Largest / smallest edition: "
+            f"{m['bytes_growth']:.1f}x "
+            f"the bytes, worker peak {m['worker_growth']:.2f}x, "
+            f"crawl peak {m['crawl_growth']:.2f}x. Memory is the "
+            f"high-water mark of resident memory (VmHWM): the worker's own after each step, "
+            f"and its crawl subprocess's "
             f"(sampled every 0.1 s). A re-crawl's requests are conditional: 304s carry no body.",
         ]
     )

@@ -88,8 +88,10 @@ def main() -> None:
                 rows.append((site, *runs))
 
     print(
-        f"edition {DAY}, replica HTML {'gzip-compressed' if args.gzip else 'uncompressed'}; received = status "
-        "line + headers + body of every response (crawl stats), sent = requests as the WARC records them"
+        f"edition {DAY}, replica HTML {'gzip-compressed' if args.gzip else 'uncompressed'}; "
+        "received = status "
+        "line + headers + body of every response (crawl stats), "
+        "sent = requests as the WARC records them"
     )
     print(
         f"{'paper':<9}{'family':<17}{'requests':>9}{'received':>10}{'again':>8}{'share':>7}"
@@ -98,7 +100,8 @@ def main() -> None:
     for site, first, again in rows:
         print(
             f"{site.paper:<9}{site.family:<17}{first['requests']:>9}{first['bytes']:>10}{again['bytes']:>8}"
-            f"{again['bytes'] / first['bytes']:>7.1%}{first['sent']:>8}{again['sent']:>8}{first['body']:>8}"
+            f"{again['bytes'] / first['bytes']:>7.1%}{first['sent']:>8}{again['sent']:>8}"
+            f"{first['body']:>8}"
             f"{again['body']:>6}{first['seconds']:>9.1f}{again['seconds']:>9.1f}  "
             f"{'yes' if again['written'] else 'nothing'}"
         )
@@ -109,7 +112,8 @@ def main() -> None:
     first, again = total[1], total[2]
     print(
         f"{'total':<26}{first['requests']:>9}{first['bytes']:>10}{again['bytes']:>8}"
-        f"{again['bytes'] / first['bytes']:>7.1%}{first['sent']:>8}{again['sent']:>8}{first['body']:>8}{again['body']:>6}"
+        f"{again['bytes'] / first['bytes']:>7.1%}{first['sent']:>8}{again['sent']:>8}"
+        f"{first['body']:>8}{again['body']:>6}"
     )
     both = (again["bytes"] + again["sent"]) / (first["bytes"] + first["sent"])
     print(
