@@ -47,7 +47,10 @@ class FounderClassic(Renderer):
         return f"{self.root}/{slot.edition.date:%Y-%m/%d}/content_{slot.id}.htm"
 
     def pdf_path(self, ed: Edition, page: Page) -> str:
-        return f"/{self.site.paper}/images/{ed.date:%Y-%m/%d}/{page.no:02d}/{self.site.digest(ed.date, page.no)[:12]}.pdf"
+        return (
+            f"/{self.site.paper}/images/{ed.date:%Y-%m/%d}/{page.no:02d}/"
+            f"{self.site.digest(ed.date, page.no)[:12]}.pdf"
+        )
 
     @staticmethod
     def label(page: Page) -> str:
@@ -59,8 +62,10 @@ class FounderClassic(Renderer):
             odd.page_list(
                 self.opt,
                 [
-                    f'<tr><td class="default"><img src="../../../img/dot.gif"><a id="pageLink" href="{self.rel(here, path)}">'
-                    f'{escape(self.label(p))}</a></td><td class="default"><a href="{self.rel(here, self.site.pdf_paths[ed.date][p.no])}">'
+                    '<tr><td class="default"><img src="../../../img/dot.gif">'
+                    f'<a id="pageLink" href="{self.rel(here, path)}">'
+                    f'{escape(self.label(p))}</a></td><td class="default">'
+                    f'<a href="{self.rel(here, self.site.pdf_paths[ed.date][p.no])}">'
                     f'<img src="../../../img/pdf.gif" border="0"></a></td></tr>'
                     for p, path in self.pages_of(ed)
                 ],
@@ -76,7 +81,8 @@ class FounderClassic(Renderer):
             odd.article_list(
                 self.opt,
                 [
-                    f'<tr><td><div style="display:inline" id="mp{s.id}"><a href="{self.rel(here, s.path)}">'
+                    f'<tr><td><div style="display:inline" id="mp{s.id}">'
+                    f'<a href="{self.rel(here, s.path)}">'
                     f"{escape(s.story.article.title)}</a></div></td></tr>"
                     for s in slots
                     if not s.story.hidden
@@ -86,7 +92,8 @@ class FounderClassic(Renderer):
         )
         body = (
             f'<table id="bmdhTable" cellspacing="0" cellpadding="0">\n{rows}\n</table>\n'
-            f'<img src="../../../images/{ed.date:%Y-%m/%d}/{page.no:02d}/p.jpg" usemap="#PagePicMap" border="0">\n'
+            f'<img src="../../../images/{ed.date:%Y-%m/%d}/{page.no:02d}/p.jpg" '
+            'usemap="#PagePicMap" border="0">\n'
             f'<map name="PagePicMap">\n{area_html}\n</map>\n'
             f'<table id="main-ed-articlenav-list">\n{items}\n</table>'
         )
@@ -110,8 +117,10 @@ class FounderClassic(Renderer):
             f'<tr><td class="font01">{escape(a.title)}</td></tr>\n'
             f'<tr><td class="font02">{escape(a.subtitle)}</td></tr>\n'
             f'<tr><td class="font03">{escape(a.author)}</td></tr>\n</table>\n'
-            f'<div id="ozoom"><founder-content><!--enpcontent-->{paras}<!--/enpcontent--></founder-content></div>\n'
-            f'<a href="{self.rel(slot.path, self.site.page_paths[ed.date][slot.page.no])}">返回版面</a>'
+            f'<div id="ozoom"><founder-content><!--enpcontent-->{paras}'
+            "<!--/enpcontent--></founder-content></div>\n"
+            f'<a href="{self.rel(slot.path, self.site.page_paths[ed.date][slot.page.no])}">'
+            "返回版面</a>"
         )
         doc = html_doc(f"{a.title}-{self.site.name}", body, charset=CHARSET)
         # a misconfigured server: every other article is sent with a utf-8 header

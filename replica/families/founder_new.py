@@ -48,7 +48,10 @@ class FounderNew(Renderer):
         return f"{self.root}/layout/{ed.date:%Y%m/%d}/{self.node_name(page.no)}.html"
 
     def article_path(self, slot: Slot) -> str:
-        return f"{self.root}/{self.opt['content_dir']}/{slot.edition.date:%Y%m/%d}/content_{slot.id}.html"
+        return (
+            f"{self.root}/{self.opt['content_dir']}/{slot.edition.date:%Y%m/%d}/"
+            f"content_{slot.id}.html"
+        )
 
     def pdf_path(self, ed: Edition, page: Page) -> str:
         return f"{self.root}/attachement/{ed.date:%Y%m/%d}/{self.site.uuid(ed.date, page.no)}.pdf"
@@ -89,7 +92,8 @@ class FounderNew(Renderer):
                     [
                         f'<p><a href="{href}">{escape(self.label(p))}</a>'
                         + (
-                            f'<a href="//{host}{self.site.pdf_paths[ed.date][p.no]}"><img src="../../../img/pdf.gif"></a>'
+                            f'<a href="//{host}{self.site.pdf_paths[ed.date][p.no]}">'
+                            '<img src="../../../img/pdf.gif"></a>'
                             if pdfh
                             else ""
                         )
@@ -107,7 +111,8 @@ class FounderNew(Renderer):
                 )
             )
             body = (
-                f'<div class="Chunkiconbox"><div class="Chunkiconlist">\n{plist}\n</div></div>\n{pic}\n'
+                '<div class="Chunkiconbox"><div class="Chunkiconlist">\n'
+                f"{plist}\n</div></div>\n{pic}\n"
                 f'<div id="ScroLeft"><div class="newslist"><ul>\n{alist}\n</ul></div></div>'
             )
         elif skin == "layoutlist":
@@ -130,13 +135,17 @@ class FounderNew(Renderer):
                     lambda h, t: f'<li><a href="{h}"><div>{t}</div></a></li>',
                 )
             )
-            body = f'<ul id="layoutlist">\n{plist}\n</ul>\n{pic}\n<div id="titleList"><ul>\n{alist}\n</ul></div>'
+            body = (
+                f'<ul id="layoutlist">\n{plist}\n</ul>\n{pic}\n'
+                f'<div id="titleList"><ul>\n{alist}\n</ul></div>'
+            )
         else:
             plist = "\n".join(
                 odd.page_list(
                     self.opt,
                     [
-                        f'<div class="swiper-slide"><a href="{href}" id="pageLink">{escape(self.label(p))}</a></div>'
+                        f'<div class="swiper-slide"><a href="{href}" id="pageLink">'
+                        f"{escape(self.label(p))}</a></div>"
                         for p, href, _ in entries
                     ],
                     lambda h, t: f'<div class="swiper-slide"><a href="{h}">{t}</a></div>',
@@ -150,7 +159,8 @@ class FounderNew(Renderer):
                 )
             )
             body = (
-                f'<div class="swiper-container"><div class="swiper-wrapper">\n{plist}\n</div></div>\n'
+                '<div class="swiper-container"><div class="swiper-wrapper">\n'
+                f"{plist}\n</div></div>\n"
                 f'<p class="left ban">第{escape(self.label(page))}</p>\n'
                 f'<p class="right btn"><a href="{self.rel(here, pdf)}">PDF下载</a></p>\n'
                 f'{pic}\n<div class="news"><ul class="news-list">\n{alist}\n</ul></div>'
@@ -169,12 +179,14 @@ class FounderNew(Renderer):
                 f'<div class="newsdetatit"><h3>{escape(a.title)}</h3></div>\n'
                 f'<div class="sub">{escape(a.subtitle)}</div>\n'
                 f'<div class="author">{escape(a.author)}</div>\n'
-                f'<div class="newsdetatext"><founder-content>\n{paras}\n</founder-content></div></div>'
+                '<div class="newsdetatext"><founder-content>\n'
+                f"{paras}\n</founder-content></div></div>"
             )
         elif skin == "layoutlist":
             body = (
                 f'<div class="newsdetail"><p id="PreTitle">{escape(a.kicker)}</p>\n'
-                f'<h2 id="Title">{escape(a.title)}</h2>\n<p id="SubTitle">{escape(a.subtitle)}</p>\n'
+                f'<h2 id="Title">{escape(a.title)}</h2>\n'
+                f'<p id="SubTitle">{escape(a.subtitle)}</p>\n'
                 f'<p id="Author">{escape(a.author)}</p>\n'
                 f'<div id="ozoom"><founder-content>\n{paras}\n</founder-content></div>\n'
                 f'<div class="attachment"></div></div>'
@@ -202,7 +214,10 @@ class FounderNew(Renderer):
                 html_doc(
                     self.site.name,
                     "",
-                    head=f'<meta http-equiv="refresh" content="0; url={self.rel(f"{self.root}/layout/index.html", latest)}">\n',
+                    head=(
+                        '<meta http-equiv="refresh" content="0; '
+                        f'url={self.rel(f"{self.root}/layout/index.html", latest)}">\n'
+                    ),
                 ).encode()
             )
         return routes
@@ -213,10 +228,19 @@ class FounderNew(Renderer):
         if not (m and self.opt.get("link_loop")):
             return None
         n = int(m.group(1))
-        link = f'<div class="swiper-slide"><a href="node_loop{n + 1}.html" id="pageLink">{n + 100}版：专题</a></div>'
+        link = (
+            f'<div class="swiper-slide"><a href="node_loop{n + 1}.html" id="pageLink">'
+            f"{n + 100}版：专题</a></div>"
+        )
         plist = {
-            "chunkicon": f'<div class="Chunkiconlist"><p><a href="node_loop{n + 1}.html">第{n + 100}版：专题</a></p></div>',
-            "layoutlist": f'<ul id="layoutlist"><li><a href="node_loop{n + 1}.html">第{n + 100}版:专题</a></li></ul>',
+            "chunkicon": (
+                f'<div class="Chunkiconlist"><p><a href="node_loop{n + 1}.html">'
+                f"第{n + 100}版：专题</a></p></div>"
+            ),
+            "layoutlist": (
+                f'<ul id="layoutlist"><li><a href="node_loop{n + 1}.html">'
+                f"第{n + 100}版:专题</a></li></ul>"
+            ),
         }
         return Resource(html_doc("专题", plist.get(self.opt["skin"], link)).encode())
 

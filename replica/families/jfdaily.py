@@ -35,10 +35,16 @@ class Jfdaily(Renderer):
         return f"{self.root}/res/html/journal/index.html?date={ed.date:%Y-%m-%d}&page={page.no:02d}"
 
     def article_path(self, slot: Slot) -> str:
-        return f"{self.root}/data/journal/{slot.edition.date:%Y-%m-%d}/{slot.page.no:02d}/article/{slot.id}.json"
+        return (
+            f"{self.root}/data/journal/{slot.edition.date:%Y-%m-%d}/{slot.page.no:02d}/"
+            f"article/{slot.id}.json"
+        )
 
     def pdf_path(self, ed: Edition, page: Page) -> str:
-        return f"{self.root}/res/journal/{ed.date:%Y%m%d}/{page.no:02d}/{self.site.digest(ed.date, page.no)[:16]}.pdf"
+        return (
+            f"{self.root}/res/journal/{ed.date:%Y%m%d}/{page.no:02d}/"
+            f"{self.site.digest(ed.date, page.no)[:16]}.pdf"
+        )
 
     def render_page(self, ed: Edition, page: Page, host: str) -> Resource:
         # the reader app: a shell that fetches navi.json in the browser

@@ -51,7 +51,10 @@ class PaperIndex(Renderer):
         return f"{self.root}/{slot.edition.date:%Y%m%d}/Articel{slot.id}.htm"
 
     def pdf_path(self, ed: Edition, page: Page) -> str:
-        return f"/{self.site.paper}/page/{ed.date:%Y%m%d}/{page.no:02d}/{self.site.digest(ed.date, page.no)[:10]}.pdf"
+        return (
+            f"/{self.site.paper}/page/{ed.date:%Y%m%d}/{page.no:02d}/"
+            f"{self.site.digest(ed.date, page.no)[:10]}.pdf"
+        )
 
     @staticmethod
     def label(page: Page) -> str:
@@ -71,8 +74,10 @@ class PaperIndex(Renderer):
             odd.page_list(
                 self.opt,
                 [
-                    f'<tr><td><a href="{self.rel(here, path)}" class="rigth_bmdh_href">{escape(self.label(p))}</a></td>'
-                    f'<td><a href="{self.rel(here, self.site.pdf_paths[ed.date][p.no])}" target="_blank">PDF</a></td></tr>'
+                    f'<tr><td><a href="{self.rel(here, path)}" class="rigth_bmdh_href">'
+                    f"{escape(self.label(p))}</a></td>"
+                    f'<td><a href="{self.rel(here, self.site.pdf_paths[ed.date][p.no])}" '
+                    'target="_blank">PDF</a></td></tr>'
                     for p, path in self.pages_of(ed)
                 ],
                 lambda href, text: (
@@ -89,7 +94,8 @@ class PaperIndex(Renderer):
             odd.article_list(
                 self.opt,
                 [
-                    f'<tr><td><img src="../../image/dot.gif"><a class="atitle" href="{self.rel(here, s.path)}">'
+                    '<tr><td><img src="../../image/dot.gif">'
+                    f'<a class="atitle" href="{self.rel(here, s.path)}">'
                     f"{escape(s.story.article.title)}</a></td></tr>"
                     for s in slots
                     if not s.story.hidden
@@ -98,9 +104,11 @@ class PaperIndex(Renderer):
             )
         )
         body = (
-            f'<table id="table5"><tr><td class="px12">{escape(self.label(page))}</td></tr></table>\n'
+            '<table id="table5"><tr><td class="px12">'
+            f"{escape(self.label(page))}</td></tr></table>\n"
             f'<table id="pagelist">\n{rows}\n</table>\n'
-            f'<img src="../../page/{ed.date:%Y%m%d}/{page.no:02d}/p.jpg" usemap="#Map" border="0">\n'
+            f'<img src="../../page/{ed.date:%Y%m%d}/{page.no:02d}/p.jpg" '
+            'usemap="#Map" border="0">\n'
             f'<map name="Map">\n{areas}\n</map>\n<table id="titlelist">\n{titles}\n</table>'
         )
         return self.send(body, f"{self.site.name}{self.label(page)}")
@@ -109,10 +117,12 @@ class PaperIndex(Renderer):
         a = slot.story.article
         paras = "".join(f"<p>{escape(p)}</p>" for p in a.paragraphs)
         body = (
-            f'<table id="table5"><tr><td class="px12">{escape(self.label(slot.page))}</td></tr></table>\n'
+            '<table id="table5"><tr><td class="px12">'
+            f"{escape(self.label(slot.page))}</td></tr></table>\n"
             f'<span id="contenttext"><div class="yinti">{escape(a.kicker)}</div>\n'
             f"<div><strong>{escape(a.title)}</strong></div>\n"
-            f'<div class="futi">{escape(a.subtitle)}</div>\n<div class="zuozhe">{escape(a.author)}</div>\n'
+            f'<div class="futi">{escape(a.subtitle)}</div>\n'
+            f'<div class="zuozhe">{escape(a.author)}</div>\n'
             f'<div id="ozoom">{paras}</div></span>'
         )
         return self.send(body, a.title)

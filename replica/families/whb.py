@@ -34,7 +34,10 @@ class Whb(Renderer):
         return f"{self.root}/{slot.edition.date:%Y-%m-%d}/{slot.page.no}/detail-{slot.id}.html"
 
     def pdf_path(self, ed: Edition, page: Page) -> str:
-        return f"{self.root}/images/{ed.date:%Y-%m/%d}/{page.no}/{self.site.digest(ed.date, page.no)[:14]}.pdf"
+        return (
+            f"{self.root}/images/{ed.date:%Y-%m/%d}/{page.no}/"
+            f"{self.site.digest(ed.date, page.no)[:14]}.pdf"
+        )
 
     @staticmethod
     def label(page: Page) -> str:
@@ -46,9 +49,11 @@ class Whb(Renderer):
             odd.page_list(
                 self.opt,
                 [
-                    f'<div class="item"><a class="TitleInfo" href="javascript:;" title="{escape(self.label(p))}" '
+                    '<div class="item"><a class="TitleInfo" href="javascript:;" '
+                    f'title="{escape(self.label(p))}" '
                     f'data-href="{self.rel(here, path)}">{escape(self.label(p))}</a>'
-                    f'<a class="pdf" href="{self.rel(here, self.site.pdf_paths[ed.date][p.no])}" download>PDF</a></div>'
+                    f'<a class="pdf" href="{self.rel(here, self.site.pdf_paths[ed.date][p.no])}" '
+                    "download>PDF</a></div>"
                     for p, path in self.pages_of(ed)
                 ],
                 lambda href, text: (
@@ -77,7 +82,8 @@ class Whb(Renderer):
             f'<div class="paper_box"><img src="../../images/{ed.date:%Y-%m/%d}/{page.no}/p.jpg">\n'
             f'<map id="newspaper">\n{spans}\n</map></div>\n'
             f'<div class="title_box list">\n{titles}\n</div>\n'
-            '<script>$("#spaceBox a.TitleInfo").click(function(){location.href=$(this).data("href")});</script>'
+            '<script>$("#spaceBox a.TitleInfo").click('
+            'function(){location.href=$(this).data("href")});</script>'
         )
         return Resource(html_doc(f"文汇报 {self.label(page)}", body).encode("utf-8"))
 

@@ -36,7 +36,10 @@ class Xmwb(Renderer):
         return f"{self.root}/{slot.edition.date:%Y-%m-%d}/{slot.page.no}/{slot.id}.html"
 
     def pdf_path(self, ed: Edition, page: Page) -> str:
-        return f"/{self.site.paper}/resfile/{ed.date:%Y-%m-%d}/{self.label_no(page)}/{self.site.digest(ed.date, page.no)[:16]}.pdf"
+        return (
+            f"/{self.site.paper}/resfile/{ed.date:%Y-%m-%d}/{self.label_no(page)}/"
+            f"{self.site.digest(ed.date, page.no)[:16]}.pdf"
+        )
 
     def label_no(self, page: Page) -> str:
         half = (self.site.pages + 1) // 2
@@ -77,7 +80,8 @@ class Xmwb(Renderer):
             odd.article_list(
                 self.opt,
                 [
-                    f'<div><a href="{self.rel(here, s.path)}">{escape(s.story.article.title)}</a></div>'
+                    f'<div><a href="{self.rel(here, s.path)}">'
+                    f"{escape(s.story.article.title)}</a></div>"
                     for s in self.slots_of(page)
                     if not s.story.hidden
                 ],
@@ -91,9 +95,12 @@ class Xmwb(Renderer):
         )
         body = (
             f'<div class="dzb-enter-mulu-wrap">\n{toc}\n</div>\n'
-            f'<div class="dzb-enter-banmian"><span class="dzb-banmian-title">{escape(self.label(page))}</span>\n'
-            f'<p class="dzb-multi-download"><a href="//{host}{self.site.pdf_paths[ed.date][page.no]}">下载本版PDF</a></p>\n'
-            f'<img src="/{self.site.paper}/resfile/{ed.date:%Y-%m-%d}/{page.no}.jpg" usemap="#PagePicMap">\n'
+            '<div class="dzb-enter-banmian"><span class="dzb-banmian-title">'
+            f"{escape(self.label(page))}</span>\n"
+            '<p class="dzb-multi-download">'
+            f'<a href="//{host}{self.site.pdf_paths[ed.date][page.no]}">下载本版PDF</a></p>\n'
+            f'<img src="/{self.site.paper}/resfile/{ed.date:%Y-%m-%d}/{page.no}.jpg" '
+            'usemap="#PagePicMap">\n'
             f'<map name="PagePicMap">\n{areas}\n</map></div>\n'
             f'<div class="dzb-enter-benban-wrap">\n{own}\n</div>'
         )
@@ -114,7 +121,8 @@ class Xmwb(Renderer):
         a = slot.story.article
         paras = "\n".join(f'<p class="dzb-desc-box">{escape(p)}</p>' for p in a.paragraphs)
         body = (
-            f'<div class="dzb-article-wrap"><span class="dzb-banmian-title">{escape(self.label(slot.page))}</span>\n'
+            '<div class="dzb-article-wrap"><span class="dzb-banmian-title">'
+            f"{escape(self.label(slot.page))}</span>\n"
             f'<div class="dzb-special-title-box">{escape(a.kicker)}</div>\n'
             f'<h2 class="dzb-title-box">{escape(a.title)}</h2>\n'
             f'<div class="dzb-sub-title-box">{escape(a.subtitle)}</div>\n'
