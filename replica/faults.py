@@ -1,6 +1,8 @@
 """Faults a replica site can be told to show, for the fault-injection tests.
 
-    site = build_site("founder-new", "bcrb", [day], faults={"article:0": "reset", "page:2": "503*1"})
+    site = build_site(
+        "founder-new", "bcrb", [day], faults={"article:0": "reset", "page:2": "503*1"}
+    )
 
 A fault is keyed by a target and names a kind, optionally "*N": only the first N
 requests of the target fail, later ones are served normally ("503*1": one 503, then the
@@ -17,12 +19,16 @@ Kinds, as the site answers:
     403 404 410 500 …   that status; 429 and 503 carry Retry-After (option fault_retry_after, "1")
     301                 a 301 to the site root, as sites do for a missing edition
     "reset"             the connection is reset before any answer
-    "truncate"          the headers promise the whole body, half of it comes, then the connection closes
+    "truncate"          the headers promise the whole body, half of it comes, then the
+                        connection closes
     "timeout"           no answer for fault_delay seconds (default 30; the server stopping ends it)
     "redirect_loop"     302 to the same path with ?via=loop, which 302s back: a loop of two
-    "huge"              the page padded to fault_size bytes (default 10 MiB), sent without Content-Length
-    "malformed"         closing tags stripped, NUL and control bytes, an unterminated comment and tag
-    "charset_wrong"     header and meta tag both say iso-8859-1 (Tomcat's default), whatever the bytes are
+    "huge"              the page padded to fault_size bytes (default 10 MiB), sent without
+                        Content-Length
+    "malformed"         closing tags stripped, NUL and control bytes, an unterminated comment
+                        and tag
+    "charset_wrong"     header and meta tag both say iso-8859-1 (Tomcat's default), whatever
+                        the bytes are
     "charset_missing"   no charset in the header nor in the meta tag
     "offsite"           every link to the target, on every page, points at another host
                         (localhost for 127.0.0.1 and back), where the same server answers

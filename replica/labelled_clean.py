@@ -250,13 +250,15 @@ BOILER_TOP = (
 BOILER_END = (
     '<div class="share">分享到：<a href="#">微信</a> <a href="#">微博</a></div>\n'
     '<div class="prev-next"><a href="#">上一篇</a> <a href="#">下一篇</a></div>\n'
-    '<div class="footer">版权所有 ©{name} 未经书面授权不得复制或建立镜像<br>沪ICP备05050403号</div>\n'
+    '<div class="footer">版权所有 ©{name} 未经书面授权不得复制或建立镜像<br>'
+    "沪ICP备05050403号</div>\n"
 )
 
 
 def _doc(title: str, body: str, charset: str = "gb2312") -> str:
     return (
-        f'<!DOCTYPE html><html><head><meta http-equiv="Content-Type" content="text/html; charset={charset}">'
+        '<!DOCTYPE html><html><head><meta http-equiv="Content-Type" '
+        f'content="text/html; charset={charset}">'
         f"<title>{escape(title)}</title></head><body>\n{body}</body></html>\n"
     )
 
@@ -318,7 +320,8 @@ def _xmwb(rng, paper, day, page_no, page_name, n, a, pic):
             paras += f'<p class="dzb-desc-box">{escape(pic["credit"])}</p>\n'
     author = f'<div class="dzb-author-box">作者：{escape(a["author"])}</div>' if a["author"] else ""
     body = (
-        f'<div class="dzb-enter-banmian"><span class="dzb-banmian-title">第{page_no}版：{page_name}</span></div>\n'
+        '<div class="dzb-enter-banmian"><span class="dzb-banmian-title">'
+        f"第{page_no}版：{page_name}</span></div>\n"
         f'<div class="dzb-article"><div class="dzb-special-title-box">{escape(a["kicker"])}</div>\n'
         f'<h2 class="dzb-title-box">{escape(a["title"])}</h2>\n'
         f'<div class="dzb-sub-title-box">{escape(a["subtitle"])}</div>{author}\n'
@@ -336,8 +339,8 @@ def _whb(rng, paper, day, page_no, page_name, n, a, pic):
     text = "".join("&nbsp;" * rng.choice((2, 4)) + escape(p) for p in a["paragraphs"])
     if pic:
         text = (
-            f'<p style="text-align:center"><img src="{pic["src"]}" alt="{escape(pic["caption"])}"></p>'
-            + text
+            f'<p style="text-align:center"><img src="{pic["src"]}" '
+            f'alt="{escape(pic["caption"])}"></p>' + text
         )
         if pic["credit_in_body"]:
             text += "&nbsp;&nbsp;" + escape(pic["credit"])
@@ -388,17 +391,20 @@ def _cloud(rng, paper, day, page_no, page_name, n, a, pic):
     paras = "".join(f'<p style="text-indent:2em">{escape(p)}</p>\n' for p in a["paragraphs"])
     if pic:
         paras = (
-            f'<figure><img src="{pic["src"]}"><figcaption>{escape(pic["caption"])}</figcaption></figure>\n'
-            + paras
+            f'<figure><img src="{pic["src"]}">'
+            f"<figcaption>{escape(pic['caption'])}</figcaption></figure>\n" + paras
         )
         if pic["credit_in_body"]:
             paras += f"<p>{escape(pic['credit'])}</p>\n"
     author = f"<span>作者：{escape(a['author'])}</span>" if a["author"] else ""
     body = (
         '<div class="header"><a href="/">嘉定报</a> <a href="#">往期</a></div>\n'
-        f'<div class="article-detail"><div class="article-top"><p class="yt">{escape(a["kicker"])}</p>'
-        f'<h1 class="article-title">{escape(a["title"])}</h1><p class="ft">{escape(a["subtitle"])}</p>'
-        f'<div class="article-info">{author}<span>{day}</span><span>第{page_no:02d}版：{page_name}</span></div></div>\n'
+        '<div class="article-detail"><div class="article-top">'
+        f'<p class="yt">{escape(a["kicker"])}</p>'
+        f'<h1 class="article-title">{escape(a["title"])}</h1>'
+        f'<p class="ft">{escape(a["subtitle"])}</p>'
+        f'<div class="article-info">{author}<span>{day}</span>'
+        f"<span>第{page_no:02d}版：{page_name}</span></div></div>\n"
         f'<div class="article-content">\n{paras}</div></div>\n' + BOILER_END.format(name="嘉定报社")
     )
     return (
@@ -428,7 +434,10 @@ def html_of(item: dict) -> str:
     if "json" not in item["content_type"]:
         return item["html"]
     art = json.loads(item["html"])["article"]
-    return f"<html><head><title>{escape(art['title'])}</title></head><body>{art['content']}</body></html>"
+    return (
+        f"<html><head><title>{escape(art['title'])}</title></head>"
+        f"<body>{art['content']}</body></html>"
+    )
 
 
 def trafilatura_alone(item: dict) -> dict:

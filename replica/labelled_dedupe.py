@@ -53,7 +53,8 @@ STORIES = (
         "xinhua-ai-study",
         "004",
         (("新华社北京4月26日电", "全球治理框架和标准规范。"),),
-        "习近平在中共中央政治局第二十次集体学习时强调\n坚持自立自强 突出应用导向\n推动人工智能健康有序发展",
+        "习近平在中共中央政治局第二十次集体学习时强调\n"
+        "坚持自立自强 突出应用导向\n推动人工智能健康有序发展",
         True,
         "2025-04-27",
     ),
@@ -364,7 +365,8 @@ def _near_miss(rng: random.Random, quote: str, pool: list[tuple[str, str]]) -> s
     reporter = rng.choice(REPORTERS)
     lead = (
         f"本报讯（记者{reporter}）{rng.randint(4, 5)}月{rng.randint(1, 28)}日，"
-        f"{rng.choice(('市委', '区委', '县委', '市政府'))}召开{rng.choice(('理论学习中心组学习会', '专题会议', '常委会会议'))}，"
+        f"{rng.choice(('市委', '区委', '县委', '市政府'))}召开"
+        f"{rng.choice(('理论学习中心组学习会', '专题会议', '常委会会议'))}，"
         "传达学习习近平总书记重要讲话精神。"
     )
     own: list[str] = []
