@@ -86,7 +86,8 @@ def cmd_papers(args) -> None:
         era = paper.eras[-1]
         mark = "" if paper.confirmed else "  (address unconfirmed)"
         print(
-            f"{paper.id:12} {paper.name:10} {era.family:16} {paper.schedule:14} {era.edition_url}{mark}"
+            f"{paper.id:12} {paper.name:10} {era.family:16} {paper.schedule:14} "
+            f"{era.edition_url}{mark}"
         )
 
 
@@ -208,8 +209,9 @@ def cmd_presign(args) -> None:
         )
     if embedded:
         print(
-            f"epaper: note: the embedded S3 server stopped with this command; the URL works while it runs "
-            f"again on {archive.endpoint} (`python -m storage.s3server` reuses the port)",
+            "epaper: note: the embedded S3 server stopped with this command; the URL works "
+            f"while it runs again on {archive.endpoint} "
+            "(`python -m storage.s3server` reuses the port)",
             file=sys.stderr,
         )
 
@@ -229,7 +231,8 @@ def cmd_cluster(args) -> None:
             except ObjectNotFound:  # a catalog shared by several buckets
                 title = "(not in this bucket)"
             print(
-                f"{member['similarity']:.2f}  {member['paper']:8} {member['date']}  {member['key']}  {title}"
+                f"{member['similarity']:.2f}  {member['paper']:8} {member['date']}  "
+                f"{member['key']}  {title}"
             )
 
 

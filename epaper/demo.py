@@ -72,8 +72,9 @@ def run_demo() -> list[dict]:
     # A story with reprints shows what `cluster` is for.
     reprinted = reprints[0]["cluster"] if reprints else archived[0]["articles"][0]["key"]
     print(f"""
-demo: {plural(len(archived), "edition")}, {plural(articles, "article")}, {plural(len(reprints), "reprint")} \
-of stories archived earlier, {plural(len(results) - len(archived), "date")} without an edition.
+demo: {plural(len(archived), "edition")}, {plural(articles, "article")}, \
+{plural(len(reprints), "reprint")} of stories archived earlier, \
+{plural(len(results) - len(archived), "date")} without an edition.
 archive: bucket {bucket!r} (versioned) of the embedded S3 server, data in {epaper_home() / "s3"}
          (it was on {endpoint} while the demo ran; every epaper command starts it again)
 papers:  {papers_file} (demo-*; every command reads it without --papers)
@@ -84,7 +85,8 @@ look:    epaper ls {paper}
          epaper cluster {reprinted}
          epaper reprocess {paper} --date {day}
 again:   epaper replica   (the same sites until Ctrl-C, to archive, backfill or deploy against)
-runs:    prefect server start --host 127.0.0.1   then open http://127.0.0.1:4200 (flow runs, artifacts)""")
+runs:    prefect server start --host 127.0.0.1   then open http://127.0.0.1:4200 \
+(flow runs, artifacts)""")
     return results
 
 

@@ -63,7 +63,9 @@ def render(
             {
                 # Started by hand (UI or `prefect deployment run backfill/backfill --param …`).
                 "name": "backfill",
-                "description": "every edition of one paper over a date range (parameters paper, start, end)",
+                "description": (
+                    "every edition of one paper over a date range (parameters paper, start, end)"
+                ),
                 "entrypoint": entrypoint("flows/backfill.py:backfill"),
                 "parameters": file_parameter,
                 "work_pool": {"name": WORK_POOL},
@@ -86,7 +88,8 @@ def write(path: Path = PREFECT_YAML, papers_file: str | None = None) -> None:
 def enter_project() -> dict[str, str]:
     """The deployments' pull step. A process worker starts each flow run in a fresh temporary
     folder; the flow code is where this package is installed from (the repo, /app in the image).
-    EPAPER_HOME, unless the worker sets it, is the CLI's default: runs and commands share one archive."""
+    EPAPER_HOME, unless the worker sets it, is the CLI's default: runs and commands share one
+    archive."""
     from papers.home import settle_home
 
     settle_home()

@@ -18,7 +18,8 @@ def summary(result: dict) -> str:
         return f"{head}: failed ({result['reason']})"
     reprints = sum(1 for a in result["articles"] if is_reprint(a))
     return (
-        f"{head}: {plural(len(result['pages']), 'page')}, {plural(len(result['articles']), 'article')}, "
-        f"{plural(reprints, 'reprint')}, {'archived' if result['changed'] else 'unchanged'} -> {result['key']}"
+        f"{head}: {plural(len(result['pages']), 'page')}, "
+        f"{plural(len(result['articles']), 'article')}, {plural(reprints, 'reprint')}, "
+        f"{'archived' if result['changed'] else 'unchanged'} -> {result['key']}"
         + (f" (incomplete: {result['incomplete']})" if result.get("incomplete") else "")
     )

@@ -131,8 +131,9 @@ def report(result: dict, workdir: Path) -> None:
         "",
         "| pages | articles | new stories | reprints | skipped | archive |",
         "|---|---|---|---|---|---|",
-        f"| {len(result['pages'])} | {len(result['articles'])} | {len(result['articles']) - len(reprints)} "
-        f"| {len(reprints)} | {len(result['skipped'])} | {'written' if result['changed'] else 'unchanged'} |",
+        f"| {len(result['pages'])} | {len(result['articles'])} "
+        f"| {len(result['articles']) - len(reprints)} | {len(reprints)} | {len(result['skipped'])} "
+        f"| {'written' if result['changed'] else 'unchanged'} |",
     ]
     # Reasons carry details after a colon (the loop's path, the offsite host): count by kind.
     skipped = Counter(s["reason"].split(":")[0] for s in result["skipped"])
@@ -162,7 +163,10 @@ def edition_date(paper: str, date: str | None, papers_file: str | None) -> str:
 
 def _run_name() -> str:
     params = flow_run.parameters
-    return f"{params['paper']} {edition_date(params['paper'], params.get('date'), params.get('papers_file'))}"
+    return (
+        f"{params['paper']} "
+        f"{edition_date(params['paper'], params.get('date'), params.get('papers_file'))}"
+    )
 
 
 @flow(name="archive-edition", flow_run_name=_run_name)

@@ -28,7 +28,8 @@ def settle_home() -> Path:
         and old_default.resolve() != Path(home).resolve()
     ):
         print(
-            f"epaper: note: using {home}; the archive in {old_default.resolve()} (the default before) "
+            f"epaper: note: using {home}; the archive in {old_default.resolve()} "
+            "(the default before) "
             f"is used with EPAPER_HOME={old_default.resolve()}",
             file=sys.stderr,
         )
