@@ -64,7 +64,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
             await asyncio.sleep(wait)
 
     def process_exception(self, request, exception):
-        # Each timeout costs a whole DOWNLOAD_TIMEOUT: RETRY_TIMEOUT_TIMES tries more, not RETRY_TIMES.
+        # Each timeout costs a whole DOWNLOAD_TIMEOUT: RETRY_TIMEOUT_TIMES tries more, not
+        # RETRY_TIMES.
         if not isinstance(exception, DownloadTimeoutError):
             return super().process_exception(request, exception)
         timeouts = request.meta.get("timeout_retries", 0)

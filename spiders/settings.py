@@ -72,14 +72,18 @@ EPAPER_REQUEST_BUDGET = int(os.environ.get("EPAPER_REQUEST_BUDGET", "3000"))
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "spiders.middlewares.BackoffRetryMiddleware": 550,
-    "spiders.middlewares.EditionDeadlineMiddleware": 560,  # after the backoff's wait, before the slot's
+    # after the backoff's wait, before the slot's
+    "spiders.middlewares.EditionDeadlineMiddleware": 560,
     "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
     "spiders.middlewares.BoundedDecompressionMiddleware": 590,
-    "spiders.middlewares.CrawlDelayMiddleware": 110,  # robots.txt's Crawl-delay, after RobotsTxtMiddleware (100)
+    # robots.txt's Crawl-delay, after RobotsTxtMiddleware (100)
+    "spiders.middlewares.CrawlDelayMiddleware": 110,
     "spiders.middlewares.RequestBudgetMiddleware": 120,  # after robots.txt: only real fetches count
-    "spiders.middlewares.OffsiteMiddleware": 50,  # never leave the paper's domain, by link or redirect
+    # never leave the paper's domain, by link or redirect
+    "spiders.middlewares.OffsiteMiddleware": 50,
     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
-    "spiders.middlewares.LoopAwareRedirectMiddleware": 600,  # a redirect loop is a failure, not a silent drop
+    # a redirect loop is a failure, not a silent drop
+    "spiders.middlewares.LoopAwareRedirectMiddleware": 600,
     "spiders.middlewares.CharsetMiddleware": 580,
     "spiders.warc.WarcCaptureMiddleware": 950,
     # Re-crawls revalidate what the archived crawl fetched (spiders/httpcache.py; the fetch

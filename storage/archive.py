@@ -310,8 +310,9 @@ class Archive:
         status = self._call(self._client.get_bucket_versioning, self.bucket).status
         if status != ENABLED:
             raise ArchiveError(
-                f"bucket {self.bucket!r} at {self.endpoint} has versioning {status or 'never enabled'}, "
-                "so writes would overwrite archived versions; enable versioning on it or use another bucket"
+                f"bucket {self.bucket!r} at {self.endpoint} has versioning "
+                f"{status or 'never enabled'}, so writes would overwrite archived versions; "
+                "enable versioning on it or use another bucket"
             )
 
     def _head(self, key: str, version_id: str | None = None) -> Object | None:
@@ -337,7 +338,8 @@ class Archive:
         raise AssertionError("unreachable")  # _after_failure raises on the last attempt
 
     def _after_failure(self, exc: Exception, attempt: int) -> None:
-        """Sleep before the next try of a transient failure; raise anything else as a clear error."""
+        """Sleep before the next try of a transient failure; raise anything else as a clear
+        error."""
         if isinstance(exc, S3Error):
             if exc.code in _NOT_FOUND:
                 raise ObjectNotFound(
@@ -356,7 +358,8 @@ class Archive:
                 ) from exc
             if exc.response.status < 500:
                 raise ArchiveError(
-                    f"S3 at {self.endpoint} refused {target or 'the request'}: {exc.code} ({exc.message})"
+                    f"S3 at {self.endpoint} refused {target or 'the request'}: "
+                    f"{exc.code} ({exc.message})"
                 ) from exc
         elif not isinstance(exc, _TRANSIENT):
             raise exc
@@ -372,8 +375,8 @@ class Archive:
                     f"S3 at {self.endpoint} unreachable: {reason} ({attempt} tries)"
                 ) from exc
             raise ArchiveUnavailable(
-                f"S3 at {self.endpoint} answered {reason} to {attempt} tries (a full disk on the server "
-                "gives this answer too: see the server's log)"
+                f"S3 at {self.endpoint} answered {reason} to {attempt} tries "
+                "(a full disk on the server gives this answer too: see the server's log)"
             ) from exc
         delay = self.backoff * 2 ** (attempt - 1)
         log.warning(
@@ -471,7 +474,8 @@ def _archive_from_env(bucket: str | None = None, tries: int = DEFAULT_TRIES) -> 
     access_key, secret_key = env.get("EPAPER_S3_ACCESS_KEY"), env.get("EPAPER_S3_SECRET_KEY")
     if not access_key or not secret_key:
         raise ArchiveError(
-            f"EPAPER_S3_ENDPOINT is {endpoint}: set EPAPER_S3_ACCESS_KEY and EPAPER_S3_SECRET_KEY too"
+            f"EPAPER_S3_ENDPOINT is {endpoint}: "
+            "set EPAPER_S3_ACCESS_KEY and EPAPER_S3_SECRET_KEY too"
         )
     return Archive(
         endpoint,

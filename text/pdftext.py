@@ -294,7 +294,8 @@ def _serve(memory_mib: int) -> None:
 
 
 def _out_of_memory(exc: BaseException | None) -> bool:
-    # pdfplumber wraps what pdfminer raises (a MemoryError inflating a stream too) in PdfminerException
+    # pdfplumber wraps what pdfminer raises (a MemoryError inflating a stream too) in
+    # PdfminerException
     while exc is not None:
         if isinstance(exc, MemoryError):
             return True
