@@ -57,7 +57,8 @@ def test_mid_sentence_breaks_join_without_space():
         "主持学习时强调，要充分发挥新型举国体制优势。",
     ]
     assert paragraphs("\n".join(lines)) == [
-        "新华社北京4月26日电 中共中央政治局4月25日下午就加强人工智能发展和监管进行第二十次集体学习。"
+        "新华社北京4月26日电 中共中央政治局4月25日下午就加强人工智能发展和监管"
+        "进行第二十次集体学习。"
         "中共中央总书记习近平在主持学习时强调，要充分发挥新型举国体制优势。"
     ]
 
@@ -65,7 +66,8 @@ def test_mid_sentence_breaks_join_without_space():
 def test_latin_words_keep_their_space_numbers_do_not():
     assert (
         normalise_text(
-            "部署了Deepseek等多款模型，支持\nAI agent\nframework，已入驻企业100\n余家，共12\n345人。"
+            "部署了Deepseek等多款模型，支持\nAI agent\nframework，"
+            "已入驻企业100\n余家，共12\n345人。"
         )
         == "部署了Deepseek等多款模型，支持AI agent framework，已入驻企业100余家，共12345人。"
     )
@@ -93,7 +95,10 @@ def test_seed_page_lines_repaired():
 
 def test_column_reflow_with_full_line_ending_on_full_stop():
     # re-flowed at 14 characters: line 2 happens to end on "。" yet the paragraph goes on
-    text = "\u3000\u3000本报讯 昨天下午，市委书\n记来到社区调研，主持召开座谈\n会。他指出，要深入学习贯彻。\n\u3000\u3000第二段。"
+    text = (
+        "\u3000\u3000本报讯 昨天下午，市委书\n记来到社区调研，主持召开座谈\n"
+        "会。他指出，要深入学习贯彻。\n\u3000\u3000第二段。"
+    )
     assert paragraphs(text) == [
         "本报讯 昨天下午，市委书记来到社区调研，主持召开座谈会。他指出，要深入学习贯彻。",
         "第二段。",
@@ -108,7 +113,8 @@ PEOPLE = """<html><head><meta charset="utf-8"><title>x</title></head><body>
 <h1>坚持自立自强<br>突出应用导向</h1><h2>推动人工智能健康有序发展</h2>
 <p class="sec"></p>
 <div id="ozoom">
-<p>　　新华社北京4月26日电　中共中央政治局4月25日下午就加强人工智能发展和监管进行第二十次集体学习。</p>
+<p>　　新华社北京4月26日电　中共中央政治局4月25日下午就加强\
+人工智能发展和监管进行第二十次集体学习。</p>
 <table class="pic"><tr><td><img src="../../../images/202504/29/01/a.jpg"></td></tr>
 <tr><td>4月25日，学习现场。新华社记者 谢环驰摄</td></tr></table>
 <p>　　西安交通大学教授郑南宁同志就这个问题进行讲解，提出工作建议。</p>
@@ -140,8 +146,10 @@ def test_people_skin_fields_images_and_source():
 
 def test_chunkicon_and_layoutlist_skins():
     chunk = (
-        '<div class="newsdetail"><div class="intro">引题文字</div><div class="newsdetatit"><h3>标题文字</h3></div>'
-        '<div class="sub">副题文字</div><div class="author">张三 李四</div><div class="newsdetatext">'
+        '<div class="newsdetail"><div class="intro">引题文字</div>'
+        '<div class="newsdetatit"><h3>标题文字</h3></div>'
+        '<div class="sub">副题文字</div><div class="author">张三 李四</div>'
+        '<div class="newsdetatext">'
         "<founder-content><p>本报讯（记者 张三 李四）4月29日，正文第一段。</p><p>正文第二段。</p>"
         "</founder-content></div></div>"
     )
@@ -155,7 +163,8 @@ def test_chunkicon_and_layoutlist_skins():
     assert out["source"] == "本报讯（记者 张三 李四）"
     assert out["paragraphs"] == ["4月29日，正文第一段。", "正文第二段。"]
     layout = (
-        '<p id="PreTitle"></p><h2 id="Title">标题文字</h2><p id="SubTitle">副题文字</p><p id="Author"></p>'
+        '<p id="PreTitle"></p><h2 id="Title">标题文字</h2><p id="SubTitle">副题文字</p>'
+        '<p id="Author"></p>'
         '<div id="ozoom"><founder-content><p>正文。</p></founder-content></div>'
         '<div class="attachment"><img src="/pic/1.jpg"><p>图片说明</p></div>'
     )
@@ -167,8 +176,10 @@ def test_chunkicon_and_layoutlist_skins():
 CLASSIC = """<html><body><div class="nav"><a href="#">返回首页</a></div>
 <table class="wz"><tr><td class="font02">引题在上</td></tr><tr><td class="font01">标题</td></tr>
 <tr><td class="font02">副题在下</td></tr><tr><td class="font03"></td></tr></table>
-<div id="ozoom"><!--enpproperty <articleid>7</articleid><author>王建国</author><title>标题</title>/enpproperty-->
-<founder-content><!--enpcontent--><P>&nbsp;&nbsp;&nbsp;&nbsp;■本报记者 王建国<br>&nbsp;&nbsp;&nbsp;&nbsp;第一段，
+<div id="ozoom"><!--enpproperty <articleid>7</articleid><author>王建国</author>\
+<title>标题</title>/enpproperty-->
+<founder-content><!--enpcontent--><P>&nbsp;&nbsp;&nbsp;&nbsp;■本报记者 王建国<br>\
+&nbsp;&nbsp;&nbsp;&nbsp;第一段，
 文字在源码里换行。<br>&nbsp;&nbsp;&nbsp;&nbsp;第二段。</P><!--/enpcontent--></founder-content></div>
 <a href="#">上一篇</a><div>版权所有 ©浦东时报社</div></body></html>"""
 
@@ -188,7 +199,8 @@ def test_enpproperty_author_when_nothing_else_names_one():
 
 def test_xmwb_whb_paperindex():
     xmwb = (
-        '<span class="dzb-banmian-title">第A02版：要闻</span><div class="dzb-special-title-box"></div>'
+        '<span class="dzb-banmian-title">第A02版：要闻</span>'
+        '<div class="dzb-special-title-box"></div>'
         '<h2 class="dzb-title-box">标题</h2><div class="dzb-sub-title-box">副题</div>'
         '<div class="dzb-author-box">作者：姚丽萍</div><div class="dzb-article-box">'
         '<p class="dzb-desc-box">本报讯 (记者 姚丽萍)十四届全国人大二次会议召开在即。</p>'
@@ -204,7 +216,8 @@ def test_xmwb_whb_paperindex():
     assert out["paragraphs"] == ["十四届全国人大二次会议召开在即。", "第二段。"]
     assert (out["page_no"], out["page_name"]) == (None, "要闻")  # A02 is no page number
     whb = (
-        '<div class="news_header"><h3></h3><h1>标题</h1><h2></h2></div><div id="newsContent" class="news_content">'
+        '<div class="news_header"><h3></h3><h1>标题</h1><h2></h2></div>'
+        '<div id="newsContent" class="news_content">'
         "&nbsp;&nbsp;&nbsp;&nbsp;第一段。&nbsp;&nbsp;&nbsp;&nbsp;第二段，含&nbsp;一个空格。</div>"
     )
     assert clean_article(item(whb, family="whb"))["paragraphs"] == [
@@ -289,7 +302,10 @@ def test_source_line_kept_apart(para, source, author, rest):
 
 
 def test_photo_credit_goes_to_source():
-    html = '<div class="article"><h1>标题</h1></div><div id="ozoom"><p>本报讯 正文。</p><p>本报记者 刘伟 摄</p></div>'
+    html = (
+        '<div class="article"><h1>标题</h1></div>'
+        '<div id="ozoom"><p>本报讯 正文。</p><p>本报记者 刘伟 摄</p></div>'
+    )
     out = clean_article(item(html))
     assert out["source"] == "本报讯\n本报记者 刘伟 摄"
     assert out["author"] == ""  # the photographer is no author
@@ -321,7 +337,8 @@ def test_warnings_instead_of_failures():
     assert empty["warnings"] == ["empty body"]
     photo = clean_article(
         item(
-            '<div class="article"><h1>组图</h1></div><div id="ozoom"><img src="a.jpg" alt="春色"></div>'
+            '<div class="article"><h1>组图</h1></div>'
+            '<div id="ozoom"><img src="a.jpg" alt="春色"></div>'
         )
     )
     assert photo["warnings"] == ["image-only article"]
@@ -344,9 +361,11 @@ def test_unknown_layout_falls_back_to_trafilatura_with_a_warning():
         for p in paragraphs((SEEDS / "004_6a8051309f74110b.txt").read_text(encoding="utf-8"))[:4]
     )
     html = (
-        f'<html><head><title>坚持自立自强_某报</title></head><body><div class="nav"><a href="/">首页</a></div>'
-        f'<div class="detail"><p class="yt">引题</p><h1>坚持自立自强</h1><p class="ft">副题</p>'
-        f'<div class="info">2025-04-29 第02版</div><div class="content">{paras}</div></div></body></html>'
+        f"<html><head><title>坚持自立自强_某报</title></head><body>"
+        f'<div class="nav"><a href="/">首页</a></div>'
+        f'<div class="detail"><p class="yt">引题</p><h1>坚持自立自强</h1>'
+        f'<p class="ft">副题</p><div class="info">2025-04-29 第02版</div>'
+        f'<div class="content">{paras}</div></div></body></html>'
     )
     out = clean_article(item(html, family="cloud"))
     assert out["warnings"] == ["no family selectors matched: trafilatura fallback"]

@@ -77,7 +77,8 @@ def other_local_links(site_port: int) -> tuple[list[str], list[str]]:
             "http://127.0.0.1:5432/",
             "http://127.0.0.1:6379/FLUSHALL",
             "https://127.0.0.1:6379/",
-            f"http://127.0.0.2:{site_port}/bcrb/pc/layout/202504/29/node_01.html",  # the site's own port
+            # the site's own port
+            f"http://127.0.0.2:{site_port}/bcrb/pc/layout/202504/29/node_01.html",
             f"http://127.0.0.2:{site_port + 1}/",
         ],
         [
@@ -238,18 +239,20 @@ def test_links_to_the_embedded_server_and_local_services_are_never_fetched(
         assert json.loads((embedded_home / "s3" / "ports.json").read_text()) == ports
     offsite = sum(1 for r in skipped.values() if r.startswith("offsite"))
     fault_report.row(
-        "Link to the embedded server's master/volume/filer port (`/col/delete?collection=epaper-archive`, "
-        "`/vol/grow`, filer and admin paths, their gRPC twins, destructive S3 queries), "
+        "Link to the embedded server's master/volume/filer port "
+        "(`/col/delete?collection=epaper-archive`, `/vol/grow`, filer and admin paths, "
+        "their gRPC twins, destructive S3 queries), "
         "as a page and an article",
         f"never requested (the WARC has only the site's URLs); {len(ours)} links skipped as "
         "`offsite: … is not the site's port`; the edition is archived without them",
-        f"every one of the {len(before)} object versions archived before is readable, byte for byte "
-        f"(status {hostile['status']})",
+        f"every one of the {len(before)} object versions archived before is readable, "
+        f"byte for byte (status {hostile['status']})",
     )
     fault_report.row(
-        "Links to other local services and non-HTTP schemes (127.0.0.1:5432, :6379, 127.0.0.2 on the "
-        "site's own port, ftp://, file:///etc/passwd)",
-        "services and the other loopback host skipped as `offsite`, no connection reached 127.0.0.2; "
+        "Links to other local services and non-HTTP schemes (127.0.0.1:5432, :6379, "
+        "127.0.0.2 on the site's own port, ftp://, file:///etc/passwd)",
+        "services and the other loopback host skipped as `offsite`, "
+        "no connection reached 127.0.0.2; "
         "ftp:// and file:// skipped as `scheme: … links are not fetched`; "
         f"{offsite} offsite skips in the manifest",
         "the archive as before; nothing fetched outside the site",
@@ -307,7 +310,8 @@ def test_the_embedded_server_refuses_what_those_links_ask_when_sent_straight(
     fault_report.row(
         "The same GETs sent straight at the embedded server, as a crawl without confinement would "
         "(master `/col/delete`, `/vol/grow`, `/dir/assign`; filer listing; volume DELETE/PUT)",
-        "404: weed runs with `-disableHttp`, so the master and filer have no HTTP API; the volume server "
-        "answers 401 `wrong jwt` (writes need the master's signature, a key made on each start)",
+        "404: weed runs with `-disableHttp`, so the master and filer have no HTTP API; "
+        "the volume server answers 401 `wrong jwt` "
+        "(writes need the master's signature, a key made on each start)",
         f"all {len(before)} versions readable and unchanged; S3 writes a new version",
     )

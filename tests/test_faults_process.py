@@ -429,9 +429,11 @@ def test_s3_down_past_the_retry_limit_fails_clearly_and_a_rerun_completes(
         manifest = assert_complete_once(site, server)
     fault_report.row(
         "S3 server down for longer than the retries",
-        f"the publish step fails once a check of the bucket gets no answer either ({took:.1f} s here; in a flow run Prefect then "
-        f"retries the task 3 times over 35 s) with one line: `{message[:60]}…`",
-        f"nothing visible; re-run once S3 is back: {len(manifest['articles'])} articles, one version each",
+        "the publish step fails once a check of the bucket gets no answer either "
+        f"({took:.1f} s here; in a flow run Prefect then retries the task 3 times over 35 s) "
+        f"with one line: `{message[:60]}…`",
+        f"nothing visible; re-run once S3 is back: {len(manifest['articles'])} articles, "
+        "one version each",
     )
 
 

@@ -336,8 +336,9 @@ def test_skips_reach_the_manifest_and_the_artifact(three_runs, fault_report):
     fault_report.row(
         "Five article faults in one edition (reset, redirect loop, 10 MB, offsite, truncated), "
         "through the Prefect flow",
-        f"edition published with {len(manifest['articles'])} of {len(news)} articles; the manifest's "
-        f"`skipped` lists each with its reason; the artifact counts {len(manifest['skipped'])} skipped",
+        f"edition published with {len(manifest['articles'])} of {len(news)} articles; "
+        "the manifest's `skipped` lists each with its reason; "
+        f"the artifact counts {len(manifest['skipped'])} skipped",
         "every article that could be fetched is archived",
     )
 
@@ -404,6 +405,9 @@ def test_the_artifact_counts_skipped_requests_by_reason(three_runs, fault_report
         else "the artifact shows the skipped total only",
         "reasons visible in the UI"
         if complete
-        else "GAP: the reasons are in the manifest's `skipped`, not in the artifact (flows/archive.py)",
+        else (
+            "GAP: the reasons are in the manifest's `skipped`, not in the artifact "
+            "(flows/archive.py)"
+        ),
     )
     assert complete, text

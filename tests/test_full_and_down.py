@@ -308,7 +308,8 @@ def test_work_folder_on_a_full_disk_says_no_space_naming_the_path(
                 steps.dedupe_edition(workdir / "edition", catalog)
             deduped = workdir / "edition" / Workdir.DEDUPED
             assert str(full.value).startswith(f"no space left on device: {deduped}")
-            # A file cut short mid-record names itself, while the disk is full and once space is back.
+            # A file cut short mid-record names itself, while the disk is full and once space
+            # is back.
             filler.unlink()
             deduped.write_text('{"key": "articles/bcrb/1.json"}\n{"key": "arti', encoding="utf-8")
             filler = fill(disk)
@@ -403,8 +404,9 @@ def test_s3_server_on_a_full_disk_says_its_storage_is_full(
         assert remote.returncode == 0, remote.stderr
     fault_report.row(
         "S3 server's volume full (embedded SeaweedFS on a filled tmpfs)",
-        f'publish fails with `{message[:60]}…`, not "unreachable"; `epaper ls` on the full disk: '
-        "one line `no space left on device: <EPAPER_HOME>/s3`, and works with an S3 server elsewhere",
+        f'publish fails with `{message[:60]}…`, not "unreachable"; '
+        "`epaper ls` on the full disk: one line `no space left on device: <EPAPER_HOME>/s3`, "
+        "and works with an S3 server elsewhere",
         "no manifest; objects archived before stay readable; with space again the re-run "
         "publishes all 30 articles",
     )
