@@ -90,7 +90,8 @@ class PrefectServer:
             stop(self.process)
 
     def spawn(self, name: str, command: list[str], **env: str) -> subprocess.Popen:
-        """A long-running process (server, worker) in its own process group, logging to home/name.log."""
+        """A long-running process (server, worker) in its own process group, logging to
+        home/name.log."""
         with open(self.home / f"{name}.log", "ab") as log:
             return subprocess.Popen(
                 [str(BIN / command[0]), *command[1:]],

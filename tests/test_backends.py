@@ -112,8 +112,9 @@ def _waits_for_the_lock(url: str, catalog: Catalog, pid: int) -> bool:
             return bool(
                 conn.execute(
                     text(
-                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND "
-                        "database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                        "SELECT count(*) FROM pg_locks "
+                        "WHERE locktype = 'advisory' AND NOT granted AND database = "
+                        "(SELECT oid FROM pg_database WHERE datname = current_database())"
                     )
                 ).scalar()
             )

@@ -2,8 +2,9 @@
 (Content-Encoding) that inflates to 2 GiB from a body of a few KB to 2 MB.
 
 Scrapy's HttpCompressionMiddleware inflates 64 KiB at a time and stops at the request's
-size cap (pages: 8 MiB, families/base.py MAX_PAGE_BYTES; page PDFs: 64 MiB, spiders/pipelines.py MAX_PDF_BYTES),
-so the crawl stays bounded; the article is skipped as too large, the rest archived.
+size cap (pages: 8 MiB, families/base.py MAX_PAGE_BYTES; page PDFs: 64 MiB,
+spiders/pipelines.py MAX_PDF_BYTES), so the crawl stays bounded; the article is skipped as
+too large, the rest archived.
 Honest encodings are decoded, brotli too (the brotli package is in requirements.lock).
 """
 

@@ -128,8 +128,8 @@ def test_ls_says_which_archive_it_read_and_refuses_an_unknown_paper(archive_env,
     empty = epaper("ls")
     assert empty.returncode == 0 and empty.stdout == ""
     assert (
-        f"no editions in bucket {archive_env['EPAPER_S3_BUCKET']!r} at {archive_env['EPAPER_S3_ENDPOINT']}"
-        in empty.stderr
+        f"no editions in bucket {archive_env['EPAPER_S3_BUCKET']!r} "
+        f"at {archive_env['EPAPER_S3_ENDPOINT']}" in empty.stderr
     )
     for args in (["ls", "nopaper"], ["ls", "nopaper", "2025-04-28"]):
         run = epaper(*args)

@@ -66,7 +66,8 @@ def test_services_and_pinned_images(services):
             name,
             image,
         )
-    # The server runs the Prefect version the project pins; the project image builds FROM a pinned Python.
+    # The server runs the Prefect version the project pins; the project image builds FROM a
+    # pinned Python.
     assert services["prefect-server"]["image"].startswith(
         f"prefecthq/prefect:{version('prefect')}-python"
     )

@@ -36,7 +36,8 @@ def test_builtin_catalogue_loads_and_every_paper_resolves_today():
 
 
 def test_builtin_catalogue_reads_as_plain_yaml_reads_it():
-    """The hardened reader (no aliases, bounded, only {date:FORMAT}) changes nothing of a valid file."""
+    """The hardened reader (no aliases, bounded, only {date:FORMAT}) changes nothing of a
+    valid file."""
     raw = yaml.safe_load(BUILTIN_PAPERS.read_text(encoding="utf-8"))
     papers = load_papers()
     assert list(papers) == [entry["id"] for entry in raw]

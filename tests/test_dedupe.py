@@ -348,7 +348,8 @@ def test_two_workers_at_once_cluster_as_one_worker_in_turn(backend, request, tmp
     )
     with capsys.disabled():
         print(
-            f"\n{backend}, two workers at once: {len(_partition(concurrent))} clusters as in the serial run; "
+            f"\n{backend}, two workers at once: {len(_partition(concurrent))} clusters "
+            "as in the serial run; "
             f"pair precision {m['precision']:.4f}, recall {m['recall']:.4f}"
         )
     assert m["precision"] >= 0.99 and m["recall"] >= 0.95

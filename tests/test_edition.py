@@ -33,7 +33,8 @@ def test_edition_is_archived_with_every_article_of_the_replica(sites, papers):
             expected = news[article["url"]]
             for field in ("title", "kicker", "subtitle", "page_no", "page_name"):
                 assert article[field] == expected[field], field
-            # The replica prints the source line (本报讯…, 新华社…电) at the head of the body; we keep it apart.
+            # The replica prints the source line (本报讯…, 新华社…电) at the head of the body;
+            # we keep it apart.
             body = [
                 expected["paragraphs"][0].removeprefix(expected["source"]).lstrip(),
                 *expected["paragraphs"][1:],

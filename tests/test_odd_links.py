@@ -30,7 +30,8 @@ REASONS = {
     odd.MAILTO: "scheme: mailto links are not fetched",
     odd.NO_URL_SCRIPT: "script: a javascript link that names no URL",
 }
-ROBOTS = "robots: forbidden by robots.txt"  # the replica's robots trap, there with or without the variant
+# the replica's robots trap, there with or without the variant
+ROBOTS = "robots: forbidden by robots.txt"
 
 
 def variant_id(family: str, options: dict) -> str:

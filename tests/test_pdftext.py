@@ -45,7 +45,8 @@ def cjk_font():
     path = _font_file()
     if path is None:
         pytest.skip(
-            "no CJK TrueType font: pip install paperang-p2-fonts-cjk (or apt-get install fonts-wqy-microhei)"
+            "no CJK TrueType font: pip install paperang-p2-fonts-cjk "
+            "(or apt-get install fonts-wqy-microhei)"
         )
     pdfmetrics.registerFont(TTFont(FONT, str(path), subfontIndex=0))
 

@@ -200,7 +200,8 @@ HOSTILE = [
     "http://h/../../../x.html",
     "http://h/pc/content/202504/28/content_1.html?id=../../x",
     "http://h/C:\\Windows\\x.html",
-    "http://h/pc/content/202504/28/新闻.html",  # these two: "__" both, once: one overwrote the other
+    # these two: "__" both, once: one overwrote the other
+    "http://h/pc/content/202504/28/新闻.html",
     "http://h/pc/content/202504/28/内容.html",
 ]
 
@@ -243,7 +244,8 @@ def test_site_xml_is_never_expanded(tmp_path, monkeypatch, fault_report):
     # how the spiders read XML (Scrapy's selectors): entities are left unexpanded
     dates = Selector(body=bomb, type="xml").xpath("//period_date").getall()
     assert len("".join(dates)) < 1000 and time.monotonic() - started < 5
-    # the edition page answering with the bomb: the crawl ends at once, saying it found no edition page
+    # the edition page answering with the bomb: the crawl ends at once, saying it found no
+    # edition page
     monkeypatch.setenv("EPAPER_DOWNLOAD_DELAY", "0")
     with (
         ReplicaServer([site]) as server,

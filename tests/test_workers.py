@@ -189,7 +189,8 @@ def test_two_workers_archive_every_article_once_with_the_clusters_of_a_serial_ru
     check_clusters_as_serial(articles, editions, catalog_url, tmp_path)
     span = max(run.end_time for run in runs) - min(run.start_time for run in runs)
     print(
-        f"\n{len(runs)} edition runs on 2 workers: {len(articles)} articles in {span.total_seconds():.0f} s"
+        f"\n{len(runs)} edition runs on 2 workers: {len(articles)} articles "
+        f"in {span.total_seconds():.0f} s"
     )
 
 
@@ -206,7 +207,8 @@ def check_runs_tasks_and_artifacts(client, runs, editions) -> None:
         "the two workers ran side by side"
     )
 
-    # The per-site limit: two runs of one paper were live at once, yet their crawls never overlapped.
+    # The per-site limit: two runs of one paper were live at once, yet their crawls never
+    # overlapped.
     tasks = client.read_task_runs(
         flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[r.id for r in runs]))
     )
