@@ -39,6 +39,14 @@ class Walk:
     pdf_links: tuple[str, ...] = DEFAULT_PDFS  # this page's PDF when its entry has none
     current_page: tuple[str, ...] = ()  # the current page's label when the list does not tell
     article_title: tuple[str, ...] = ()  # an article's headline (ads and pseudo-articles)
+    # URL shapes (regexes searched in a link's path): what makes a link a page or an article
+    # in this family, whatever element or class holds it; selectors above are then hints.
+    # A link of one shape is never taken for the other.
+    page_url: str = ""
+    article_url: str = ""
+    # False where every page also lists other pages' articles (a table of contents):
+    # then only the article_links selectors say which articles are this page's
+    articles_anywhere: bool = True
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,12 @@ class Family:
             raise FamilyError(f"family name {self.name!r}: must be lower-case letters, digits, -")
         if not isinstance(self.walk, (Walk, ApiWalk)):
             raise FamilyError(f"family {self.name!r}: walk must be a Walk or an ApiWalk")
+        if isinstance(self.walk, Walk):
+            for field in ("page_url", "article_url"):
+                try:
+                    re.compile(getattr(self.walk, field))
+                except re.error as exc:
+                    raise FamilyError(f"family {self.name!r}: walk.{field}: {exc}") from None
         if not all(isinstance(s, Skin) for s in self.skins):
             raise FamilyError(f"family {self.name!r}: skins must be Skin instances")
 
