@@ -9,6 +9,9 @@ FAMILY = Family(
         page_entries=("table#bmdhTable tr", "td.default"),
         article_links=("#main-ed-articlenav-list a", "ul.main-ed-articlenav-list li a"),
         article_title=("td.font01::text",),
+        # node_N.htm pages, content_N[_M].htm articles; 人民日报's nbs.D110000… / nw.D110000…
+        page_url=r"/node_\d+\.htm$|/nbs\.D110000\w*?_\d+\.htm$",
+        article_url=r"/content_\d+(?:_\d+)?\.htm$|/nw\.D110000\w*?_\d+_\d+-\d+\.htm$",
     ),
     # Classic prints 引题 and 副题 in the same td.font02 cells, above and below the title.
     skins=(

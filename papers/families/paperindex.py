@@ -10,6 +10,8 @@ FAMILY = Family(
         article_links=("td a.atitle",),
         current_page=("table#table5 td::text",),
         article_title=("span#contenttext div strong::text",),
+        page_url=r"/Page\d+[A-Za-z]*\.htm$",
+        article_url=r"/Articel\w+\.htm$",  # the sites' own spelling
     ),
     # 引题 div.yinti / 副题 div.futi, or both as <font> around the bold title.
     skins=(

@@ -10,6 +10,8 @@ FAMILY = Family(
         article_links=("div.title_box.list > a",),
         hotspot_links=("map#newspaper span::attr(data-href)", "map area::attr(href)"),
         article_title=("div.news_header h1::text",),
+        page_url=r"/\d{4}-\d\d-\d\d/\d+/index\.html$",
+        article_url=r"/\d{4}-\d\d-\d\d/\d+/detail-[\w-]+\.html$",
     ),
     # 引题 and 副题 are h2 or h3 (class pretitle/subtitle or none) around the h1.
     skins=(

@@ -12,6 +12,9 @@ FAMILY = Family(
         pdf_links=("p.dzb-multi-download a::attr(href)",),
         current_page=("span.dzb-banmian-title::text",),
         article_title=("h2.dzb-title-box::text",),
+        page_url=r"/html/\w+/\d{4}-\d\d-\d\d/\d+\.html$",
+        article_url=r"/html/\w+/\d{4}-\d\d-\d\d/\d+/\w+\.html$",
+        articles_anywhere=False,  # every page's table of contents lists all pages' stories
     ),
     skins=(
         Skin(
