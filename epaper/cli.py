@@ -236,6 +236,26 @@ def cmd_cluster(args) -> None:
             )
 
 
+def cmd_health(args) -> None:
+    from papers.catalogue import get_paper, load_papers
+    from storage.archive import open_archive
+    from storage.health import archive_health
+
+    papers = papers_file(args)
+    chosen = [get_paper(args.paper, papers)] if args.paper else load_papers(papers).values()
+    with open_archive() as archive:
+        report = archive_health(archive, chosen, days=args.days)
+    for health in report:
+        print(health.line())
+    if args.paper:  # the named paper's details: what was missed, and each edition
+        print(f"  missing: {', '.join(report[0].missing) or 'none'}")
+        for edition in report[0].editions:
+            print(
+                f"  {edition.date}  {edition.status:<10} {edition.articles:>4} articles"
+                + "".join(f"\n      {reason}" for reason in edition.reasons)
+            )
+
+
 def cmd_demo(args) -> None:
     from epaper.demo import run_demo
     from epaper.runner import flow_at_terminal
@@ -387,6 +407,20 @@ def build_parser() -> argparse.ArgumentParser:
         "(`epaper ls PAPER DATE` lists them)",
     )
     p.set_defaults(run=cmd_cluster)
+
+    p = sub.add_parser(
+        "health",
+        help="site health: per paper its last complete edition, missed and incomplete editions",
+        description="One line per paper: due dates (by its schedule) with no archived edition, "
+        "incomplete editions and why, its last complete edition and article counts. With "
+        "PAPER: also each edition of the window (date, status, articles, reasons).",
+    )
+    p.add_argument("paper", nargs="?", help="paper id, as `epaper papers` lists them")
+    p.add_argument(
+        "--days", type=int, default=30, help="days to look back over (default %(default)s)"
+    )
+    p.add_argument("--papers", help=papers_help)
+    p.set_defaults(run=cmd_health)
 
     p = sub.add_parser(
         "demo", help="archive the bundled replica sites (papers demo-*) into the embedded S3"
