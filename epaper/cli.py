@@ -47,10 +47,13 @@ def cmd_archive(args) -> None:
     get_paper(args.paper, papers)  # a bad paper or date fails before Prefect starts
     parse_date(args.date)
     from epaper.runner import flow_at_terminal
-    from flows.archive import archive_edition
+    from flows.archive import EditionIncomplete, archive_edition
 
     with flow_at_terminal("archive", args.verbose, progress_line) as args.log:
-        print(summary(archive_edition(args.paper, args.date, papers)))
+        try:
+            print(summary(archive_edition(args.paper, args.date, papers)))
+        except EditionIncomplete as exc:  # published all the same: the line says where
+            raise CommandError(summary(exc.result)) from None
 
 
 def progress_line(record) -> str:
