@@ -56,8 +56,14 @@ _KEYS = {
     "eras",
     "confirmed",
     "source",
+    "evidence",
+    "note",
 }
 _ERA_KEYS = {"from", "to", "family", "edition_url", "encoding"}
+# `family: none`: the site's markup is one no family knows, so the paper is listed (its
+# address and evidence kept) but refused at archive instead of half-crawled.
+NO_FAMILY = "none"
+_REPO = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 MAX_FILE_BYTES = 16 * 1024 * 1024  # 30,000 papers take 8 MiB
 MAX_SCALAR_CHARS = 4096
 MAX_DEPTH = 16  # a papers file nests 4 deep (list, paper, eras, era)
@@ -84,6 +90,18 @@ class Era:
     edition_url: str
     encoding: str | None = None
 
+    @property
+    def fits(self) -> bool:
+        return self.family != NO_FAMILY
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Where the markup of a paper's site was read: a file of a public repository."""
+
+    repo: str
+    path: str
+
 
 @dataclass(frozen=True)
 class Paper:
@@ -95,15 +113,29 @@ class Paper:
     eras: tuple[Era, ...]
     confirmed: bool = True
     source: str = ""
+    evidence: tuple[Evidence, ...] = ()
+    note: str = ""
 
-    def era(self, date: dt.date) -> Era:
+    def layout(self, date: dt.date) -> Era:
+        """The era covering `date`, whether or not a family fits it (probe, listings)."""
         for era in self.eras:
             if (era.start is None or era.start <= date) and (era.end is None or date <= era.end):
                 return era
         raise ConfigError(f"paper {self.id!r}: no family/edition_url covers {date.isoformat()}")
 
+    def era(self, date: dt.date) -> Era:
+        """The era to crawl `date` with; refused where no family fits the site."""
+        era = self.layout(date)
+        if not era.fits:
+            why = f" ({self.note})" if self.note else ""
+            raise ConfigError(
+                f"paper {self.id!r} ({self.name}): on {date.isoformat()} its site fits no known "
+                f"family{why}; it is not archived until a family fits it"
+            )
+        return era
+
     def edition_url(self, date: dt.date) -> str:
-        return self.era(date).edition_url.format(date=date)
+        return self.layout(date).edition_url.format(date=date)
 
 
 def _short(value, limit: int = 80) -> str:
@@ -154,6 +186,8 @@ def _check_template(origin: str, pid: str, key: str, template) -> str:
 
 
 def _check_family(origin: str, pid: str, key: str, family) -> str:
+    if family == NO_FAMILY:
+        return family
     try:
         known = family_registry.names()
     except FamilyError as exc:  # a module of EPAPER_FAMILY_MODULES that does not import
@@ -168,6 +202,24 @@ def __getattr__(name: str):
     if name == "FAMILIES":
         return family_registry.names()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _check_evidence(origin: str, pid: str, value) -> tuple[Evidence, ...]:
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else [value]
+    evidence = []
+    for i, item in enumerate(items):
+        key = f"evidence[{i}]" if isinstance(value, list) else "evidence"
+        if not isinstance(item, dict) or set(item) != {"repo", "path"}:
+            _fail(origin, pid, key, "must be a mapping {repo: owner/name, path: file in it}")
+        repo, path = item["repo"], item["path"]
+        if not isinstance(repo, str) or not _REPO.match(repo):
+            _fail(origin, pid, f"{key}.repo", f"must be owner/name, got {_short(repo)}")
+        if not isinstance(path, str) or not path.strip():
+            _fail(origin, pid, f"{key}.path", "must be a file path in the repository")
+        evidence.append(Evidence(repo, path))
+    return tuple(evidence)
 
 
 def _check_encoding(origin: str, pid: str, key: str, encoding):
@@ -267,6 +319,8 @@ def parse_paper(entry, origin: str) -> Paper:
         eras=_parse_eras(origin, pid, entry),
         confirmed=bool(entry.get("confirmed", True)),
         source=str(entry.get("source", "")),
+        evidence=_check_evidence(origin, pid, entry.get("evidence")),
+        note=str(entry.get("note", "")),
     )
 
 
