@@ -167,7 +167,7 @@ def _from_html(html: str, family: str, url: str, warnings: list[str]) -> dict:
     for c in _skins(family):
         bodies = next((found for b in c.body if (found := b(root))), [])
         if bodies:
-            titled = bool(c.sel["title"](root))
+            titled = "title" in c.sel and bool(c.sel["title"](root))
             if best is None or titled and not best[2]:
                 best = (c, bodies, titled)
             if titled:
@@ -195,7 +195,8 @@ def _parse(html: str):
 def _with_skin(root, c: _Compiled, bodies: list, url: str) -> dict:
     sel = c.sel
     found = {f: sel[f](root) if f in sel else [] for f in _FIELDS}
-    title_el = found["title"][0] if found["title"] else None
+    # A skin whose title cell is missing (or not recorded) still has a headline on the page.
+    title_el = found["title"][0] if found["title"] else _headline_element(root, bodies)
     order = {el: i for i, el in enumerate(root.iter())}
     pos = order.get(title_el, -1)
 
@@ -209,7 +210,8 @@ def _with_skin(root, c: _Compiled, bodies: list, url: str) -> dict:
         return " ".join(t for t in map(_heading_text, els) if t)
 
     # Headline elements printed inside the body container are not body text.
-    headings = {e for f in ("title", "kicker", "subtitle", "author", "page") for e in found[f]}
+    headings = {e for f in ("kicker", "subtitle", "author", "page") for e in found[f]}
+    headings |= {title_el} if title_el is not None else set()
     images, captions = _images(bodies, found["images"], url)
     paras = [
         p for b in bodies for p in _block_paragraphs(b, headings | captions, c.skin.nbsp_paragraphs)
@@ -258,6 +260,10 @@ def _with_trafilatura(root, url: str) -> dict:
         return {"paragraphs": [], "images": images}
     title = clean_line(doc.title or "")
     title_el = next((h for h, text in headings if text == title), None)
+    # trafilatura reads <title> first, which on many e-papers is the site's name.
+    headline = _headline_element(root)
+    if headline is not None and (not title or title in _document_title(root)):
+        title_el, title = headline, _heading_text(headline)
     return {
         "title": title,
         "kicker": _beside(title_el, before=True),
@@ -267,6 +273,51 @@ def _with_trafilatura(root, url: str) -> dict:
         "paragraphs": split_paragraphs(doc.text or ""),
         "images": images,
     }
+
+
+# Where a page prints its headline when no skin says: a heading, else the bold line of a
+# centred cell (Founder classic's td[align=center] strong, PaperIndex's span[align=center]).
+_HEADLINE_LEVELS = (
+    CSSSelector("h1"),
+    CSSSelector("h2"),
+    CSSSelector("h3"),
+    CSSSelector("[align=center] strong, [align=center] b"),
+)
+HEADLINE_MAX = 80
+# Not a headline: bylines, datelines, page labels (a headline may end in ？ or ！).
+_NOT_A_HEADLINE = re.compile(
+    r"^(?:作者|来源|编辑|记者)|日期|发布|浏览|\d{4}[-年/.]\d|第\s*\w+\s*版"
+)
+
+
+def _document_title(root) -> str:
+    return clean_line(root.findtext(".//title") or "")
+
+
+def _headline_element(root, bodies=()):
+    """The page's headline element outside the body: the first h1 (else h2, h3, a centred
+    bold line) that reads as a headline. A link, a dateline or the site's name (the whole
+    <title>) is page furniture, not the headline; one printed above the body wins."""
+    site_name = _document_title(root)
+    inside = {e for b in bodies for e in b.iter()}
+    order = {el: i for i, el in enumerate(root.iter())}
+    start = min((order[b] for b in bodies), default=len(order))
+    for level in _HEADLINE_LEVELS:
+        found = []
+        for el in level(root):
+            text = _heading_text(el)
+            if (
+                el not in inside
+                and text
+                and text != site_name
+                and len(text) <= HEADLINE_MAX
+                and el.find(".//a") is None
+                and not _NOT_A_HEADLINE.search(text)
+            ):
+                found.append(el)
+        if found:
+            return min(found, key=lambda el: (order[el] > start, order[el]))
+    return None
 
 
 _AUTHOR_TEXT = etree.XPath("//text()[starts-with(normalize-space(.), '作者')]")

@@ -18,10 +18,28 @@ FAMILY = Family(
         Skin(
             "classic",
             body=("founder-content", "div#ozoom"),
-            title="td.font01",
+            title="td.font01, td.fon01 strong",
             kicker="td.font02",
             subtitle="td.font02",
             author="td.font03",
         ),
+        # 洛阳日报, 平顶山晚报 (newscrapy): the title bold in a centred cell, 引题 a span above it
+        Skin(
+            "centred",
+            body=("founder-content", "div#ozoom"),
+            title="td[align=center] strong",
+            kicker="td[align=center] span",
+        ),
+        # 农村信息报 (newscrapy ncxxb): h1/div.main-article-title, h3 副题, div.main-article-con
+        Skin(
+            "main-article",
+            body=("div.main-article-con",),
+            title=".main-article-title",
+            subtitle=".main-article-subtitle",
+            images="td.article-pic",
+        ),
+        # 河南日报 on newpaper.dahe.cn (bm_lyh henan_paper): only the body is recorded, the
+        # headline is the page's own heading (text.clean finds it)
+        Skin("dahe", body=("div.info div#articleContent",), title=""),
     ),
 )

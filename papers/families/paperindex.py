@@ -24,5 +24,13 @@ FAMILY = Family(
             author="div.zuozhe",
             page="table#table5 td",
         ),
+        # 法制日报 (newscrapy fazhidaily): the bold title in span[align=center], the body in
+        # span#oldcontenttext
+        Skin(
+            "oldcontent",
+            body=("span#oldcontenttext",),
+            title="span[align=center] strong",
+            page="table#table5 td",
+        ),
     ),
 )
