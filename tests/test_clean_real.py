@@ -160,6 +160,48 @@ CASES = [
         },
     ),
     (
+        # xiaoxiaosuaxuan/newscrapy guangzhoudaily.py (广州日报): //founder-title,
+        # //founder-content, photos in table#newspic
+        "classic-founder-tags",
+        "founder-classic",
+        "https://gzdaily.example.com/pc/html/2025-04/29/content_1.htm",
+        page(
+            "广州日报",
+            "<founder-title>全市春季植树活动启动</founder-title>"
+            '<table id="newspic"><tr><td><img src="../../../res/3.jpg"></td></tr>'
+            '<tr><td class="font6">市民在城北新区植树</td></tr></table>'
+            f"<founder-content>{BODY_P}</founder-content>",
+        ),
+        {
+            "skin": "founder-classic/founder-tags",
+            "kicker": "",
+            "title": "全市春季植树活动启动",
+            "subtitle": "",
+            "author": "王建夫 徐文革",
+            "images": ["https://gzdaily.example.com/pc/res/3.jpg"],
+        },
+    ),
+    (
+        # xiaoxiaosuaxuan/newscrapy newscrapy/spiders/1nmrb.py (农民日报, szb.farmer.com.cn):
+        # title td.font01 + td.font02, body //td[@class='font6']//p
+        "classic-font6",
+        "founder-classic",
+        "https://szb.example.cn/2025/20250429/20250429_003/20250429_003_1.htm",
+        page(
+            "农民日报",
+            '<table><tr><td class="font01">全市春季植树活动启动</td></tr>'
+            '<tr><td class="font02">栽下苗木一千二百余株</td></tr>'
+            f'<tr><td class="font6">{BODY_P}</td></tr></table>',
+        ),
+        {
+            "skin": "founder-classic/font6",
+            "kicker": "",
+            "title": "全市春季植树活动启动",
+            "subtitle": "栽下苗木一千二百余株",
+            "author": "王建夫 徐文革",
+        },
+    ),
+    (
         # xiaoxiaosuaxuan/newscrapy fazhidaily.py (法制日报, PaperIndex URLs):
         # title //span[@align='center']/strong, body //span[@id='oldcontenttext']
         "paperindex-oldcontent",

@@ -41,5 +41,20 @@ FAMILY = Family(
         # 河南日报 on newpaper.dahe.cn (bm_lyh henan_paper): only the body is recorded, the
         # headline is the page's own heading (text.clean finds it)
         Skin("dahe", body=("div.info div#articleContent",), title=""),
+        # 广州日报 (newscrapy guangzhoudaily): <founder-title>, <founder-content>, table#newspic
+        Skin(
+            "founder-tags",
+            body=("founder-content",),
+            title="founder-title",
+            images="table#newspic",
+        ),
+        # 农民日报 (newscrapy spiders/1nmrb): the classic title cells, the body in td.font6
+        Skin(
+            "font6",
+            body=("td.font6",),
+            title="td.font01",
+            kicker="td.font02",
+            subtitle="td.font02",
+        ),
     ),
 )
