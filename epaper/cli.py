@@ -276,6 +276,40 @@ def cmd_replica(args) -> None:
     serve_replica(args.family, args.port, Path(args.papers_out) if args.papers_out else None)
 
 
+def cmd_probe(args) -> None:
+    import yaml
+
+    from papers.catalogue import get_paper, parse_date, parse_paper
+    from spiders import probe
+
+    day = parse_date(args.date) if args.date else None
+    if "://" not in args.target:
+        if day is None:
+            raise CommandError(f"probe {args.target}: a catalogued paper needs --date YYYY-MM-DD")
+        paper = get_paper(args.target, papers_file(args))
+        layout = paper.layout(day)
+        url = paper.edition_url(day)
+        fits = probe.probe(url, day, paper.id, layout.encoding, args.requests)
+        if probe.best(fits) is None and any(fit.missing for fit in fits):
+            raise CommandError(probe.no_edition(url, fits))
+        print("\n".join(probe.table(fits)))
+        fits_its_family, line = probe.verdict(paper.id, layout.family, day, fits)
+        if not fits_its_family:
+            raise CommandError(line)
+        print(line)
+        return
+    day, template = probe.find_date(args.target, day)
+    fits = probe.probe(args.target, day, probe.suggest_id(args.target), requests=args.requests)
+    top = probe.best(fits)
+    if top is None:
+        raise CommandError(probe.no_edition(args.target, fits))
+    print("\n".join(probe.table(fits)))
+    entry = probe.paper_entry(args.target, template, day, top)
+    parse_paper(entry, "epaper probe")  # what is printed is an entry papers.yaml accepts
+    print(f"\n# a papers.yaml entry (edition {day}, best fit {top.family}): name the paper")
+    print(yaml.safe_dump([entry], allow_unicode=True, sort_keys=False), end="")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="epaper", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -459,6 +493,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write the papers file (default: EPAPER_HOME/replica-papers.yaml)",
     )
     p.set_defaults(run=cmd_replica)
+
+    from spiders.probe import PROBE_REQUESTS
+
+    p = sub.add_parser(
+        "probe",
+        help="which CMS family fits a site: crawl one edition with every family",
+        description="With URL (one edition page of a paper not in the catalogue): what each "
+        "family finds there and a papers.yaml entry for the best fit. With PAPER --date D: "
+        "whether a catalogued paper still fits its family, and which fits better (docs/probe.md).",
+    )
+    p.add_argument("target", metavar="URL|PAPER", help="an edition page's address, or a paper id")
+    p.add_argument(
+        "--date", help="YYYY-MM-DD: the edition to probe (PAPER), or the date in the URL"
+    )
+    p.add_argument(
+        "--requests",
+        type=int,
+        default=PROBE_REQUESTS,
+        help="requests per family's crawl (default %(default)s)",
+    )
+    p.add_argument("--papers", help=papers_help)
+    p.set_defaults(run=cmd_probe)
     return parser
 
 

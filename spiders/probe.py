@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from papers import checks
 from papers import family as registry
 from papers.workdir import Workdir
 from spiders.crawl import CrawlError, run_crawl
@@ -52,10 +53,13 @@ class Fit:
     missing: str | None = None  # no edition there: the site's answer
     incomplete: str | None = None  # the probe's budget cut the crawl: counts are a floor
     error: str | None = None
+    failed: str = ""  # the edition checks (papers/checks.py) its find fails
 
     @property
     def found(self) -> bool:
-        return not self.error and not self.missing and self.pages > 0 and self.articles > 0
+        return (
+            not (self.error or self.missing or self.failed) and self.pages > 0 and self.articles > 0
+        )
 
     @property
     def counts(self) -> str:
@@ -78,7 +82,7 @@ def find_date(url: str, day: dt.date | None = None) -> tuple[dt.date, str]:
             if day is None or when == day:
                 found.append((match.start(), when, fmt, match.group()))
     if not found:
-        wanted = f"the date {day}" if day else "a date"
+        wanted = f"date {day}" if day else "date"
         raise ProbeError(
             f"{url}: no edition page address: its path holds no {wanted} as {SHAPES_TEXT}"
         )
@@ -136,15 +140,17 @@ def try_family(
             fit.error = str(exc)
         items = Path(folder) / Workdir.ITEMS
         lines = items.read_text(encoding="utf-8").splitlines() if items.exists() else []
+    items_by_type: dict[str, list[dict]] = {"page": [], "article": [], "skipped": []}
     for item in map(json.loads, lines):
-        if item["type"] == "page":
-            fit.pages += 1
-        elif item["type"] == "article":
-            fit.articles += 1
-        elif item["type"] == "skipped":
-            fit.skipped += 1
-        elif item["type"] == "missing":
+        items_by_type.setdefault(item["type"], []).append(item)
+        if item["type"] == "missing":
             fit.missing = item["reason"]
+    pages, articles = items_by_type["page"], items_by_type["article"]
+    fit.pages, fit.articles, fit.skipped = len(pages), len(articles), len(items_by_type["skipped"])
+    failed = checks.page_numbers(pages) + checks.pages_not_articles(pages, articles)
+    if not fit.incomplete:  # a crawl the budget cut leaves pages without their articles
+        failed += checks.pages_have_articles(pages, articles)
+    fit.failed = checks.names(failed)
     return fit
 
 
@@ -186,6 +192,7 @@ def table(fits: list[Fit]) -> list[str]:
             "best fit" * (fit is top)
             or (fit.error and f"error: {fit.error}")
             or (fit.missing and f"no edition: {fit.missing}")
+            or (fit.failed and f"fails checks: {fit.failed}")
             or ""
         )
         if fit.incomplete:
@@ -217,3 +224,22 @@ def paper_entry(url: str, template: str, day: dt.date, fit: Fit) -> dict:
         "timezone": "Asia/Shanghai",
         "source": f"epaper probe {url} (edition {day.isoformat()}: {fit.counts})",
     }
+
+
+def verdict(paper: str, family: str, day: dt.date, fits: list[Fit]) -> tuple[bool, str]:
+    """Whether `paper`'s catalogued `family` still fits its edition of `day`, in one line
+    naming the counts and the family that fits better, if one does."""
+    own = next((fit for fit in fits if fit.family == family), None)
+    better = fits_better(fits, family)
+    if own is not None and own.found and better is None:
+        return True, f"{paper} fits {family} on {day}: {own.counts}"
+    if own is None:
+        found = f"{family} is no registered family"
+    else:
+        why = own.error or (own.missing and f"no edition: {own.missing}") or own.failed
+        found = f"{family} finds {own.counts}" + (f" ({why})" if why else "")
+    if better is not None:
+        other = f"{better.family} fits better: {better.counts}"
+    else:
+        other = "no other family fits either"
+    return False, f"{paper} does not fit {family} on {day}: {found}; {other}"
