@@ -28,6 +28,26 @@ from tests.fixtures.edition import epaper, error_line
 
 PAPERS = load_papers()
 UNFIT = [paper for paper in PAPERS.values() if not paper.eras[-1].fits]
+CATALOGUE_MD = BUILTIN_PAPERS.parents[1] / "docs" / "catalogue.md"
+TABLE_START, TABLE_END = "<!-- table: generated -->", "<!-- /table -->"
+
+
+def catalogue_table(papers) -> str:
+    """docs/catalogue.md's table: `python -m tests.test_catalogue` writes it."""
+    rows = [
+        "| id | paper | family (era) | evidence (repo: path) | confirmed |",
+        "|---|---|---|---|---|",
+    ]
+    for paper in papers.values():
+        eras = "<br>".join(
+            era.family
+            + (f" ({era.start or '…'} – {era.end or '…'})" if len(paper.eras) > 1 else "")
+            for era in paper.eras
+        )
+        evidence = "<br>".join(f"{e.repo}: `{e.path}`" for e in paper.evidence)
+        mark = "yes" if paper.confirmed else "address only"
+        rows.append(f"| {paper.id} | {paper.name} | {eras} | {evidence} | {mark} |")
+    return "\n".join(rows)
 
 
 def era_dates(era) -> list[dt.date]:
@@ -146,3 +166,17 @@ def test_a_paper_no_family_fits_is_refused_at_archive_before_fetching(archive_en
     assert f"paper {paper.id!r} ({paper.name})" in line and "fits no known family" in line
     with open_archive() as archive:
         assert list(archive.list("")) == []  # refused before anything was fetched or written
+
+
+def test_docs_catalogue_md_is_in_step():
+    text = CATALOGUE_MD.read_text(encoding="utf-8")
+    table = text.split(TABLE_START, 1)[1].split(TABLE_END, 1)[0].strip()
+    assert table == catalogue_table(PAPERS), "run `python -m tests.test_catalogue`"
+
+
+if __name__ == "__main__":
+    head, rest = CATALOGUE_MD.read_text(encoding="utf-8").split(TABLE_START, 1)
+    tail = rest.split(TABLE_END, 1)[1]
+    CATALOGUE_MD.write_text(
+        f"{head}{TABLE_START}\n{catalogue_table(PAPERS)}\n{TABLE_END}{tail}", encoding="utf-8"
+    )
