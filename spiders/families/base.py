@@ -201,12 +201,17 @@ class EditionSpider(scrapy.Spider):
         for sel in self.walk.article_links:
             for a in response.css(sel):
                 url = self.target(response, link_of(a))
-                if url:
-                    listed.setdefault(url, clean_text(a))
+                if url and self.may_be_article(url):
+                    listed[url] = listed.get(url) or clean_text(a)
+        if self.walk.article_url and self.walk.articles_anywhere:
+            # whatever element holds it, a link of the article shape is one of this page's
+            for a, url in self.shaped_links(response, self.is_article):
+                listed[url] = listed.get(url) or clean_text(a)
         hotspots = [
-            self.target(response, href)
+            url
             for sel in self.walk.hotspot_links
             for href in response.css(sel).getall()
+            if (url := self.target(response, href)) and self.may_be_article(url)
         ]
         page = {"page_no": me.no, "page_name": me.name, "page_kind": kind}
         for url, title in listed.items():
@@ -217,11 +222,16 @@ class EditionSpider(scrapy.Spider):
         yield from self.report_unfollowed()
 
     def page_list(self, response) -> list[PageRef]:
+        if self.walk.page_url:
+            refs = self.shaped_pages(response)
+            if refs:
+                number_pages(refs)
+                return refs
         refs = []
         for sel in self.walk.page_entries:
             for entry in response.css(sel):
                 links = [(a, self.target(response, link_of(a))) for a in entry.css("a")]
-                pages = [(a, url) for a, url in links if url and not is_pdf(url)]
+                pages = [(a, url) for a, url in links if url and self.may_be_page(url)]
                 if not pages:
                     continue
                 pdf = next((url for _, url in links if url and is_pdf(url)), None)
@@ -230,6 +240,57 @@ class EditionSpider(scrapy.Spider):
                 break
         number_pages(refs)
         return refs
+
+    def shaped_pages(self, response) -> list[PageRef]:
+        """The page list by URL shape, in document order: each page once, labelled by the
+        link that carries a 版 label (a "下一版" link does not), its PDF the one beside it."""
+        for sel in self.walk.page_entries:  # the hints report the page list's odd links
+            for a in response.css(sel).css("a"):
+                self.target(response, link_of(a))
+        refs: dict[str, PageRef] = {}
+        for a, url in self.shaped_links(response, self.is_page):
+            label = clean_text(a) or (a.attrib.get("title") or "").strip()
+            ref = refs.get(url)
+            if ref is None:
+                refs[url] = PageRef(url, label, self.pdf_beside(response, a, url))
+            elif PAGE_LABEL.search(label) and not PAGE_LABEL.search(ref.label):
+                ref.label = label
+            if ref is not None and not ref.pdf:
+                ref.pdf = self.pdf_beside(response, a, url)
+        return list(refs.values())
+
+    def pdf_beside(self, response, a, page: str) -> str | None:
+        """The PDF link in the nearest element around `a` that links no other page."""
+        for around in reversed(a.xpath("ancestor-or-self::*[position() <= 4]")):
+            urls = [resolve_link(link_of(x) or "", response.urljoin)[0] for x in around.css("a")]
+            if any(u and u != page and self.is_page(u) for u in urls):
+                return None
+            pdf = next((u for u in urls if u and is_pdf(u)), None)
+            if pdf:
+                return pdf
+        return None
+
+    def shaped_links(self, response, shape):
+        """(element, URL) of every link in the page whose URL has `shape`, in document
+        order; links that lead elsewhere are reported by the selectors' pass."""
+        for a in response.xpath("//a[not(ancestor::map)]"):  # a map's links are hotspots
+            url, _ = resolve_link(link_of(a) or "", response.urljoin)
+            if url and shape(url):
+                yield a, url
+
+    # A selector's link may have any shape but the other kind's; a link found by its shape
+    # alone must have its own kind's.
+    def may_be_page(self, url: str) -> bool:
+        return not is_pdf(url) and not has_shape(url, self.walk.article_url)
+
+    def may_be_article(self, url: str) -> bool:
+        return not has_shape(url, self.walk.page_url)
+
+    def is_page(self, url: str) -> bool:
+        return has_shape(url, self.walk.page_url) and self.may_be_page(url)
+
+    def is_article(self, url: str) -> bool:
+        return has_shape(url, self.walk.article_url) and self.may_be_article(url)
 
     # links --------------------------------------------------------------------
     def target(self, response, href: str | None) -> str | None:
@@ -336,9 +397,11 @@ def classify(title: str, page_kind: str) -> str:
 
 def link_of(a) -> str | None:
     """The link of an <a>: its href, or where that leads nowhere by design, its data-href
-    (script-driven skins keep the target there)."""
-    for attr in ("href", "data-href"):
+    (script-driven skins keep the target there) or an alt that names a URL (潍坊晚报)."""
+    for attr in ("href", "data-href", "alt"):
         href = (a.attrib.get(attr) or "").strip()
+        if attr == "alt" and not SCRIPT_TARGET.fullmatch(href):
+            continue
         if not leads_nowhere(href):
             return href
     return None
@@ -368,6 +431,11 @@ def resolve_link(href: str, join) -> tuple[str | None, str | None]:
     if scheme and scheme not in ("http", "https"):
         return None, f"scheme: {scheme} links are not fetched"
     return join(href), None
+
+
+def has_shape(url: str, shape: str) -> bool:
+    """Whether `url`'s path has a family's URL shape (a Walk's page_url, article_url)."""
+    return bool(shape) and re.search(shape, urlsplit(url).path) is not None
 
 
 def is_pdf(href: str) -> bool:
