@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from papers import checks
 from papers.ids import is_reprint
 
 
@@ -17,9 +18,13 @@ def summary(result: dict) -> str:
     if result["status"] == "failed":
         return f"{head}: failed ({result['reason']})"
     reprints = sum(1 for a in result["articles"] if is_reprint(a))
+    # the crawl's own reason (a budget cut it) and the edition checks that failed
+    why = [result["incomplete"]] if result.get("incomplete") else []
+    if result.get("checks"):
+        why.append(f"checks failed: {checks.names(result['checks'])}")
     return (
         f"{head}: {plural(len(result['pages']), 'page')}, "
         f"{plural(len(result['articles']), 'article')}, {plural(reprints, 'reprint')}, "
         f"{'archived' if result['changed'] else 'unchanged'} -> {result['key']}"
-        + (f" (incomplete: {result['incomplete']})" if result.get("incomplete") else "")
+        + (f" (incomplete: {'; '.join(why)})" if why else "")
     )

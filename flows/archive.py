@@ -14,6 +14,7 @@ from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 
 from flows import steps
+from papers import checks
 from papers.catalogue import get_paper, parse_date
 from papers.ids import is_reprint
 from papers.workdir import Workdir, edition_workdir, read_jsonl
@@ -27,6 +28,22 @@ FETCH_TAG = "fetch"
 
 def site_tag(paper_id: str) -> str:
     return f"site:{paper_id}"
+
+
+class EditionIncomplete(RuntimeError):
+    """An edition failed its checks (papers/checks.py). It is published, incomplete; the
+    flow run raises this after publishing and reporting so that it does not end green.
+    `result` is what the flow would have returned."""
+
+    def __init__(self, result: dict):
+        super().__init__(
+            f"{result['paper']} {result['date']}: published incomplete -> {result['key']}: "
+            f"checks failed: {checks.names(result['checks'])}"
+        )
+        self.result = result
+
+    def __reduce__(self):  # Prefect pickles a flow's exception: rebuild it from its result
+        return EditionIncomplete, (self.result,)
 
 
 def _run_label(step: str):
@@ -147,6 +164,9 @@ def report(result: dict, workdir: Path) -> None:
             f"| {a['dedupe']['similarity']:.2f} |"
             for a in reprints
         ]
+    if result.get("checks"):
+        lines += ["", "| failed check | detail |", "|---|---|"]
+        lines += [f"| {c['check']} | {c['detail']} |" for c in result["checks"]]
     create_markdown_artifact(
         key=f"dedupe-{paper}-{date}",
         markdown="\n".join(lines) + "\n",
@@ -190,4 +210,6 @@ def archive_edition(paper: str, date: str | None = None, papers_file: str | None
         dedupe(workdir)
         result = publish(workdir, paper, date, stats)
         report(result, workdir)
+    if result.get("checks"):
+        raise EditionIncomplete(result)
     return result

@@ -12,6 +12,7 @@ import logging
 from functools import partial
 from pathlib import Path
 
+from papers import checks
 from papers.catalogue import Paper
 from papers.workdir import Workdir, items, named_if_full, raise_if_full, read_jsonl, write_jsonl
 from spiders.crawl import CrawlError, run_crawl
@@ -223,9 +224,38 @@ def _keep_archived(manifest: dict, previous: dict) -> None:
     manifest["pages"] = [pages[no] for no in sorted(pages)]
 
 
+def recent_article_counts(archive: Archive, paper: str, date: str) -> list[int]:
+    """The article counts of the paper's last complete editions archived before `date`
+    (of its last `checks.RECENT_EDITIONS` manifests), for the article count check."""
+    manifests = sorted(
+        key
+        for key in archive.list(f"editions/{keys.paper_id(paper)}/")
+        if key.endswith("/manifest.json") and key.split("/")[2] < date
+    )[-checks.RECENT_EDITIONS :]
+    recent = [json.loads(archive.get(key)) for key in manifests]
+    # an edition that failed its checks says nothing of what is normal for the paper
+    return [len(m["articles"]) for m in recent if m.get("status") == "complete"]
+
+
+def check_edition(workdir: Path, archive: Archive, manifest: dict, stats: dict) -> list[dict]:
+    """The failed edition checks (papers/checks.py) of this crawl and its manifest (which
+    keeps what earlier crawls archived: the edition as archived is what is checked)."""
+    return checks.edition_checks(
+        pages=list(items(workdir, "page")),
+        articles=[*items(workdir, "article"), *manifest["articles"]],
+        skipped=list(items(workdir, "skipped")),
+        linked=stats.get("articles_linked"),
+        count=len(manifest["articles"]),
+        recent=recent_article_counts(archive, manifest["paper"], manifest["date"]),
+    )
+
+
 def publish_edition(workdir: Path, archive: Archive, paper: str, date: str, stats: dict) -> dict:
     """PDFs and articles first, the WARC, then the manifest last: an edition is
-    visible only once complete. An unchanged re-run writes nothing at all."""
+    visible only once complete. An unchanged re-run writes nothing at all.
+
+    An edition that fails a check (papers/checks.py) is published all the same, with
+    status incomplete and its failed checks: nothing fetched is lost."""
     pages, unreadable = _publish_pages(workdir, archive, paper, date)
     manifest = {
         # A crawl cut short (time or request budget) says so; a later full run sets it back.
@@ -244,12 +274,16 @@ def publish_edition(workdir: Path, archive: Archive, paper: str, date: str, stat
         ),
     }
     manifest_key = keys.edition_manifest(paper, date)
-    if archive.exists(manifest_key):
-        previous = json.loads(archive.get(manifest_key))
+    previous = json.loads(archive.get(manifest_key)) if archive.exists(manifest_key) else None
+    if previous:
         previous.pop("crawl", None)
         _keep_archived(manifest, previous)
-        if previous == manifest:
-            return {**manifest, "key": manifest_key, "changed": False}
+    failed = check_edition(workdir, archive, manifest, stats)
+    if failed:
+        manifest["status"] = "incomplete"
+        manifest["checks"] = failed
+    if previous == manifest:
+        return {**manifest, "key": manifest_key, "changed": False}
     warc_key = keys.raw_warc(paper, date, dt.datetime.fromisoformat(stats["started"]))
     archive.put_file(warc_key, workdir / Workdir.WARC, "application/warc")
     manifest["crawl"] = {
