@@ -52,11 +52,18 @@ class Renderer:
 
     family = ""
     default_options: dict = {}
+    # The shapes real sites of the family take (option name -> its values, the default
+    # first): option `variant=seed` draws one of each, so a seed is one site of the family.
+    variants: dict[str, tuple] = {}
     has_hotspots = True  # False: the site lists every story, none is hotspot-only
 
     def __init__(self, site: Site):
         self.site = site
-        self.opt = {**self.default_options, **site.options}
+        drawn = {}
+        if site.options.get("variant") is not None:
+            rng = random.Random(f"variant:{self.family}:{site.options['variant']}")
+            drawn = {name: rng.choice(values) for name, values in sorted(self.variants.items())}
+        self.opt = {**self.default_options, **drawn, **site.options}
 
     # URL scheme -----------------------------------------------------------
     edition_url_template = ""
@@ -121,6 +128,16 @@ class Renderer:
                 )
             )
         return out
+
+    def link(self, from_path: str, to_path: str, host: str) -> str:
+        """A link as the variant's site writes them (option `links`): relative (the
+        default), root-relative or absolute."""
+        style = self.opt.get("links", "relative")
+        if style == "root":
+            return to_path
+        if style == "absolute":
+            return f"http://{host}{to_path}"
+        return self.rel(from_path, to_path)
 
     @staticmethod
     def rel(from_path: str, to_path: str) -> str:

@@ -6,6 +6,14 @@ masthead (报头) pseudo-article, an ad page, GBK bytes under a gb2312 label, ar
 pages whose HTTP header says utf-8 while the bytes and the meta tag are GBK, PDFs
 linked ../../../images/…, the paperindex.htm entry that meta-refreshes to the latest
 edition, a 404 date and a 301-to-root date.
+
+Variants (`variant=seed`, see `variants`), as public crawler code records real classic
+sites: page lists in table#bmdhTable, in bare td.default cells (the class the article
+cells share), ul.layout-catalogue-list (河南日报) or div.main-ednav-nav dl dt (浙报 skin);
+article lists in #main-ed-articlenav-list td.default div, tr.wzlb_tr td.default div
+(沈阳晚报), ul.main-ed-articlenav-list or <div id="content_N_M"> (海南日报); the PDF
+beside the page link, in its cell or missing; relative, root-relative or absolute links;
+content_N.htm or content_N_M.htm articles.
 """
 
 from __future__ import annotations
@@ -23,6 +31,13 @@ CHARSET = "gb2312"
 class FounderClassic(Renderer):
     family = "founder-classic"
     default_options = {"front_node": 2, "masthead": True}
+    variants = {
+        "page_list": ("bmdh", "td_default", "catalogue", "ednav"),
+        "article_list": ("plain", "navlist_default", "wzlb", "ul", "div_id"),
+        "pdf": ("beside", "inside", "none"),
+        "links": ("relative", "root", "absolute"),
+        "content": ("N", "N_M"),
+    }
 
     @property
     def root(self) -> str:
@@ -44,7 +59,8 @@ class FounderClassic(Renderer):
         return f"{self.root}/{ed.date:%Y-%m/%d}/node_{self.node_ids(ed)[page.no]}.htm"
 
     def article_path(self, slot: Slot) -> str:
-        return f"{self.root}/{slot.edition.date:%Y-%m/%d}/content_{slot.id}.htm"
+        tail = f"_{slot.page.no}" if self.opt.get("content") == "N_M" else ""
+        return f"{self.root}/{slot.edition.date:%Y-%m/%d}/content_{slot.id}{tail}.htm"
 
     def pdf_path(self, ed: Edition, page: Page) -> str:
         return (
@@ -56,7 +72,90 @@ class FounderClassic(Renderer):
     def label(page: Page) -> str:
         return f"第{page.no:02d}版：{page.name}"
 
+    def variant_lists(self, ed: Edition, page: Page, host: str) -> tuple[str, str]:
+        """The page list and the article list of a variant site."""
+        here = self.site.page_paths[ed.date][page.no]
+        o = self.opt
+
+        def page_entry(p: Page, path: str, inner: str, outer: str) -> str:
+            link = (
+                f'<a id="pageLink" href="{self.link(here, path, host)}">{escape(self.label(p))}</a>'
+            )
+            pdf = (
+                f'<a href="{self.link(here, self.site.pdf_paths[ed.date][p.no], host)}">'
+                '<img src="/img/pdf.gif" border="0"></a>'
+            )
+            if o["pdf"] == "none":
+                return inner.format(link)
+            if o["pdf"] == "inside":
+                return inner.format(link + pdf)
+            return inner.format(link) + outer.format(pdf)
+
+        shapes = {
+            "bmdh": (
+                '<table id="bmdhTable">',
+                "</table>",
+                '<tr><td class="default">{}</td>',
+                "<td>{}</td></tr>",
+            ),
+            "td_default": (
+                "<table>",
+                "</table>",
+                '<tr><td class="default">{}</td>',
+                '<td class="default">{}</td></tr>',
+            ),
+            "catalogue": ('<ul class="layout-catalogue-list">', "</ul>", "<li>{}", " {}</li>"),
+            "ednav": (
+                '<div class="main-ednav-nav"><dl>',
+                "</dl></div>",
+                "<dt>{}</dt>",
+                "<dd>{}</dd>",
+            ),
+        }
+        head, tail, inner, outer = shapes[o["page_list"]]
+        if o["pdf"] != "beside":  # the entry closes itself
+            inner += {"bmdh": "</tr>", "td_default": "</tr>", "catalogue": "</li>"}.get(
+                o["page_list"], ""
+            )
+        pages = "\n".join(page_entry(p, path, inner, outer) for p, path in self.pages_of(ed))
+        listed = [s for s in self.slots_of(page) if not s.story.hidden]
+
+        def a(s) -> str:
+            return f'<a href="{self.link(here, s.path, host)}">{escape(s.story.article.title)}</a>'
+
+        articles = {
+            "plain": lambda: (
+                '<table id="main-ed-articlenav-list">'
+                + "".join(f'<tr><td><div id="mp{s.id}">{a(s)}</div></td></tr>' for s in listed)
+                + "</table>"
+            ),
+            "navlist_default": lambda: (
+                '<table id="main-ed-articlenav-list">'
+                + "".join(f'<tr><td class="default"><div>{a(s)}</div></td></tr>' for s in listed)
+                + "</table>"
+            ),
+            "wzlb": lambda: (
+                "<table>"
+                + "".join(
+                    f'<tr class="wzlb_tr"><td class="default"><div>{a(s)}</div></td></tr>'
+                    for s in listed
+                )
+                + "</table>"
+            ),
+            "ul": lambda: (
+                '<ul class="main-ed-articlenav-list">'
+                + "".join(f"<li>{a(s)}</li>" for s in listed)
+                + "</ul>"
+            ),
+            "div_id": lambda: "".join(
+                f'<div id="{s.path.rsplit("/", 1)[-1][:-4]}">{a(s)}</div>' for s in listed
+            ),
+        }[o["article_list"]]()
+        return f"{head}\n{pages}\n{tail}", articles
+
     def render_page(self, ed: Edition, page: Page, host: str) -> Resource:
+        if self.opt.get("variant") is not None:
+            return self.render_variant_page(ed, page, host)
         here = self.site.page_paths[ed.date][page.no]
         rows = "\n".join(
             odd.page_list(
@@ -98,6 +197,19 @@ class FounderClassic(Renderer):
             f'<table id="main-ed-articlenav-list">\n{items}\n</table>'
         )
         # the page declares its charset only in the meta tag
+        doc = html_doc(f"{self.site.name}-{self.label(page)}", body, charset=CHARSET)
+        return Resource(encode(doc, CHARSET), "text/html")
+
+    def render_variant_page(self, ed: Edition, page: Page, host: str) -> Resource:
+        here = self.site.page_paths[ed.date][page.no]
+        pages, articles = self.variant_lists(ed, page, host)
+        areas = "\n".join(
+            f'<area shape="polygon" coords="{c}" href="{h}">' for h, c in self.hotspots(page, here)
+        )
+        body = (
+            f'{pages}\n<img src="/img/p.jpg" usemap="#PagePicMap" border="0">\n'
+            f'<map name="PagePicMap">\n{areas}\n</map>\n{articles}'
+        )
         doc = html_doc(f"{self.site.name}-{self.label(page)}", body, charset=CHARSET)
         return Resource(encode(doc, CHARSET), "text/html")
 

@@ -260,14 +260,18 @@ class EditionSpider(scrapy.Spider):
         return list(refs.values())
 
     def pdf_beside(self, response, a, page: str) -> str | None:
-        """The PDF link in the nearest element around `a` that links no other page."""
+        """The PDF link in the nearest element around `a`, or right after it (<dt> page,
+        <dd> PDF), that links no other page."""
         for around in reversed(a.xpath("ancestor-or-self::*[position() <= 4]")):
-            urls = [resolve_link(link_of(x) or "", response.urljoin)[0] for x in around.css("a")]
-            if any(u and u != page and self.is_page(u) for u in urls):
-                return None
-            pdf = next((u for u in urls if u and is_pdf(u)), None)
-            if pdf:
-                return pdf
+            for where in (around, *around.xpath("following-sibling::*[1]")):
+                urls = [resolve_link(link_of(x) or "", response.urljoin)[0] for x in where.css("a")]
+                if any(u and u != page and self.is_page(u) for u in urls):
+                    if where is around:
+                        return None
+                    continue
+                pdf = next((u for u in urls if u and is_pdf(u)), None)
+                if pdf:
+                    return pdf
         return None
 
     def shaped_links(self, response, shape):
