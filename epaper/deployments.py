@@ -1,7 +1,7 @@
 """Prefect in production: prefect.yaml rendered from papers.yaml, and the server-side setup.
 
 `epaper deployments [--papers FILE] [-o PATH]` writes prefect.yaml (one scheduled deployment
-per paper, and one for backfills) into the current folder;
+per paper, one for backfills and a daily site-health run) into the current folder;
 `epaper deployments --check` (and a test) fails when the two have drifted apart.
 `epaper setup-prefect` creates the work pool, the concurrency limits the flow relies on, and
 the automation that marks killed runs Crashed.
@@ -26,6 +26,8 @@ FETCH_LIMIT = 4  # crawls running at once across all sites, whatever the number 
 # container) and stays "Running" for ever unless an automation marks it Crashed.
 CRASH_AFTER = 600
 ZOMBIE_AUTOMATION = "epaper: crash flow runs whose heartbeat stopped"
+# Daily, once the morning papers' runs are done: a site that changed overnight shows at once.
+HEALTH_CRON, HEALTH_TIMEZONE = "0 9 * * *", "Asia/Shanghai"
 HEADER = "# Generated from papers.yaml by `epaper deployments`; edit papers.yaml, not this file.\n"
 
 
@@ -70,7 +72,18 @@ def render(
                 "parameters": file_parameter,
                 "work_pool": {"name": WORK_POOL},
                 "schedules": [],  # said outright: `prefect deploy` at a terminal would ask
-            }
+            },
+            {
+                "name": "health",
+                "description": (
+                    "site health of every paper: last complete edition, missed and "
+                    "incomplete editions, article counts (a table artifact)"
+                ),
+                "entrypoint": entrypoint("flows/health.py:site_health"),
+                "parameters": dict(file_parameter),  # a copy: one shared dict is a YAML alias
+                "work_pool": {"name": WORK_POOL},
+                "schedules": [{"cron": HEALTH_CRON, "timezone": HEALTH_TIMEZONE}],
+            },
         ],
     }
     return HEADER + yaml.safe_dump(document, allow_unicode=True, sort_keys=False)

@@ -153,3 +153,31 @@ def test_bad_input_is_one_line_naming_it(archive_env, capsys):
     assert err.count("\n") == 1 and "no-such-paper" in err
     assert main(["health", "--days", "0"]) == 1
     assert capsys.readouterr().err == "epaper: error: bad window of 0 days: must be 1 or more\n"
+
+
+def test_the_health_deployment_runs_daily():
+    import yaml
+
+    from epaper import deployments
+
+    document = yaml.safe_load(deployments.PREFECT_YAML.read_text(encoding="utf-8"))
+    [health] = [d for d in document["deployments"] if d["name"] == "health"]
+    assert health["entrypoint"] == "flows/health.py:site_health"
+    [schedule] = health["schedules"]
+    assert croniter_daily(schedule["cron"]) and schedule["timezone"] == "Asia/Shanghai"
+
+
+def croniter_daily(cron: str) -> bool:
+    """Fires once on every day of a fortnight."""
+    paper = parse_paper(
+        {
+            "id": "daily",
+            "name": "x",
+            "family": "founder-new",
+            "edition_url": "http://127.0.0.1/{date:%Y%m%d}/index.html",
+            "schedule": cron,
+        },
+        "test",
+    )
+    now = dt.datetime(2025, 5, 14, 23, 59, tzinfo=SHANGHAI)
+    return len(due_dates(paper, now, 14)) == 14
