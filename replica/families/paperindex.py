@@ -4,6 +4,12 @@ The sites' own spelling ("Articel") and suffix letters that vary by page. Traps
 carried: hotspot-only articles, an ad page, the content/PaperIndex.htm entry that
 meta-refreshes to the latest edition, a 404 date and a 301-to-root date, and GBK
 pages that declare no charset at all.
+
+Variants (`variant=seed`, see `variants`), as public crawler code records real sites:
+`a.atitle` for both page and article links (法治日报), `a.18` pages and `a.14` articles
+(伊犁日报), `ul.gebanlist li a` pages with articles in `div#mylink a` whose target is in
+`alt` (潍坊晚报), `div.leftmenu ul li a` pages (桂林日报); the PDF beside the page link,
+in its entry or missing; relative, root-relative or absolute links; "第01版：", "01版：".
 """
 
 from __future__ import annotations
@@ -20,6 +26,13 @@ SUFFIXES = ("HO", "BB", "TB", "KB", "AB")
 
 class PaperIndex(Renderer):
     family = "paperindex"
+    variants = {
+        "page_list": ("pagelist", "atitle", "a18", "gebanlist", "leftmenu"),
+        "article_list": ("atitle", "a14", "mylink"),
+        "pdf": ("beside", "inside", "none"),
+        "links": ("relative", "root", "absolute"),
+        "label": ("第{no:02d}版：{name}", "{no:02d}版：{name}", "第{no:02d}版:{name}"),
+    }
 
     @property
     def root(self) -> str:
@@ -56,9 +69,8 @@ class PaperIndex(Renderer):
             f"{self.site.digest(ed.date, page.no)[:10]}.pdf"
         )
 
-    @staticmethod
-    def label(page: Page) -> str:
-        return f"第{page.no:02d}版：{page.name}"
+    def label(self, page: Page) -> str:
+        return self.opt.get("label", "第{no:02d}版：{name}").format(no=page.no, name=page.name)
 
     @staticmethod
     def send(body: str, title: str) -> Resource:
@@ -68,7 +80,56 @@ class PaperIndex(Renderer):
         )
         return Resource(encode(doc, "gbk"), "text/html")
 
+    def render_variant_page(self, ed: Edition, page: Page, host: str) -> Resource:
+        here = self.site.page_paths[ed.date][page.no]
+        o = self.opt
+        page_attr = {"atitle": ' class="atitle"', "a18": ' class="18"'}.get(o["page_list"], "")
+
+        def entry(p: Page, path: str) -> str:
+            link = f'<a{page_attr} href="{self.link(here, path, host)}">{escape(self.label(p))}</a>'
+            pdf = f'<a href="{self.link(here, self.site.pdf_paths[ed.date][p.no], host)}">PDF</a>'
+            if o["page_list"] in ("gebanlist", "leftmenu"):
+                inner, outer = "<li>{}</li>", "<li>{}</li>"
+            else:
+                inner, outer = "<tr><td>{}</td>", "<td>{}</td></tr>"
+            if o["pdf"] == "beside":
+                return inner.format(link) + outer.format(pdf)
+            closing = "</tr>" if inner.startswith("<tr>") else ""
+            return inner.format(link + (pdf if o["pdf"] == "inside" else "")) + closing
+
+        rows = "\n".join(entry(p, path) for p, path in self.pages_of(ed))
+        pages = {
+            "gebanlist": f'<ul class="gebanlist">\n{rows}\n</ul>',
+            "leftmenu": f'<div class="leftmenu"><ul>\n{rows}\n</ul></div>',
+        }.get(o["page_list"], f"<table>\n{rows}\n</table>")
+        listed = [s for s in self.slots_of(page) if not s.story.hidden]
+
+        def article(s) -> str:
+            href, title = self.link(here, s.path, host), escape(s.story.article.title)
+            if o["article_list"] == "mylink":
+                return f'<a href="javascript:void(0)" alt="{href}">{title}</a><br>'
+            cls = "atitle" if o["article_list"] == "atitle" else "14"
+            return f'<tr><td><a class="{cls}" href="{href}">{title}</a></td></tr>'
+
+        items = "\n".join(article(s) for s in listed)
+        if o["article_list"] == "mylink":
+            items = f'<div id="mylink">\n{items}\n</div>'
+        else:
+            items = f"<table>\n{items}\n</table>"
+        areas = "\n".join(
+            f'<area shape="poly" coords="{c}" href="{h}">' for h, c in self.hotspots(page, here)
+        )
+        body = (
+            '<table id="table5"><tr><td class="px12">'
+            f"{escape(self.label(page))}</td></tr></table>\n{pages}\n"
+            f'<img src="/img/p.jpg" usemap="#Map" border="0">\n'
+            f'<map name="Map">\n{areas}\n</map>\n{items}'
+        )
+        return self.send(body, f"{self.site.name}{self.label(page)}")
+
     def render_page(self, ed: Edition, page: Page, host: str) -> Resource:
+        if self.opt.get("variant") is not None:
+            return self.render_variant_page(ed, page, host)
         here = self.site.page_paths[ed.date][page.no]
         rows = "\n".join(
             odd.page_list(
