@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from papers import checks
 from papers import family as registry
+from papers.catalogue import NO_FAMILY
 from papers.workdir import Workdir
 from spiders.crawl import CrawlError, run_crawl
 
@@ -229,6 +230,11 @@ def paper_entry(url: str, template: str, day: dt.date, fit: Fit) -> dict:
 def verdict(paper: str, family: str, day: dt.date, fits: list[Fit]) -> tuple[bool, str]:
     """Whether `paper`'s catalogued `family` still fits its edition of `day`, in one line
     naming the counts and the family that fits better, if one does."""
+    if family == NO_FAMILY:  # the catalogue's `family: none`: still true?
+        top = best(fits)
+        if top is None:
+            return True, f"{paper} fits no family on {day}, as catalogued (family: none)"
+        return False, f"{paper} is catalogued family: none, yet {top.family} fits: {top.counts}"
     own = next((fit for fit in fits if fit.family == family), None)
     better = fits_better(fits, family)
     if own is not None and own.found and better is None:

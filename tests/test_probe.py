@@ -122,13 +122,22 @@ def test_probe_of_a_paper_tells_whether_its_family_still_fits(tmp_path):
     with ReplicaServer([site]) as server:
         right = site.paper_entry(server.base_url)
         wrong = {**right, "id": "bcrb-wrong", "family": "founder-classic"}
-        papers = write_papers(tmp_path / "papers.yaml", [right, wrong])
+        unfit = {**right, "id": "bcrb-unfit", "family": "none"}
+        papers = write_papers(tmp_path / "papers.yaml", [right, wrong, unfit])
 
         fits = probe_cli("bcrb", "--date", DAY.isoformat(), "--papers", papers, home=tmp_path)
         assert fits.returncode == 0, fits.stderr
         assert fits.stdout.splitlines()[-1].startswith("bcrb fits founder-new on 2025-04-28: ")
 
-        run = probe_cli("bcrb-wrong", "--date", DAY.isoformat(), "--papers", papers, home=tmp_path)
+        run, moved = (
+            probe_cli(paper, "--date", DAY.isoformat(), "--papers", papers, home=tmp_path)
+            for paper in ("bcrb-wrong", "bcrb-unfit")
+        )
+    assert moved.returncode == 1
+    assert moved.stderr.strip() == (
+        "epaper: error: bcrb-unfit is catalogued family: none, yet founder-new fits: "
+        + fits.stdout.splitlines()[-1].split(": ", 1)[1]
+    )
     assert run.returncode == 1
     (line,) = run.stderr.splitlines()
     assert line.startswith("epaper: error: bcrb-wrong does not fit founder-classic on 2025-04-28:")
