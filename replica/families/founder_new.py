@@ -7,6 +7,14 @@ ScroLeft, 黑龙江 city papers), "layoutlist" (ul#layoutlist / PreTitle). Optio
 Traps carried: relative (../../../) and protocol-relative links, hotspot-only
 articles, an ad page, period.xml calendars, a 404 date and a 301-to-root date, article
 pages whose meta says gb2312 while the bytes and the HTTP header are UTF-8.
+
+Variants (`variant=seed`, see `variants`), as public crawler code records real sites:
+page and article lists of the swiper / news-list (人民日报), Chunkicon with or without
+#ScroLeft (大连, 生活报), layoutlist with ul#articlelist (长春, 台州, 合肥), nav-list with
+div.news-list li.resultList (甘肃日报 group), 湖北日报's div.news-list > ul > li > a and the
+浙报 skin's div.main-ednav-nav dl dt a; node_01, node_1, node_A01 (lettered sections),
+col01, n_01 pages; pc/content, con, c, col, cont articles; PDF beside, inside or missing;
+relative, root-relative or absolute links.
 """
 
 from __future__ import annotations
@@ -22,6 +30,22 @@ from . import odd
 class FounderNew(Renderer):
     family = "founder-new"
     default_options = {"skin": "swiper", "node": "01", "content_dir": "content"}
+    variants = {
+        "lists": (
+            "swiper",
+            "chunkicon",
+            "chunkicon_bare",
+            "articlelist",
+            "navlist",
+            "hubei",
+            "ednav",
+        ),
+        "skin": ("swiper", "chunkicon", "layoutlist"),
+        "node": ("01", "1", "A01", "col01", "n_01"),
+        "content_dir": ("content", "con", "c", "col", "cont"),
+        "pdf": ("beside", "inside", "none"),
+        "links": ("relative", "root", "absolute"),
+    }
 
     @property
     def root(self) -> str:
@@ -35,6 +59,8 @@ class FounderNew(Renderer):
         style = self.opt["node"]
         if style == "A01":
             return f"node_{self.page_label_no(no)}"
+        if style in ("col01", "n_01"):
+            return f"{style[:-2]}{no:02d}"
         return f"node_{no:02d}" if style == "01" else f"node_{no}"
 
     def page_label_no(self, no: int) -> str:
@@ -66,7 +92,87 @@ class FounderNew(Renderer):
         return f"{no}版：{page.name}"
 
     # pages ------------------------------------------------------------------
+    def render_variant_page(self, ed: Edition, page: Page, host: str) -> Resource:
+        here = self.site.page_paths[ed.date][page.no]
+        o = self.opt
+        page_list, page_entry, article_list, article_entry = {
+            "swiper": (
+                '<div class="swiper-container"><div class="swiper-wrapper">{}</div></div>',
+                '<div class="swiper-slide">{}</div>',
+                '<ul class="news-list">{}</ul>',
+                "<li>{}</li>",
+            ),
+            "chunkicon": (
+                '<div class="Chunkiconbox"><div class="Chunkiconlist">{}</div></div>',
+                "<p>{}</p>",
+                '<div id="ScroLeft"><div class="newslist"><ul>{}</ul></div></div>',
+                "<li><h3>{}</h3></li>",
+            ),
+            "chunkicon_bare": (
+                '<div class="Chunkiconlist">{}</div>',
+                "<p>{}</p>",
+                '<div class="newslist"><ul>{}</ul></div>',
+                "<li><h3>{}</h3></li>",
+            ),
+            "articlelist": (
+                '<ul id="layoutlist">{}</ul>',
+                '<li class="posRelative">{}</li>',
+                '<ul id="articlelist">{}</ul>',
+                '<li class="clearfix">{}</li>',
+            ),
+            "navlist": (
+                '<div class="nav-list"><ul>{}</ul></div>',
+                "<li>{}</li>",
+                '<div class="news-list"><ul>{}</ul></div>',
+                '<li class="resultList">{}</li>',
+            ),
+            "hubei": (
+                '<div class="bmnav"><ul>{}</ul></div>',
+                "<li>{}</li>",
+                '<div class="news-list"><ul>{}</ul></div>',
+                "<li>{}</li>",
+            ),
+            "ednav": (
+                '<div class="main-ednav-nav"><dl>{}</dl></div>',
+                "<dt>{}</dt>",
+                '<ul class="main-ed-articlenav-list">{}</ul>',
+                "<li>{}</li>",
+            ),
+        }[o["lists"]]
+        btn = ' class="btn"' if o["lists"] == "navlist" else ""
+        entries = []
+        for p, path in self.pages_of(ed):
+            link = f'<a{btn} href="{self.link(here, path, host)}">{escape(self.label(p))}</a>'
+            pdf = f'<a href="{self.link(here, self.site.pdf_paths[ed.date][p.no], host)}">PDF</a>'
+            if o["pdf"] == "inside":
+                entries.append(page_entry.format(link + pdf))
+            elif o["pdf"] == "beside" and page_entry.startswith("<dt>"):
+                entries.append(page_entry.format(link) + f"<dd>{pdf}</dd>")
+            elif o["pdf"] == "beside":
+                entries.append(page_entry.format(f"{link} <span>{pdf}</span>"))
+            else:
+                entries.append(page_entry.format(link))
+        titles = "\n".join(
+            article_entry.format(
+                f'<a href="{self.link(here, s.path, host)}">{escape(s.story.article.title)}</a>'
+            )
+            for s in self.slots_of(page)
+            if not s.story.hidden
+        )
+        areas = "\n".join(
+            f'<Area coords="{c}" shape="polygon" href="{h}">' for h, c in self.hotspots(page, here)
+        )
+        body = (
+            page_list.format("\n".join(entries))
+            + f'\n<div class="paper"><img src="/pic/p.jpg" usemap="#PagePicMap">\n'
+            f'<MAP NAME="PagePicMap">\n{areas}\n</MAP></div>\n' + article_list.format(titles)
+        )
+        doc = html_doc(f"{self.site.name} - {self.label(page)}", body)
+        return Resource(doc.encode("utf-8"))
+
     def render_page(self, ed: Edition, page: Page, host: str) -> Resource:
+        if self.opt.get("variant") is not None:
+            return self.render_variant_page(ed, page, host)
         here = self.site.page_paths[ed.date][page.no]
         pdf = self.site.pdf_paths[ed.date][page.no]
         slots = self.slots_of(page)
