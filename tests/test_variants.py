@@ -16,7 +16,7 @@ from spiders.crawl import run_crawl
 
 DAY = date(2025, 4, 28)
 SEEDS = range(20)
-FAMILIES = ("founder-classic", "paperindex", "founder-new")
+FAMILIES = ("founder-classic", "paperindex", "founder-new", "whb", "xmwb")
 
 
 def items_of(workdir) -> dict[str, list[dict]]:

@@ -18,6 +18,8 @@ from . import odd
 
 class Whb(Renderer):
     family = "whb"
+    # its real site is one; variants (`variant=seed`) vary how links are written
+    variants = {"links": ("relative", "root", "absolute")}
 
     @property
     def root(self) -> str:
@@ -51,8 +53,9 @@ class Whb(Renderer):
                 [
                     '<div class="item"><a class="TitleInfo" href="javascript:;" '
                     f'title="{escape(self.label(p))}" '
-                    f'data-href="{self.rel(here, path)}">{escape(self.label(p))}</a>'
-                    f'<a class="pdf" href="{self.rel(here, self.site.pdf_paths[ed.date][p.no])}" '
+                    f'data-href="{self.link(here, path, host)}">{escape(self.label(p))}</a>'
+                    '<a class="pdf" '
+                    f'href="{self.link(here, self.site.pdf_paths[ed.date][p.no], host)}" '
                     "download>PDF</a></div>"
                     for p, path in self.pages_of(ed)
                 ],
@@ -70,7 +73,7 @@ class Whb(Renderer):
             odd.article_list(
                 self.opt,
                 [
-                    f'<a href="{self.rel(here, s.path)}">{escape(s.story.article.title)}</a>'
+                    f'<a href="{self.link(here, s.path, host)}">{escape(s.story.article.title)}</a>'
                     for s in self.slots_of(page)
                     if not s.story.hidden
                 ],

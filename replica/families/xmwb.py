@@ -19,6 +19,8 @@ from . import odd
 
 class Xmwb(Renderer):
     family = "xmwb"
+    # its real site is one; variants (`variant=seed`) vary how links are written
+    variants = {"links": ("relative", "root", "absolute")}
     default_options = {"masthead": True}
 
     @property
@@ -61,7 +63,8 @@ class Xmwb(Renderer):
                 self.opt,
                 [
                     f'<div class="dzb-enter-mulu-wrap-nav">{toggle}'
-                    f'<a class="dzb-enter-mulu-wrap-nav-title" href="{self.rel(here, path)}">'
+                    '<a class="dzb-enter-mulu-wrap-nav-title" '
+                    f'href="{self.link(here, path, host)}">'
                     f"{escape(self.label(p)[1:])}</a>"
                     + "".join(
                         f'<div><a href="{s.path}">{escape(s.story.article.title)}</a></div>'
@@ -80,7 +83,7 @@ class Xmwb(Renderer):
             odd.article_list(
                 self.opt,
                 [
-                    f'<div><a href="{self.rel(here, s.path)}">'
+                    f'<div><a href="{self.link(here, s.path, host)}">'
                     f"{escape(s.story.article.title)}</a></div>"
                     for s in self.slots_of(page)
                     if not s.story.hidden
