@@ -101,3 +101,29 @@ def test_a_variant_is_a_pure_function_of_its_seed_and_the_default_is_untouched()
     assert one.resolve(path, "h").body == again.resolve(path, "h").body
     assert one.resolve(path, "h").body != plain.resolve(path, "h").body
     assert "variant" not in plain.renderer.opt and "page_list" not in plain.renderer.opt
+
+
+def test_shared_td_default_cells_give_every_article_and_the_same_pages_twice(tmp_path, monkeypatch):
+    """The issue's site: article cells with the page cells' td.default class, no bmdhTable.
+    The spider once took the articles for pages; page numbers followed crawl order."""
+    monkeypatch.setenv("EPAPER_DOWNLOAD_DELAY", "0")
+    site = build_site(
+        "founder-classic",
+        "tdshared",
+        [DAY],
+        variant=0,
+        page_list="td_default",
+        article_list="navlist_default",
+        pdf="beside",
+        pages=8,
+    )
+    runs = []
+    with ReplicaServer([site]) as server:
+        for run in ("first", "again"):
+            workdir = tmp_path / run
+            url = server.base_url + site.url_for(DAY)
+            run_crawl(site.paper, DAY.isoformat(), "founder-classic", url, str(workdir))
+            items = items_of(workdir)
+            assert shortfalls(site, server.base_url, items) == [], run
+            runs.append(sorted(json.dumps(p, sort_keys=True) for p in items["page"]))
+    assert runs[0] == runs[1]
