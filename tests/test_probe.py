@@ -15,7 +15,7 @@ import yaml
 
 from flows.archive import archive_edition
 from replica import FAMILIES, ReplicaServer, build_site
-from spiders.probe import ProbeError, find_date, suggest_id
+from spiders.probe import ProbeError, best, find_date, probe, suggest_id
 
 DAY = dt.date(2025, 4, 28)
 # Every family's replica, and the founder-new skins that differ most from the default one.
@@ -178,3 +178,22 @@ def test_an_address_that_is_no_edition_page_is_one_line_and_exit_1(tmp_path):
     finally:
         plain.shutdown()
         plain.server_close()
+
+
+VARIANT_SEEDS = range(3)  # each probe is one crawl per family: a few seeds per family
+
+
+@pytest.mark.parametrize("family", ["founder-classic", "founder-new", "paperindex"])
+def test_probe_names_the_family_of_seeded_variants_of_real_shapes(family, monkeypatch):
+    monkeypatch.setenv("EPAPER_DOWNLOAD_DELAY", "0")
+    sites = [build_site(family, f"v{seed:02d}", [DAY], variant=seed) for seed in VARIANT_SEEDS]
+    with ReplicaServer(sites) as server:
+        named = {
+            site.paper: getattr(
+                best(probe(server.base_url + site.url_for(DAY), DAY, site.paper)), "family", None
+            )
+            for site in sites
+        }
+    right = [paper for paper, found in named.items() if found == family]
+    print(f"\n{family}: probe named the family of {len(right)} / {len(sites)} variants")
+    assert len(right) == len(sites), named
