@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from flows.archive import archive_edition
+from flows.backfill import EditionsFailed, backfill
 from papers import checks
 from replica import ReplicaServer, build_site
 from storage.archive import open_archive
@@ -54,8 +55,12 @@ def test_every_news_page_has_articles_an_ad_page_need_not():
     pages = [page(1), page(2), page(3, kind="ad"), page(4)]
     articles = [article(1, "http://e/c1.htm"), article(4, "http://e/c4.htm")]
     assert checks.pages_have_articles(pages, articles) == [
-        {"check": "pages_have_articles", "detail": "pages without articles: 2"}
+        {"check": "pages_have_articles", "detail": "pages without articles: 2 (0 skipped links)"}
     ]
+    failed_article = [{"url": "http://e/c2.htm", "reason": "http 404"}]
+    assert checks.pages_have_articles(pages, articles, failed_article) == [], "explained"
+    failed_page = [{"url": pages[1]["url"], "reason": "timeout"}]
+    assert checks.pages_have_articles(pages, articles, failed_page) != [], "a page explains none"
     assert checks.pages_have_articles(pages[:1], articles) == []
 
 
@@ -169,10 +174,15 @@ def test_an_edition_that_lost_most_pages_is_published_incomplete_and_the_run_fai
     assert {k: v for k, v in all_versions().items() if not k.startswith("raw/")} == {
         k: v for k, v in before.items() if not k.startswith("raw/")
     }, "an unchanged re-run adds no article or manifest version"
+    # A backfill goes on past it and counts it as failed.
+    with pytest.raises(EditionsFailed) as failed:
+        backfill(site.paper, DAYS[1].isoformat(), DAYS[2].isoformat(), papers_file)
+    assert [r["status"] for r in failed.value.results] == ["complete", "failed"]
+    assert "checks failed: page_numbers, article_count" in failed.value.results[1]["reason"]
     fault_report.row(
         "Edition far smaller than its last ones: most pages answer 404, the crawl succeeds",
         "published with status `incomplete` and its failed checks (pages missing, article count"
         " under half the recent median); `epaper archive` exits 1 with one line naming them;"
-        " the Prefect flow run ends Failed",
+        " the Prefect flow run ends Failed; a backfill goes on and counts it failed",
         "every article of the pages fetched archived; the lost pages listed as skipped",
     )
