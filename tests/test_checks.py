@@ -5,7 +5,7 @@ incomplete with its checks, the run ends Failed and the CLI exits 1 in one line.
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -174,11 +174,12 @@ def test_an_edition_that_lost_most_pages_is_published_incomplete_and_the_run_fai
     assert {k: v for k, v in all_versions().items() if not k.startswith("raw/")} == {
         k: v for k, v in before.items() if not k.startswith("raw/")
     }, "an unchanged re-run adds no article or manifest version"
-    # A backfill goes on past it and counts it as failed.
+    # A backfill goes on past it (to the next day, which has no edition) and counts it failed.
+    after = DAYS[2] + timedelta(days=1)
     with pytest.raises(EditionsFailed) as failed:
-        backfill(site.paper, DAYS[1].isoformat(), DAYS[2].isoformat(), papers_file)
-    assert [r["status"] for r in failed.value.results] == ["complete", "failed"]
-    assert "checks failed: page_numbers, article_count" in failed.value.results[1]["reason"]
+        backfill(site.paper, DAYS[2].isoformat(), after.isoformat(), papers_file)
+    assert [r["status"] for r in failed.value.results] == ["failed", "missing"]
+    assert "checks failed: page_numbers, article_count" in failed.value.results[0]["reason"]
     fault_report.row(
         "Edition far smaller than its last ones: most pages answer 404, the crawl succeeds",
         "published with status `incomplete` and its failed checks (pages missing, article count"
