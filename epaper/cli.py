@@ -44,8 +44,8 @@ def cmd_archive(args) -> None:
     from papers.catalogue import get_paper, parse_date
 
     papers = papers_file(args)
-    get_paper(args.paper, papers)  # a bad paper or date fails before Prefect starts
-    parse_date(args.date)
+    # a bad paper or date, or a site no family fits, fails before Prefect starts
+    get_paper(args.paper, papers).era(parse_date(args.date))
     from epaper.runner import flow_at_terminal
     from flows.archive import EditionIncomplete, archive_edition
 
@@ -77,9 +77,13 @@ def cmd_reprocess(args) -> None:
     papers = papers_file(args)
     get_paper(args.paper, papers)
     parse_date(args.date)
+    from flows.archive import EditionIncomplete
     from flows.reprocess import reprocess_edition
 
-    print(summary(reprocess_edition(args.paper, args.date, papers)))
+    try:
+        print(summary(reprocess_edition(args.paper, args.date, papers)))
+    except EditionIncomplete as exc:  # published all the same: the line says where
+        raise CommandError(summary(exc.result)) from None
 
 
 def cmd_papers(args) -> None:

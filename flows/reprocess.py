@@ -57,4 +57,7 @@ def reprocess_edition(paper: str, date: str, papers_file: str | None = None) -> 
         # The archive flow's own tasks: the same retries on a busy catalog or an S3 outage.
         archive_flow.clean(workdir)
         archive_flow.dedupe(workdir)
-        return archive_flow.publish(workdir, paper, date, stats)
+        result = archive_flow.publish(workdir, paper, date, stats)
+    if result.get("checks"):  # published, but not green: as the archive flow
+        raise archive_flow.EditionIncomplete(result)
+    return result

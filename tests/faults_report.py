@@ -40,6 +40,7 @@ FILES = [
         "test_papers_hostile",
         "test_full_and_down",
         "test_signals",
+        "test_checks",
     )
 ]
 
