@@ -26,7 +26,7 @@ from scrapy.exceptions import (
 )
 from scrapy.spidermiddlewares.httperror import HttpError
 
-from papers.family import Family
+from papers.family import DEFAULT_PDFS, Family
 from papers.ids import PAGE_LABEL, article_id_of_url
 
 from ..middlewares import (
@@ -186,6 +186,8 @@ class EditionSpider(scrapy.Spider):
         # own list says best (unclosed tags can nest the entries and move links between them)
         own = next((r for r in refs if r.url in (response.url, response.request.url)), me)
         pdf = own.pdf if any(r.pdf for r in refs) else self.first(response, self.walk.pdf_links)
+        if not pdf:  # a list too broken to tell: the page's own PDF button, never a generic guess
+            pdf = self.first(response, [s for s in self.walk.pdf_links if s not in DEFAULT_PDFS])
         kind = "ad" if "广告" in me.name else "news"
         yield {
             "type": "page",
