@@ -7,7 +7,9 @@
     python3 run.py epaper ARGS     any `epaper` command
 
 On first use it creates .venv and installs the pinned requirements.lock; it
-reinstalls only when the lock file or pyproject.toml changes.
+reinstalls only when the lock file or pyproject.toml changes. pywb (`epaper replay`) pins
+redis 2.10, which Prefect's redis>=6 excludes, so it gets an environment of its own,
+.venv-pywb, from requirements-pywb.lock.
 """
 
 import hashlib
@@ -18,25 +20,37 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+SCRIPTS = "Scripts" if os.name == "nt" else "bin"
 VENV = ROOT / ".venv"
-BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
-STAMP = VENV / ".installed"
+BIN = VENV / SCRIPTS
+PYWB_VENV = ROOT / ".venv-pywb"
+
+
+def ensure_venv(folder: Path, lock: str, *extra: list[str]) -> None:
+    """Create `folder` and install `lock` (then each `extra` pip command) when they changed."""
+    stamp = folder / ".installed"
+    wanted = hashlib.sha256(
+        (ROOT / lock).read_bytes() + (ROOT / "pyproject.toml").read_bytes()
+    ).hexdigest()
+    if stamp.exists() and stamp.read_text() == wanted:
+        return
+    python = folder / SCRIPTS / "python"
+    if not python.exists():
+        print(f"run.py: creating {folder.name}", flush=True)
+        venv.create(folder, with_pip=True)
+    pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    print(f"run.py: installing {lock} into {folder.name} (first use only)", flush=True)
+    subprocess.run(pip + ["-r", str(ROOT / lock)], check=True)
+    for args in extra:
+        subprocess.run(pip + args, check=True)
+    stamp.write_text(wanted)
 
 
 def ensure_env() -> None:
-    wanted = hashlib.sha256(
-        (ROOT / "requirements.lock").read_bytes() + (ROOT / "pyproject.toml").read_bytes()
-    ).hexdigest()
-    if STAMP.exists() and STAMP.read_text() == wanted:
-        return
-    if not (BIN / "python").exists():
-        print("run.py: creating .venv", flush=True)
-        venv.create(VENV, with_pip=True)
-    pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    print("run.py: installing pinned packages (first use only)", flush=True)
-    subprocess.run(pip + ["-r", str(ROOT / "requirements.lock")], check=True)
-    subprocess.run(pip + ["--no-deps", "-e", str(ROOT)], check=True)
-    STAMP.write_text(wanted)
+    ensure_venv(VENV, "requirements.lock", ["--no-deps", "-e", str(ROOT)])
+    ensure_venv(PYWB_VENV, "requirements-pywb.lock")
+    # `epaper replay` finds pywb's `wayback` here (a user's own install: EPAPER_PYWB).
+    os.environ.setdefault("EPAPER_PYWB", str(PYWB_VENV / SCRIPTS / "wayback"))
 
 
 def main(argv: list[str]) -> int:
