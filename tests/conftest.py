@@ -4,5 +4,6 @@ pytest_plugins = [
     "tests.fixtures.replica",
     "tests.fixtures.prefect",
     "tests.fixtures.edition",
+    "tests.fixtures.dataset",  # demo_archive: an archive `epaper demo` wrote, read-only
     "tests.faults_report",  # the fault_report fixture: the README fault table's rows
 ]

@@ -16,7 +16,9 @@ LAYERS = (
     ("papers",),
     ("text",),
     ("spiders", "storage", "replica"),
+    ("dataset",),
     ("flows",),
+    ("web",),
     ("epaper",),
     ("bench",),
     ("tests",),
@@ -27,6 +29,8 @@ RANK = {pkg: rank for rank, layer in enumerate(LAYERS) for pkg in layer}
 FORBIDDEN = {
     "papers": {"prefect", "scrapy", "boto3", "botocore", "sqlalchemy"},
     "text": {"prefect", "scrapy", "boto3", "botocore", "sqlalchemy"},
+    "dataset": {"prefect", "scrapy"},
+    "web": {"prefect", "scrapy"},
 }
 
 
