@@ -12,6 +12,7 @@ import logging
 from functools import partial
 from pathlib import Path
 
+from dataset.cdxj import publish_indexes
 from papers import checks
 from papers.catalogue import Paper
 from papers.workdir import Workdir, items, named_if_full, raise_if_full, read_jsonl, write_jsonl
@@ -41,7 +42,8 @@ def fetch_edition(paper: Paper, date, workdir: Path) -> dict:
             # A damaged earlier crawl must not block archiving the edition anew.
             log.warning("crawling %s %s without revalidation: %s", paper.id, date, exc)
             warcs = []
-    return crawl_edition(paper, date, workdir, revalidate_settings(warcs) if warcs else None)
+    stats = crawl_edition(paper, date, workdir, revalidate_settings(warcs) if warcs else None)
+    return {**stats, "region": paper.region}  # for the search index's region filter
 
 
 def crawl_edition(paper: Paper, date, workdir: Path, settings: dict | None = None) -> dict:
@@ -72,8 +74,16 @@ def previous_warcs(archive: Archive, paper: str, date: str, dest: Path) -> list[
         return []
     latest = json.loads(archive.get(manifest_key))["crawl"]["warc_key"]
     folder = latest.rsplit("/", 1)[0] + "/"
-    # Keys sort by time: the earlier crawls, newest first.
-    earlier = sorted((key for key in archive.list(folder) if key < latest), reverse=True)
+    # The earlier crawls, newest first, by the time in their names (old and new forms).
+    earlier = sorted(
+        (
+            key
+            for key in archive.list(folder)
+            if keys.is_raw_warc(key) and keys.warc_order(key) < keys.warc_order(latest)
+        ),
+        key=keys.warc_order,
+        reverse=True,
+    )
     with named_if_full(dest):
         dest.mkdir(parents=True, exist_ok=True)
     index = WarcIndex()
@@ -175,12 +185,21 @@ def _publish_pages(
                     "text/plain; charset=utf-8",
                 ),
             ]
+        image_key = None
+        if page.get("image_path"):  # files/NN.jpg: its extension is the format sniffed
+            ext = page["image_path"].rsplit(".", 1)[-1]
+            image_key = keys.page_image(paper, date, page_no, ext)
+            path = workdir / page["image_path"]
+            writes.append(partial(archive.put_file, image_key, path, keys.IMAGE_TYPES[ext]))
         pages.append(
             {
                 "page_no": page_no,
                 "page_name": page.get("page_name", ""),
                 "url": page["url"],
                 "pdf_key": pdf_key,
+                "image_key": image_key,
+                "width": page.get("width") if image_key else None,
+                "height": page.get("height") if image_key else None,
             }
         )
     in_parallel(writes)
@@ -188,7 +207,12 @@ def _publish_pages(
 
 
 def _publish_articles(workdir: Path, archive: Archive) -> list[dict]:
-    articles = [(article.pop("key"), article) for article in read_jsonl(workdir / Workdir.DEDUPED)]
+    # where each article's hotspot lies on its page image, as the crawl read it
+    zones = {item["url"]: item.get("zone") for item in items(workdir, "article")}
+    articles = [
+        (article.pop("key"), {**article, "zone": zones.get(article["url"])})
+        for article in read_jsonl(workdir / Workdir.DEDUPED)
+    ]
     stored = in_parallel(
         partial(archive.put, key, _json_bytes(article), "application/json")
         for key, article in articles
@@ -202,6 +226,7 @@ def _publish_articles(workdir: Path, archive: Archive) -> list[dict]:
             "title": article["title"],
             "sha256": article["sha256"],
             "cluster": article["dedupe"]["cluster"],
+            "zone": article["zone"],
         }
         for (key, article), result in zip(articles, stored)
     ]
@@ -221,6 +246,8 @@ def _keep_archived(manifest: dict, previous: dict) -> None:
     for page in previous["pages"]:
         now = pages.setdefault(page["page_no"], page)
         now["pdf_key"] = now["pdf_key"] or page["pdf_key"]
+        if not now.get("image_key") and page.get("image_key"):  # manifests before images lack it
+            now.update({k: page.get(k) for k in ("image_key", "width", "height")})
     manifest["pages"] = [pages[no] for no in sorted(pages)]
 
 
@@ -283,9 +310,14 @@ def publish_edition(workdir: Path, archive: Archive, paper: str, date: str, stat
         manifest["status"] = "incomplete"
         manifest["checks"] = failed
     if previous == manifest:
+        index_edition(workdir, {paper: stats.get("region", "")})
         return {**manifest, "key": manifest_key, "changed": False}
-    warc_key = keys.raw_warc(paper, date, dt.datetime.fromisoformat(stats["started"]))
+    # A reprocess publishes the archived crawl's WARC again: under the key it has.
+    warc_key = stats.get("warc_key") or keys.raw_warc(
+        paper, date, dt.datetime.fromisoformat(stats["started"])
+    )
     archive.put_file(warc_key, workdir / Workdir.WARC, "application/warc")
+    publish_indexes(archive, paper, date, warc_key, workdir / Workdir.WARC)
     manifest["crawl"] = {
         "started": stats["started"],
         "finished": stats["finished"],
@@ -294,4 +326,15 @@ def publish_edition(workdir: Path, archive: Archive, paper: str, date: str, stat
         "warc_key": warc_key,
     }
     archive.put(manifest_key, _json_bytes(manifest), "application/json")
+    index_edition(workdir, {paper: stats.get("region", "")})
     return {**manifest, "key": manifest_key, "changed": True}
+
+
+def index_edition(workdir: Path, regions: dict[str, str] | None = None) -> int:
+    """The edition's articles into the search index (dataset/search.py), once published:
+    idempotent (an unchanged article writes nothing), so an unchanged re-run costs a lookup.
+    `regions`: paper id → its region in the papers catalogue (an empty one is not stored)."""
+    from dataset.search import SearchIndex
+
+    with SearchIndex() as index:
+        return index.add(read_jsonl(workdir / Workdir.DEDUPED), regions)

@@ -7,7 +7,7 @@ thus the only cache, and nothing needs keeping between runs.
 
 - re-crawl (`revalidate_settings`): every request still goes out, conditional on the
   earlier response's ETag / Last-Modified (RevalidatePolicy); a 304 is answered with the
-  earlier response, which spiders/warc.py records as a revisit of it.
+  earlier response, which spiders/warc.py records as a revisit of it that replays as it.
 - replay (`replay_settings`): every request is answered from the WARC and none goes out,
   so an archived edition can be cleaned again with no network.
 """
@@ -169,13 +169,17 @@ class WarcCacheStorage:
         record = self.index.find(request.method, request.url, request.body)
         if record is None:
             return None
+        loaded = self.index.load(record)
         request.meta[REFERS_TO] = {
             "id": record.id,
             "uri": record.uri,
             "date": record.date,
             "payload_digest": record.payload_digest,
+            # a revisit of it replays with these, as a 304 updates them
+            "status": loaded["status"],
+            "headers": loaded["headers"],
         }
-        return response_from_dict({"url": request.url, **self.index.load(record)})
+        return response_from_dict({"url": request.url, **loaded})
 
     def store_response(self, spider, request, response) -> None:
         pass

@@ -6,11 +6,19 @@ the server sent it. It also sees a 304 before the HTTP cache (900) swaps in the
 earlier response, and records it as a `revisit` (profile server-not-modified)
 that refers to the record holding that response: a re-crawl of an unchanged
 edition gives a small WARC that is still complete by reference.
+
+A revisit replays as the page it stands for: its block holds the earlier response's
+status line and headers as the 304 updated them (RFC 9111 4.3.4), since replay tools
+serve a revisit's own status (pywb answers a 3xx one with an empty body), and it
+carries the earlier payload's digest, by which pywb finds the original in the index.
+The 304 itself, as received, is kept in a `metadata` record beside the revisit.
+A `warcinfo` record opens every file: software, format, the paper, the edition, robots.
 """
 
 from __future__ import annotations
 
 from http import HTTPStatus
+from importlib.metadata import PackageNotFoundError, version
 from io import BytesIO
 from urllib.parse import urlsplit
 
@@ -22,9 +30,15 @@ from warcio.warcwriter import WARCWriter
 # Twisted hands over a de-chunked body; keeping these would misdescribe it.
 _HOP_BY_HOP = {b"transfer-encoding", b"connection", b"keep-alive"}
 SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
+WARC_1_1 = "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
 # request.meta key: the record of the earlier response a conditional request revalidates
-# (set by spiders.httpcache.WarcCacheStorage): id, uri, date, payload_digest.
+# (set by spiders.httpcache.WarcCacheStorage): id, uri, date, payload_digest, and its
+# HTTP status and headers (name -> [values]).
 REFERS_TO = "warc_refers_to"
+# What a 304 says of the payload cannot change it: these stay the earlier response's.
+_PAYLOAD_FIELDS = {"content-length", "content-encoding", "content-range"} | {
+    name.decode() for name in _HOP_BY_HOP
+}
 
 
 def target_uri(url: str) -> str:
@@ -53,8 +67,21 @@ class WarcCaptureMiddleware:
         if not path:
             raise NotConfigured("WARC_PATH not set")
         middleware = cls(path)
+        crawler.signals.connect(middleware.open, signal=signals.spider_opened)
         crawler.signals.connect(middleware.close, signal=signals.spider_closed)
         return middleware
+
+    def open(self, spider) -> None:
+        """The warcinfo record, before any exchange is written."""
+        settings = spider.crawler.settings
+        info = warcinfo_fields(
+            spider.paper,
+            spider.date,
+            robots="obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
+            user_agent=settings.get("USER_AGENT"),
+        )
+        self._writer.write_record(self._writer.create_warcinfo_record("", info))
+        self.records += 1
 
     def process_response(self, request, response, spider=None):
         # A response the HTTP cache answered from an earlier WARC was not received now.
@@ -91,7 +118,7 @@ class WarcCaptureMiddleware:
             warc_response = self._writer.create_warc_record(
                 target,
                 "revisit",
-                http_headers=http_headers,
+                http_headers=_revalidated(original, http_headers),
                 warc_headers_dict=_revisit_headers(original),
             )
         else:
@@ -100,9 +127,72 @@ class WarcCaptureMiddleware:
             )
         self._writer.write_request_response_pair(warc_request, warc_response)
         self.records += 2
+        if original:
+            self._write_not_modified(target, warc_response, http_headers)
+
+    def _write_not_modified(self, target: str, revisit, received: StatusAndHeaders) -> None:
+        """The 304 as received, as warc-fields (which indexers leave out of the index)."""
+        fields = f"HTTP-Status: {received.protocol} {received.statusline}\r\n" + "".join(
+            f"{name}: {value}\r\n" for name, value in received.headers
+        )
+        revisit_id = revisit.rec_headers.get_header("WARC-Record-ID")
+        record = self._writer.create_warc_record(
+            target,
+            "metadata",
+            payload=BytesIO(fields.encode("latin-1")),
+            warc_content_type="application/warc-fields",
+            warc_headers_dict={"WARC-Refers-To": revisit_id, "WARC-Concurrent-To": revisit_id},
+        )
+        self._writer.write_record(record)
+        self.records += 1
 
     def close(self, spider=None) -> None:
         self._file.close()
+
+
+def software() -> str:
+    """This crawler and the libraries that write its WARCs, with their versions."""
+
+    def named(package: str) -> str:
+        try:
+            return f"{package}/{version(package)}"
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            return package
+
+    return " ".join(named(p) for p in ("epaper-archive", "Scrapy", "warcio"))
+
+
+def warcinfo_fields(paper: str, day: str, robots: str, user_agent: str | None) -> dict:
+    """The fields of the warcinfo record that opens a crawl's WARC (WARC 1.1, annex)."""
+    return {
+        "software": software(),
+        "format": "WARC File Format 1.1",
+        "conformsTo": WARC_1_1,
+        "isPartOf": f"{paper}/{day}",
+        "description": f"e-paper edition {day} of {paper}",
+        "paper": paper,
+        "edition-date": day,
+        "robots": robots,
+        "http-header-user-agent": user_agent,
+    }
+
+
+def _revalidated(original: dict, received: StatusAndHeaders) -> StatusAndHeaders:
+    """The earlier response's status and headers, updated by a 304's (RFC 9111 4.3.4)."""
+    status = original["status"]
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = ""
+    updated = {name.lower() for name, _ in received.headers} - _PAYLOAD_FIELDS
+    kept = [
+        (name, value)
+        for name, values in original["headers"].items()
+        if name.lower() not in updated
+        for value in values
+    ]
+    fresh = [(name, value) for name, value in received.headers if name.lower() in updated]
+    return StatusAndHeaders(f"{status} {reason}".strip(), kept + fresh, protocol="HTTP/1.1")
 
 
 def _revisit_headers(original: dict) -> dict[str, str]:

@@ -75,7 +75,14 @@ def test_keys_follow_the_layout():
     assert keys.page_pdf("xmwb", day, 12) == "pdfs/xmwb/2024-01-31/12.pdf"
     assert keys.page_text("xmwb", day, 1) == "pdfs/xmwb/2024-01-31/01.txt"
     crawl = datetime(2024, 1, 31, 14, 30, 5, tzinfo=timezone(timedelta(hours=8)))
-    assert keys.raw_warc("bcrb", day, crawl) == "raw/bcrb/2024-01-31/20240131T063005Z.warc.gz"
+    warc = "raw/bcrb/2024-01-31/bcrb-20240131063005-00000.warc.gz"
+    assert keys.raw_warc("bcrb", day, crawl) == warc
+    assert keys.warc_index(warc) == "raw/bcrb/2024-01-31/bcrb-20240131063005-00000.cdxj"
+    assert keys.edition_index("bcrb", day) == "raw/bcrb/2024-01-31/index.cdxj"
+    # Old bare-timestamp names sort by crawl time among the new ones.
+    old, new = "raw/bcrb/2024-01-31/20240131T070000Z.warc.gz", warc
+    assert sorted([old, new], key=keys.warc_order) == [new, old]
+    assert keys.is_raw_warc(old) and not keys.is_raw_warc(keys.warc_index(warc))
 
 
 @pytest.mark.parametrize(

@@ -130,13 +130,28 @@ def test_unchanged_recrawl_revalidates_everything_and_writes_nothing(edition):
             for r in read_warc(archive.get(first["crawl"]["warc_key"]))
         }
     records = read_warc((workdir / "crawl.warc.gz").read_bytes())
+    assert records[0]["type"] == "warcinfo"
     revisits = [r for r in records if r["type"] == "revisit"]
     assert len(revisits) == first_requests and not [r for r in records if r["type"] == "response"]
+    # The 304 as received, beside each revisit: what the server said is never lost.
+    not_modified = {
+        r["warc"]["WARC-Refers-To"]: r["payload"].decode("latin-1")
+        for r in records
+        if r["type"] == "metadata"
+    }
     for revisit in revisits:
         original = originals[revisit["warc"]["WARC-Refers-To"]]
         assert revisit["warc"]["WARC-Profile"] == SERVER_NOT_MODIFIED
-        assert revisit["http"].get_statuscode() == "304" and revisit["payload"] == b""
+        assert revisit["payload"] == b""
         assert original["type"] == "response"
+        # Replayable: the original's status and payload headers, as the 304 updated them.
+        assert revisit["http"].get_statuscode() == original["http"].get_statuscode()
+        for name in ("Content-Type", "Content-Length", "Content-Encoding"):
+            assert revisit["http"].get_header(name) == original["http"].get_header(name)
+        received = not_modified[revisit["warc"]["WARC-Record-ID"]]
+        assert received.startswith("HTTP-Status: HTTP/1.1 304 ")
+        etag = revisit["http"].get_header("ETag")
+        assert not etag or f"etag: {etag}" in received.lower()
         assert revisit["warc"]["WARC-Refers-To-Target-URI"] == original["warc"]["WARC-Target-URI"]
         assert revisit["warc"]["WARC-Refers-To-Date"] == original["warc"]["WARC-Date"]
         assert revisit["warc"]["WARC-Payload-Digest"] == original["warc"]["WARC-Payload-Digest"]
