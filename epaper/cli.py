@@ -243,6 +243,70 @@ def cmd_cluster(args) -> None:
             )
 
 
+def cmd_export(args) -> None:
+    from contextlib import nullcontext
+
+    from dataset import export
+    from papers.catalogue import BUILTIN_PAPERS, load_papers, parse_date
+    from storage.archive import open_archive
+    from storage.catalog import Catalog
+
+    start, end = (parse_date(day) if day else None for day in (args.start, args.end))
+    if start and end and start > end:
+        raise CommandError(f"--from {start} is after --to {end}: nothing in between")
+    to_stdout = args.output == "-"
+    fmt = export.format_of(args.format, None if to_stdout else args.output)
+    if to_stdout and not fmt.stream:
+        raise CommandError(f"{fmt.name} cannot go to stdout (its readers seek): give -o FILE")
+    span = (f" from {start}" if start else "") + (f" to {end}" if end else "")
+    papers = papers_file(args)
+    embedded = not os.environ.get("EPAPER_S3_ENDPOINT")
+    # The output first: a path that cannot be written fails before the archive opens.
+    target = nullcontext(sys.stdout.buffer) if to_stdout else export.output(args.output, args.force)
+    with target as out, open_archive() as archive, Catalog() as catalog:
+        if args.cluster:
+            members = catalog.cluster_of(args.cluster)
+            if not members:
+                raise CommandError(f"{args.cluster} is not in the catalog")
+            chosen = [
+                m["key"]
+                for m in members
+                if args.paper in (None, m["paper"])
+                and (start is None or m["date"] >= start.isoformat())
+                and (end is None or m["date"] <= end.isoformat())
+            ]
+            if not chosen:
+                raise CommandError(
+                    f"no member of the cluster of {args.cluster}"
+                    + (f" in {args.paper}" if args.paper else "")
+                    + span
+                )
+            rows = export.rows_for_keys(archive, catalog, chosen)
+        else:
+            manifests = export.edition_manifests(archive, args.paper, start, end)
+            if not manifests:
+                known = args.paper is None or args.paper in load_papers(papers)
+                if not known and not export.edition_manifests(archive, args.paper):
+                    raise CommandError(
+                        f"unknown paper {args.paper!r}: not in {BUILTIN_PAPERS.name}"
+                        + (f" or {papers}" if papers else "")
+                        + f", and no editions of it in {archive_place(archive, embedded)}"
+                    )
+                raise CommandError(
+                    "no archived editions"
+                    + (f" of {args.paper}" if args.paper else "")
+                    + f"{span} in {archive_place(archive, embedded)}"
+                )
+            rows = export.manifest_rows(archive, catalog, manifests)
+        count = export.write_rows(rows, fmt.name, out)
+        if not count:  # editions without articles: no empty file
+            raise CommandError(f"nothing to export: the editions{span} have no articles")
+    print(
+        f"exported {count} articles as {fmt.name} to {'stdout' if to_stdout else args.output}",
+        file=sys.stderr if to_stdout else sys.stdout,
+    )
+
+
 def cmd_health(args) -> None:
     from papers.catalogue import get_paper, load_papers
     from storage.archive import open_archive
@@ -448,6 +512,26 @@ def build_parser() -> argparse.ArgumentParser:
         "(`epaper ls PAPER DATE` lists them)",
     )
     p.set_defaults(run=cmd_cluster)
+
+    p = sub.add_parser(
+        "export",
+        help="export archived articles as a dataset (JSON Lines, CSV, Parquet)",
+        description="One row per article (its fields, cluster, and the keys of its capture; "
+        "docs/exports.md): whole papers or date ranges, or the members of a cluster.",
+    )
+    p.add_argument("--paper", help="only this paper's articles (default: every paper's)")
+    p.add_argument("--from", dest="start", help="first edition date, YYYY-MM-DD")
+    p.add_argument("--to", dest="end", help="last edition date, YYYY-MM-DD")
+    p.add_argument("--cluster", metavar="KEY", help="the reprints of this article's story")
+    p.add_argument(
+        "--format", help="jsonl, csv or parquet (default: the suffix of the output file)"
+    )
+    p.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="where to write; - for stdout"
+    )
+    p.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    p.add_argument("--papers", help=papers_help)
+    p.set_defaults(run=cmd_export)
 
     p = sub.add_parser(
         "health",
