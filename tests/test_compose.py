@@ -59,6 +59,7 @@ def test_services_and_pinned_images(services):
         "prefect-server",
         "deploy",
         "worker",
+        "web",
     }
     for name, service in services.items():
         image = service["image"]
@@ -73,8 +74,8 @@ def test_services_and_pinned_images(services):
     )
     base = re.search(r"^FROM (\S+)", (ROOT / "Dockerfile").read_text(), re.M).group(1)
     assert re.fullmatch(r"python:3\.\d+\.\d+-slim-\w+", base), base
-    assert {services[name]["build"] for name in ("deploy", "worker")} == {"."}
-    assert services["deploy"]["image"] == services["worker"]["image"]
+    assert {services[name]["build"] for name in ("deploy", "worker", "web")} == {"."}
+    assert services["deploy"]["image"] == services["worker"]["image"] == services["web"]["image"]
 
 
 def test_the_worker_scales(services):
@@ -103,7 +104,7 @@ def test_deploy_sets_up_prefect_then_deploys_every_paper(services):
 
 def test_environment_wiring(services):
     minio, postgres, server = services["minio"], services["postgres"], services["prefect-server"]
-    for name in ("deploy", "worker"):
+    for name in ("deploy", "worker", "web"):
         env = services[name]["environment"]
         host, port = env["EPAPER_S3_ENDPOINT"].split(":")
         assert (
@@ -142,6 +143,22 @@ def test_environment_wiring(services):
     )
 
 
+def test_the_reading_room_serves_the_archive_read_only(services):
+    web = services["web"]
+    command = web["command"]
+    assert command[:2] == ["epaper", "serve"]
+    port = command[command.index("--port") + 1]
+    # bound to every address inside its container, published on this machine's 127.0.0.1 only
+    assert command[command.index("--host") + 1] == "0.0.0.0"
+    assert web["ports"] == [f"127.0.0.1:{port}:{port}"]
+    assert f"localhost:{port}/" in " ".join(web["healthcheck"]["test"])
+    assert "EPAPER_WEB_TOKEN" in web["environment"]
+    assert web["depends_on"] == {
+        "postgres": {"condition": "service_healthy"},
+        "minio-init": {"condition": "service_completed_successfully"},
+    }
+
+
 def test_the_bucket_is_created_with_versioning(services):
     script = services["minio-init"]["command"][0]
     assert 'mc mb --ignore-existing "local/$EPAPER_S3_BUCKET"' in script
@@ -150,7 +167,7 @@ def test_the_bucket_is_created_with_versioning(services):
 
 
 def test_healthchecks(services):
-    for name in ("minio", "postgres", "prefect-server", "worker"):
+    for name in ("minio", "postgres", "prefect-server", "worker", "web"):
         check = services[name]["healthcheck"]
         assert check["test"][0] in ("CMD", "CMD-SHELL") and check["retries"] >= 3, name
     assert "/api/health" in " ".join(services["prefect-server"]["healthcheck"]["test"])
