@@ -41,12 +41,14 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     bindparam,
     create_engine,
     delete,
     event,
     func,
     insert,
+    inspect,
     select,
     text,
     update,
@@ -55,10 +57,13 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from papers.home import epaper_home
+from text.align import bare, same_story
 from text.dedupe import (
     Fingerprint,
     fingerprint,
     is_reprint,
+    keeps_text,
+    needs_alignment,
     overlap,
     pack,
     size_allows_reprint,
@@ -88,6 +93,10 @@ articles = Table(
     Column("size", Integer, nullable=False),  # number of shingles
     Column("shingles", LargeBinary, nullable=False),  # for verification
     Column("bands", LargeBinary, nullable=False),  # its band keys, to replace them on update
+    # The bare text (text.align.bare) of an article that could meet a short one, to confirm
+    # such a match by alignment (text.dedupe.keeps_text); NULL for the others, and for rows
+    # archived before the column, whose matches keep the overlap test alone.
+    Column("short_text", Text, nullable=True),
     Index("ix_dedupe_articles_cluster", "cluster", "seq"),
 )
 # No FOREIGN KEY on `article`: PostgreSQL would look up and lock the article row once per
@@ -135,7 +144,7 @@ _CANDIDATES = (
         bands.c.band.in_(bindparam("bands", expanding=True)), articles.c.seq < bindparam("before")
     )
 )
-_SETS = select(articles.c.key, articles.c.shingles).where(
+_SETS = select(articles.c.key, articles.c.shingles, articles.c.short_text).where(
     articles.c.key.in_(bindparam("keys", expanding=True))
 )
 _INSERT = insert(articles)
@@ -172,6 +181,7 @@ _MEMBERS = (
         articles.c.key,
         articles.c.similarity,
         articles.c.canonical,
+        articles.c.cluster,
     )
     .where(articles.c.cluster == bindparam("cluster"))
     .order_by(articles.c.seq)
@@ -207,10 +217,16 @@ def _catalog_url(url: str | None) -> URL:
 
 
 def row_values(
-    key: str, paper: str, date: str, fp: Fingerprint, record: dict, stored: list[int]
+    key: str,
+    paper: str,
+    date: str,
+    fp: Fingerprint,
+    record: dict,
+    stored: list[int],
+    short_text: str | None = None,
 ) -> dict:
     """An article's row (without archived_at), as assign writes it; `stored`: the band
-    keys it adds to the index."""
+    keys it adds to the index; `short_text`: its bare text when keeps_text."""
     return dict(
         key=key,
         paper=paper,
@@ -220,6 +236,7 @@ def row_values(
         size=len(fp.shingles),
         shingles=pack(fp.shingles),
         bands=np.asarray(stored, "<i8").tobytes(),
+        short_text=short_text,
     )
 
 
@@ -262,6 +279,7 @@ class Catalog(ABC):
             with self.engine.begin() as conn:
                 self._lock_schema(conn)
                 metadata.create_all(conn)
+                _add_short_text(conn)
         except OperationalError as exc:
             self.engine.dispose()
             raise CatalogError(f"catalog database {self.url} is unreachable: {exc.orig}") from exc
@@ -311,6 +329,7 @@ class Catalog(ABC):
         is matched again, against the articles archived before it, keeping its place.
         """
         fp = fingerprint(text)  # the CPU work, outside the transaction
+        short_text = bare(text) if keeps_text(len(fp.shingles)) else None
         locks = {_hash64(key), _hash64(fp.sha256), *fp.bands}
         while True:
             with self.engine.begin() as conn:
@@ -355,14 +374,14 @@ class Catalog(ABC):
                 elif twin is not None:  # an exact duplicate: its cluster has all its band keys
                     record, stored = {**_record(twin), "exact": True}, []
                 else:
-                    record, stored = self._match(conn, fp, before)
+                    record, stored = self._match(conn, fp, short_text, before)
                     record = record or {
                         "cluster": key,
                         "canonical": key,
                         "similarity": 1.0,
                         "exact": False,
                     }
-                values = row_values(key, paper, date, fp, record, stored)
+                values = row_values(key, paper, date, fp, record, stored, short_text)
                 if old is None:
                     values["archived_at"] = datetime.now(timezone.utc)
                     seq = conn.execute(_INSERT, values).inserted_primary_key[0]
@@ -378,9 +397,12 @@ class Catalog(ABC):
                     )
                 return record
 
-    def _match(self, conn, fp: Fingerprint, before: int) -> tuple[dict | None, list[int]]:
+    def _match(
+        self, conn, fp: Fingerprint, short_text: str | None, before: int
+    ) -> tuple[dict | None, list[int]]:
         """The record of the best verified match among the articles archived before
-        `before` (None: a new story), and the band keys the article adds to the index."""
+        `before` (None: a new story), and the band keys the article adds to the index.
+        A match involving a short text holds only if alignment confirms it."""
         if not fp.bands:
             return None, []
         postings = conn.execute(_CANDIDATES, {"bands": fp.bands, "before": before}).all()
@@ -403,19 +425,21 @@ class Catalog(ABC):
         if chosen:
             # Only the chosen candidates' sets (and their canonicals', for `similarity`) are read.
             wanted = {c.key for c in chosen} | {c.canonical for c in chosen}
-            sets = {
-                row.key: unpack(row.shingles) for row in conn.execute(_SETS, {"keys": list(wanted)})
-            }
+            sets = {row.key: row for row in conn.execute(_SETS, {"keys": list(wanted)})}
         for c in chosen:  # most band hits first: ties go to the earlier article
-            o = overlap(fp.shingles, sets[c.key])
-            if is_reprint(o) and o.jaccard > best_jaccard:
+            o = overlap(fp.shingles, unpack(sets[c.key].shingles))
+            if (
+                is_reprint(o)
+                and o.jaccard > best_jaccard
+                and _aligned(fp, short_text, c.size, sets[c.key].short_text)
+            ):
                 best, best_jaccard = c, o.jaccard
         if best is None:
             return None, fp.bands
         record = {
             "cluster": best.cluster,
             "canonical": best.canonical,
-            "similarity": round(overlap(fp.shingles, sets[best.canonical]).jaccard, 4),
+            "similarity": _similarity(fp, sets[best.canonical].shingles),
             "exact": False,
         }
         return record, [b for b in fp.bands if b not in covered[best.cluster]]
@@ -429,6 +453,51 @@ class Catalog(ABC):
         with self.engine.connect() as conn:
             cluster = conn.execute(_CLUSTER, {"key": key}).scalar()
             return [dict(row._mapping) for row in conn.execute(_MEMBERS, {"cluster": cluster})]
+
+    def widest_clusters(
+        self, date_from: str | None = None, date_to: str | None = None, limit: int = 20
+    ) -> list[dict]:
+        """The stories printed by the most papers (then in the most copies), counting the
+        copies dated within [date_from, date_to] (YYYY-MM-DD, both optional); clusters
+        with one copy there are left out. Dicts: cluster, papers, copies, first, last
+        (dates), canonical."""
+        c = articles.c
+        papers, copies = func.count(func.distinct(c.paper)), func.count()
+        query = (
+            select(
+                c.cluster,
+                papers.label("papers"),
+                copies.label("copies"),
+                func.min(c.date).label("first"),
+                func.max(c.date).label("last"),
+                func.min(c.canonical).label("canonical"),
+            )
+            .group_by(c.cluster)
+            .having(copies > 1)
+            .order_by(papers.desc(), copies.desc(), func.min(c.date), c.cluster)
+            .limit(limit)
+        )
+        if date_from:
+            query = query.where(c.date >= date_from)
+        if date_to:
+            query = query.where(c.date <= date_to)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def _aligned(fp: Fingerprint, short_text: str | None, size: int, other: str | None) -> bool:
+    """Whether alignment confirms a match that passed the overlap test: always for long
+    texts, and for a short one when the two bare texts are copies of one text. A
+    candidate archived before texts were kept (None) keeps the overlap test's verdict."""
+    if not needs_alignment(len(fp.shingles), size) or other is None or short_text is None:
+        return True
+    return same_story(short_text, other)
+
+
+def _add_short_text(conn: Connection) -> None:
+    """Catalogs made before short texts were kept gain the column (NULL in old rows)."""
+    if "short_text" not in {c["name"] for c in inspect(conn).get_columns(articles.name)}:
+        conn.execute(text(f"ALTER TABLE {articles.name} ADD COLUMN short_text TEXT"))
 
 
 class SqliteCatalog(Catalog):

@@ -46,6 +46,12 @@ COVERAGE_MIN = 0.3
 # Below this many shingles (~60 characters) text is too short to tell a reprint from a
 # shared phrase: such articles only match exactly.
 MIN_SHINGLES = 25
+# Under SHORT_SHINGLES (~200 characters: a caption, a brief) a shared opening alone passes
+# the overlap test: two captions of one visit that share their first 60 characters have
+# Jaccard 0.52. A match where either text is that short is confirmed by alignment
+# (text.align.same_story), so the catalog keeps the text of every article that could
+# meet a short one (size_allows_reprint).
+SHORT_SHINGLES = 100
 
 # Whitespace between two ASCII characters is a word space; anywhere else (CJK text)
 # it is a PDF line break or layout and carries no meaning.
@@ -179,6 +185,17 @@ def size_allows_reprint(n_a: int, n_b: int) -> bool:
     most small/large, so the catalog skips hopeless candidates before reading their sets."""
     small, large = sorted((n_a, n_b))
     return small >= min(JACCARD_MIN, COVERAGE_MIN) * large
+
+
+def needs_alignment(n_a: int, n_b: int) -> bool:
+    """Whether a match between sets of these sizes must be confirmed by alignment."""
+    return min(n_a, n_b) < SHORT_SHINGLES
+
+
+def keeps_text(n: int) -> bool:
+    """Whether the catalog keeps the text of an article of n shingles: it has band keys
+    and could meet a text under SHORT_SHINGLES."""
+    return MIN_SHINGLES <= n < SHORT_SHINGLES / min(JACCARD_MIN, COVERAGE_MIN)
 
 
 def is_reprint(o: Overlap) -> bool:
