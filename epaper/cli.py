@@ -335,6 +335,26 @@ def cmd_demo(args) -> None:
         run_demo()
 
 
+SERVE_PORT = 8600
+
+
+def cmd_serve(args) -> None:
+    import uvicorn
+
+    from web.app import create_app
+
+    token = args.token or os.environ.get("EPAPER_WEB_TOKEN") or None
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not token:
+        print(
+            f"epaper: note: serving on {args.host} without an access token "
+            "(--token or EPAPER_WEB_TOKEN): anyone who reaches it can read the archive",
+            file=sys.stderr,
+        )
+    app = create_app(papers_file(args), token=token, replay_base=args.replay)
+    print(f"reading room on http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+
+
 REPLICA_PORT = 8765
 
 
@@ -551,6 +571,24 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="archive the bundled replica sites (papers demo-*) into the embedded S3"
     )
     p.set_defaults(run=cmd_demo)
+
+    p = sub.add_parser(
+        "serve",
+        help="the reading room: browse, read and search the archive in a browser (read-only)",
+        description="A read-only web interface to the archive (docs/reading-room.md): papers "
+        "and their calendars, editions page by page, articles with versions and reprints, "
+        "search and exports; a JSON API under /api/.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
+    p.add_argument("--port", type=int, default=SERVE_PORT, help="default %(default)s")
+    p.add_argument(
+        "--token", help="access token every request must carry (default: EPAPER_WEB_TOKEN)"
+    )
+    p.add_argument(
+        "--replay", metavar="URL", help="base URL of `epaper replay` (default: EPAPER_REPLAY_URL)"
+    )
+    p.add_argument("--papers", help=papers_help)
+    p.set_defaults(run=cmd_serve)
 
     # The replica's families, from the config: importing the renderers would slow every command.
     from papers.catalogue import FAMILIES
