@@ -307,6 +307,42 @@ def cmd_export(args) -> None:
     )
 
 
+def cmd_search(args) -> None:
+    from dataset.search import SearchIndex, write_results
+
+    if args.limit < 1:
+        raise CommandError(f"--limit {args.limit}: at least 1")
+    with SearchIndex() as index:
+        result = index.search(
+            args.query,
+            paper=args.paper,
+            date_from=args.start,
+            date_to=args.end,
+            page=args.page,
+            region=args.region,
+            wire=args.wire,
+            limit=args.limit,
+        )
+    write_results(result, args.format, sys.stdout)
+
+
+def cmd_index(args) -> None:
+    from dataset.search import SearchIndex
+    from papers.catalogue import load_papers
+    from storage.archive import open_archive
+
+    with SearchIndex() as index:
+        if args.rebuild:
+            regions = {p.id: p.region for p in load_papers(papers_file(args)).values()}
+            embedded = not os.environ.get("EPAPER_S3_ENDPOINT")
+            with open_archive() as archive:
+                n = index.rebuild(archive, regions)
+                place = archive_place(archive, embedded)
+            print(f"indexed {n} articles of {place} into {index.url}")
+        else:
+            print(f"{index.count()} articles indexed in {index.url}")
+
+
 def cmd_health(args) -> None:
     from papers.catalogue import get_paper, load_papers
     from storage.archive import open_archive
@@ -552,6 +588,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace FILE if it exists")
     p.add_argument("--papers", help=papers_help)
     p.set_defaults(run=cmd_export)
+
+    p = sub.add_parser(
+        "search",
+        help="full-text search of every archived article (Chinese words, names, phrases)",
+        description="Every term must occur: a term is cut into jieba words, each found where "
+        'its characters occur in a row; "a quoted phrase" must occur as written. Hits on '
+        "whole words rank first. Ends with the number of hits per paper (docs/search.md).",
+    )
+    p.add_argument("query", help='e.g. 内需, 人工智能 上海, "加快建成具有全球影响力"')
+    p.add_argument("--paper", help="only this paper's articles")
+    p.add_argument("--from", dest="start", help="first edition date, YYYY-MM-DD")
+    p.add_argument("--to", dest="end", help="last edition date, YYYY-MM-DD")
+    p.add_argument("--page", metavar="NAME", help="only pages whose name contains NAME (要闻)")
+    p.add_argument("--region", help="only papers whose region (papers.yaml) contains REGION")
+    reach = p.add_mutually_exclusive_group()
+    reach.add_argument(
+        "--wire",
+        dest="wire",
+        action="store_const",
+        const=True,
+        help="only stories printed by more than one paper (reprint clusters)",
+    )
+    reach.add_argument(
+        "--local", dest="wire", action="store_const", const=False, help="only one paper's stories"
+    )
+    p.add_argument("--format", choices=("table", "jsonl", "csv"), default="table")
+    p.add_argument("--limit", type=int, default=20, help="hits to print (default %(default)s)")
+    p.set_defaults(run=cmd_search)
+
+    p = sub.add_parser(
+        "index",
+        help="the search index: how many articles it holds; --rebuild makes it from the bucket",
+    )
+    p.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="drop the index and make it again from the bucket's article JSON (derived data)",
+    )
+    p.add_argument("--papers", help=papers_help)
+    p.set_defaults(run=cmd_index)
 
     p = sub.add_parser(
         "health",
