@@ -35,7 +35,6 @@ from sqlalchemy import func, select
 
 from storage import keys as object_keys
 from storage.archive import ObjectNotFound, in_parallel
-from storage.catalog import articles as catalog_articles
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +90,9 @@ _ARTICLE_FIELDS = (
     "source",
     "paragraphs",
     "text",
-    "images",
     "keywords",
     "warnings",
     "sha256",
-    "zone",
 )
 
 
@@ -183,7 +180,7 @@ def _rows(archive, catalog, listed: Iterable[tuple[str, dict]]) -> Iterator[dict
         read = in_parallel(partial(_read_latest, archive, key) for key in keys)
         for (key, edition), found in zip(batch, read):
             if found is None:
-                log.warning("%s is not in bucket %s: left out of the export", key, archive.bucket)
+                log.warning("%s is not in the archive: left out of the export", key)
                 continue
             yield _row(key, *found, edition, records.get(key))
 
@@ -203,7 +200,8 @@ def _catalog_records(catalog, keys: list[str]) -> dict[str, dict]:
     not the archived JSON."""
     if catalog is None:
         return {}
-    t = catalog_articles
+    from storage.catalog import articles as t  # here: it pulls in MinHash, for a catalog user
+
     with catalog.engine.connect() as conn:
         rows = conn.execute(
             select(t.c.key, t.c.cluster, t.c.canonical, t.c.similarity).where(t.c.key.in_(keys))
@@ -234,6 +232,14 @@ def _row(key: str, stat: dict, article: dict, edition: dict, record: dict | None
         "key": key,
         **{name: article.get(name) for name in _ARTICLE_FIELDS},
         "date": dt.date.fromisoformat(article["date"]),
+        # the schema's members only, so that every format holds the same
+        "images": [
+            {"url": image.get("url"), "caption": image.get("caption")}
+            for image in article.get("images") or []
+        ],
+        "zone": {"shape": zone.get("shape"), "coords": zone.get("coords")}
+        if (zone := article.get("zone"))
+        else None,
         "cluster": dedupe.get("cluster"),
         "canonical": dedupe.get("canonical"),
         "similarity": dedupe.get("similarity"),

@@ -244,7 +244,8 @@ def cmd_cluster(args) -> None:
 
 
 def cmd_export(args) -> None:
-    from contextlib import nullcontext
+    from contextlib import ExitStack, nullcontext
+    from itertools import chain
 
     from dataset import export
     from papers.catalogue import BUILTIN_PAPERS, load_papers, parse_date
@@ -261,10 +262,37 @@ def cmd_export(args) -> None:
     span = (f" from {start}" if start else "") + (f" to {end}" if end else "")
     papers = papers_file(args)
     embedded = not os.environ.get("EPAPER_S3_ENDPOINT")
-    # The output first: a path that cannot be written fails before the archive opens.
-    target = nullcontext(sys.stdout.buffer) if to_stdout else export.output(args.output, args.force)
-    with target as out, open_archive() as archive, Catalog() as catalog:
-        if args.cluster:
+    if args.query is None and (args.page or args.region or args.wire is not None):
+        raise CommandError("--page, --region, --wire and --local narrow a --query: give one")
+    with ExitStack() as stack:
+        # The output first: a path that cannot be written fails before the archive opens.
+        out = stack.enter_context(
+            nullcontext(sys.stdout.buffer) if to_stdout else export.output(args.output, args.force)
+        )
+        archive = stack.enter_context(open_archive())
+        catalog = stack.enter_context(Catalog())
+        if args.query is not None:
+            from dataset.search import SearchIndex  # jieba: only for a search
+
+            index = stack.enter_context(SearchIndex())
+            found = index.keys(
+                args.query,
+                paper=args.paper,
+                date_from=start,
+                date_to=end,
+                page=args.page,
+                region=args.region,
+                wire=args.wire,
+            )
+            first = next(found, None)  # a bad query fails here, before anything is written
+            if first is None:
+                raise CommandError(
+                    f"no archived article matches {args.query!r}"
+                    + (f" in {args.paper}" if args.paper else "")
+                    + span
+                )
+            rows = export.rows_for_keys(archive, catalog, chain([first], found))
+        elif args.cluster:
             members = catalog.cluster_of(args.cluster)
             if not members:
                 raise CommandError(f"{args.cluster} is not in the catalog")
@@ -299,8 +327,10 @@ def cmd_export(args) -> None:
                 )
             rows = export.manifest_rows(archive, catalog, manifests)
         count = export.write_rows(rows, fmt.name, out)
-        if not count:  # editions without articles: no empty file
-            raise CommandError(f"nothing to export: the editions{span} have no articles")
+        if not count:  # no empty file: editions without articles, keys of another bucket
+            raise CommandError(
+                f"nothing to export: no article{span} in {archive_place(archive, embedded)}"
+            )
     print(
         f"exported {count} articles as {fmt.name} to {'stdout' if to_stdout else args.output}",
         file=sys.stderr if to_stdout else sys.stdout,
@@ -573,12 +603,34 @@ def build_parser() -> argparse.ArgumentParser:
         "export",
         help="export archived articles as a dataset (JSON Lines, CSV, Parquet)",
         description="One row per article (its fields, cluster, and the keys of its capture; "
-        "docs/exports.md): whole papers or date ranges, or the members of a cluster.",
+        "docs/exports.md): whole papers or date ranges, the members of a cluster, or what a "
+        "search finds.",
     )
     p.add_argument("--paper", help="only this paper's articles (default: every paper's)")
     p.add_argument("--from", dest="start", help="first edition date, YYYY-MM-DD")
     p.add_argument("--to", dest="end", help="last edition date, YYYY-MM-DD")
-    p.add_argument("--cluster", metavar="KEY", help="the reprints of this article's story")
+    chosen = p.add_mutually_exclusive_group()
+    chosen.add_argument("--cluster", metavar="KEY", help="the reprints of this article's story")
+    chosen.add_argument(
+        "--query", metavar="Q", help="the articles a search finds (`epaper search Q`), by date"
+    )
+    p.add_argument("--page", metavar="NAME", help="with --query: pages whose name contains NAME")
+    p.add_argument("--region", help="with --query: papers whose region contains REGION")
+    reach = p.add_mutually_exclusive_group()
+    reach.add_argument(
+        "--wire",
+        dest="wire",
+        action="store_const",
+        const=True,
+        help="with --query: stories printed by more than one paper",
+    )
+    reach.add_argument(
+        "--local",
+        dest="wire",
+        action="store_const",
+        const=False,
+        help="with --query: one paper's stories",
+    )
     p.add_argument(
         "--format", help="jsonl, csv or parquet (default: the suffix of the output file)"
     )
