@@ -9,6 +9,7 @@ The `filename` of every line is relative to `raw/`, so pywb reads the WARCs with
 
 from __future__ import annotations
 
+import gzip
 import io
 import logging
 import tempfile
@@ -36,6 +37,9 @@ def index_warc(path: Path, warc_key: str) -> bytes:
     """The sorted CDXJ index of one WARC file; DamagedWarc names the key if unreadable."""
     out = io.StringIO()
     try:
+        with gzip.open(path, "rb") as whole:  # warcio stops quietly where a truncated file ends
+            while whole.read(1 << 20):
+                pass
         with path.open("rb") as stream:
             CDXJIndexer(out, [stream], sort=True, filename=relative_name(warc_key)).process_all()
     except Exception as exc:  # warcio and zlib raise anything on damaged bytes

@@ -421,6 +421,22 @@ def cmd_serve(args) -> None:
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
+REPLAY_PORT = 8090
+
+
+def cmd_replay(args) -> None:
+    from dataset.replay import run_replay
+    from storage.archive import open_archive
+
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"epaper: note: pywb on {args.host} serves every capture to anyone who reaches it",
+            file=sys.stderr,
+        )
+    with open_archive() as archive:
+        run_replay(archive, args.port, args.host, echo=lambda line: print(line, flush=True))
+
+
 REPLICA_PORT = 8765
 
 
@@ -717,6 +733,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--papers", help=papers_help)
     p.set_defaults(run=cmd_serve)
+
+    p = sub.add_parser(
+        "replay",
+        help="replay every archived capture in pywb, over the bucket (until Ctrl-C)",
+        description="pywb over the archive in place (docs/replay.md): WARCs read from the "
+        "bucket, CDXJ indexes cached under EPAPER_HOME/replay; every capture of every edition "
+        "by original URL and date. pywb: EPAPER_PYWB, else `wayback` on PATH.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
+    p.add_argument("--port", type=int, default=REPLAY_PORT, help="default %(default)s")
+    p.set_defaults(run=cmd_replay)
 
     # The replica's families, from the config: importing the renderers would slow every command.
     from papers.catalogue import FAMILIES
