@@ -7,6 +7,7 @@ After `epaper demo`, its papers (demo-*) are known to every command without --pa
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import sys
@@ -57,18 +58,33 @@ def cmd_archive(args) -> None:
 
 
 def progress_line(record) -> str:
-    """A backfill's line per date as it ends: "[dates done/dates to do] <summary>"."""
-    return f"[{record.done}/{record.total}] {summary(record.edition)}"
+    """A backfill's line per date as it ends: "[dates done/dates to do, ETA H:MM:SS] <summary>"
+    (no ETA on the last date); its note of the dates archived before, as it is."""
+    if not hasattr(record, "edition"):
+        return record.getMessage()
+    if getattr(record, "eta", None) is not None and record.done < record.total:
+        eta = f", ETA {dt.timedelta(seconds=round(record.eta))}"
+    else:
+        eta = ""
+    return f"[{record.done}/{record.total}{eta}] {summary(record.edition)}"
 
 
 def cmd_backfill(args) -> None:
     from epaper.runner import flow_at_terminal
-    from flows.backfill import backfill
+    from flows.backfill import EditionsFailed, backfill
 
     with flow_at_terminal("backfill", args.verbose, progress_line) as args.log:
-        backfill(
-            args.paper, args.start, args.end, papers_file(args)
-        )  # EditionsFailed names the dates
+        try:
+            backfill(args.paper, args.start, args.end, papers_file(args))
+        except EditionsFailed as exc:  # each date not archived and why, then the one line
+            for result in exc.results:
+                if result["status"] in ("failed", "incomplete"):
+                    print(
+                        f"epaper: {args.paper} {result['date']} {result['status']}: "
+                        f"{result['reason']}",
+                        file=sys.stderr,
+                    )
+            raise
 
 
 def cmd_reprocess(args) -> None:
@@ -102,6 +118,7 @@ def cmd_deployments(args) -> None:
     from pathlib import Path
 
     from epaper import deployments
+    from papers.catalogue import load_papers
 
     path = Path(args.output).resolve()
     papers = f"papers.yaml and {args.papers}" if args.papers else "papers.yaml"
@@ -114,12 +131,21 @@ def cmd_deployments(args) -> None:
     else:
         deployments.write(path, args.papers)
         print(f"wrote {path} from {papers}")
+    unfit = deployments.unfit(load_papers(args.papers))
+    if unfit:
+        print(
+            f"epaper: note: no deployment for {len(unfit)} papers no family fits "
+            f"(family: none): {', '.join(unfit)}",
+            file=sys.stderr,
+        )
 
 
 def cmd_setup_prefect(args) -> None:
     from epaper import deployments
     from papers.catalogue import load_papers
 
+    if args.fetch_limit is not None and args.fetch_limit < 0:
+        raise CommandError(f"--fetch-limit {args.fetch_limit}: a number of crawls, 0 for no cap")
     if args.crash_after < 60:
         raise CommandError(
             f"--crash-after {args.crash_after}: under 60 s, two heartbeats at Prefect's shortest "
@@ -421,6 +447,45 @@ def cmd_serve(args) -> None:
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
+def cmd_wacz(args) -> None:
+    from dataset.wacz import NoEdition, build_wacz, month_range, spans
+    from epaper.report import plural
+    from papers.catalogue import parse_date
+    from storage.archive import open_archive
+
+    if args.month:
+        if args.to:
+            raise CommandError(f"--to {args.to} goes with --date, not with --month {args.month}")
+        start, end = month_range(args.month)
+    else:
+        start, end = parse_date(args.date), parse_date(args.to) if args.to else None
+    embedded = not os.environ.get("EPAPER_S3_ENDPOINT")
+    out = Path(args.output) if args.output else None
+    with open_archive() as archive:
+        try:
+            package = build_wacz(archive, args.paper, start, end, out, args.to_bucket)
+        except NoEdition as exc:
+            raise CommandError(f"{exc} in {archive_place(archive, embedded)}") from None
+    print(
+        f"wrote {package.path} (valid WACZ): {plural(package.pages, 'article')} of "
+        f"{plural(len(package.editions), 'edition')} ({spans(package.editions)}), "
+        f"{plural(len(package.warcs), 'WARC')}"
+    )
+    if package.key:
+        print(f"bucket: {package.key} (version {package.version_id})")
+    if package.missing:
+        print(
+            f"epaper: note: no archived edition of {args.paper} on {spans(package.missing)}",
+            file=sys.stderr,
+        )
+    if package.uncaptured:
+        print(
+            f"epaper: note: {plural(len(package.uncaptured), 'article')} with no capture in "
+            f"the WARCs, left out of the page list: {', '.join(package.uncaptured)}",
+            file=sys.stderr,
+        )
+
+
 REPLAY_PORT = 8090
 
 
@@ -532,7 +597,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(run=cmd_deployments)
 
-    from epaper.deployments import CRASH_AFTER, FETCH_LIMIT
+    from epaper.deployments import CRASH_AFTER
 
     p = sub.add_parser(
         "setup-prefect",

@@ -5,11 +5,15 @@ per paper, one for backfills and a daily site-health run) into the current folde
 `epaper deployments --check` (and a test) fails when the two have drifted apart.
 `epaper setup-prefect` creates the work pool, the concurrency limits the flow relies on, and
 the automation that marks killed runs Crashed.
+
+A paper no family fits (`family: none` in its current era) gets no deployment: its runs
+could only fail. `unfit` names them, for the command to say so.
 """
 
 from __future__ import annotations
 
 import os
+from contextlib import suppress
 from pathlib import Path
 
 import yaml
@@ -20,7 +24,6 @@ from papers.catalogue import Paper, load_papers, read_papers
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PREFECT_YAML = PROJECT_DIR / "prefect.yaml"
 WORK_POOL = "epaper"
-FETCH_LIMIT = 4  # crawls running at once across all sites, whatever the number of workers
 # A flow run sends a heartbeat every PREFECT_FLOWS_HEARTBEAT_FREQUENCY seconds (Prefect's
 # default 180); one silent for three of them was killed (SIGKILL, a lost machine or
 # container) and stays "Running" for ever unless an automation marks it Crashed.
@@ -31,12 +34,18 @@ HEALTH_CRON, HEALTH_TIMEZONE = "0 9 * * *", "Asia/Shanghai"
 HEADER = "# Generated from papers.yaml by `epaper deployments`; edit papers.yaml, not this file.\n"
 
 
+def unfit(papers: dict[str, Paper]) -> list[str]:
+    """The papers whose current era no family fits: listed, never scheduled."""
+    return [paper.id for paper in papers.values() if not paper.eras[-1].fits]
+
+
 def render(
     papers: dict[str, Paper], papers_file: str | None = None, folder: Path = PROJECT_DIR
 ) -> str:
     """prefect.yaml for `papers`, to be written into `folder`. With `papers_file` (`--papers`),
     the deployments of its papers and the backfill's carry it as a default parameter."""
     own = set(read_papers(papers_file)) if papers_file else set()
+    skipped = set(unfit(papers))
     file_parameter = {"papers_file": str(Path(papers_file).resolve())} if papers_file else {}
 
     def entrypoint(path: str) -> str:
@@ -60,6 +69,7 @@ def render(
                 "schedules": [{"cron": paper.schedule, "timezone": paper.timezone}],
             }
             for paper in papers.values()
+            if paper.id not in skipped
         ]
         + [
             {
@@ -111,18 +121,19 @@ def enter_project() -> dict[str, str]:
 
 
 def setup_prefect(
-    papers: dict[str, Paper], fetch_limit: int = FETCH_LIMIT, crash_after: int = CRASH_AFTER
+    papers: dict[str, Paper], fetch_limit: int | None = None, crash_after: int = CRASH_AFTER
 ) -> list[str]:
-    """Create the process work pool (kept as is if it exists), set the tag concurrency
-    limits (`fetch_limit` crawls at once in all, one at a time per paper) and the automation
-    that marks a flow run Crashed after `crash_after` seconds without a heartbeat. Returns
-    what it did."""
+    """Create the process work pool (kept as is if it exists), the per-host politeness limits
+    of `papers` (one crawl of a host at a time; a limit an operator changed is kept), the cap
+    on crawls across all hosts when `fetch_limit` is given (0 removes it; None leaves it as
+    it is), and the automation that marks a flow run Crashed after `crash_after` seconds
+    without a heartbeat. Returns what it did."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
-    from prefect.exceptions import ObjectAlreadyExists
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
     from prefect.workers.process import ProcessWorker
 
-    from flows.archive import FETCH_TAG, site_tag
+    from flows.archive import FETCH_CAP, FETCH_TAG, HOST_LIMIT, ensure_host_limit, site_tag
 
     done = []
     with get_client(sync_client=True) as client:
@@ -137,12 +148,24 @@ def setup_prefect(
             done.append(f"work pool {WORK_POOL!r} ({ProcessWorker.type}) created")
         except ObjectAlreadyExists:
             done.append(f"work pool {WORK_POOL!r} exists")
-        # Creating a tag limit that exists updates it.
-        client.create_concurrency_limit(tag=FETCH_TAG, concurrency_limit=fetch_limit)
-        done.append(f"concurrency limit {FETCH_TAG!r}: {fetch_limit}")
-        for paper in papers.values():
-            client.create_concurrency_limit(tag=site_tag(paper.id), concurrency_limit=1)
-        done.append(f"concurrency limit 1 on {len(papers)} tags {site_tag('<paper>')!r}")
+        # The tag limits of earlier versions (a global 4, one per paper) would still hold the
+        # fetch task, polling every 30 s: the host limits replace them.
+        for tag in [FETCH_TAG, *(site_tag(paper_id) for paper_id in papers)]:
+            with suppress(ObjectNotFound):
+                client.delete_concurrency_limit_by_tag(tag)
+        hosts = sorted(hosts_of(papers))
+        created = sum(ensure_host_limit(client, host) for host in hosts)
+        done.append(
+            f"concurrency limit {HOST_LIMIT} per host on {len(hosts)} hosts "
+            f"('host:<hostname>', {created} new; runs create those of other hosts)"
+        )
+        if fetch_limit == 0:
+            with suppress(ObjectNotFound):
+                client.delete_global_concurrency_limit_by_name(FETCH_CAP)
+            done.append(f"no cap on crawls across hosts ({FETCH_CAP!r} removed)")
+        elif fetch_limit:
+            client.upsert_global_concurrency_limit_by_name(FETCH_CAP, fetch_limit)
+            done.append(f"concurrency limit {FETCH_CAP!r}: {fetch_limit} crawls across all hosts")
         for old in client.read_automations_by_name(
             ZOMBIE_AUTOMATION
         ):  # replaced: its window may change
@@ -150,6 +173,17 @@ def setup_prefect(
         client.create_automation(zombie_automation(crash_after))
         done.append(f"automation {ZOMBIE_AUTOMATION!r}: after {crash_after} s without a heartbeat")
     return done
+
+
+def hosts_of(papers: dict[str, Paper]) -> set[str]:
+    """The hosts the papers' current eras are crawled from (where a family fits)."""
+    from urllib.parse import urlsplit
+
+    return {
+        urlsplit(paper.eras[-1].edition_url).hostname or ""
+        for paper in papers.values()
+        if paper.eras[-1].fits
+    }
 
 
 def zombie_automation(crash_after: int):

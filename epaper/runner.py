@@ -63,7 +63,7 @@ def _terminal_handlers(logger: logging.Logger) -> list[logging.Handler]:
 @contextmanager
 def terminal_logging(path: Path, verbose: bool, line) -> Iterator[None]:
     """Every log record into `path`; Prefect's console output only if `verbose`; each
-    `epaper.editions` record as `line(record)` on stdout."""
+    `epaper.editions` record with an `edition` (or a `note`) as `line(record)` on stdout."""
     import prefect  # noqa: F401  (configures Prefect's logging, which is rearranged here)
 
     to_file = logging.FileHandler(path, encoding="utf-8")
@@ -80,7 +80,7 @@ def terminal_logging(path: Path, verbose: bool, line) -> Iterator[None]:
             changed.append((logger, removed))
     to_terminal = logging.StreamHandler(sys.stdout)
     to_terminal.setFormatter(_Line(line))
-    to_terminal.addFilter(lambda record: hasattr(record, "edition"))
+    to_terminal.addFilter(lambda record: hasattr(record, "edition") or hasattr(record, "note"))
     EDITIONS.addHandler(to_terminal)
     EDITIONS.setLevel(logging.INFO)
     try:

@@ -5,29 +5,63 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from prefect import flow, tags, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+from prefect.concurrency.sync import concurrency
+from prefect.exceptions import ObjectAlreadyExists
 from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 
 from flows import steps
 from papers import checks
-from papers.catalogue import get_paper, parse_date
+from papers.catalogue import Paper, get_paper, parse_date
 from papers.ids import is_reprint
 from papers.workdir import Workdir, edition_workdir, read_jsonl
 from storage.archive import ArchiveUnavailable, open_archive
-from storage.catalog import Catalog
 
-# Tag-based concurrency limits (created by `epaper setup-prefect`) hold on the fetch task:
-# FETCH_TAG caps crawls across all sites, site_tag(paper) allows one crawl of a paper at a time.
+# Politeness across runs and workers: a crawl holds a slot of its host's global concurrency
+# limit (`host:<hostname>`, created on first use with HOST_LIMIT slots) for as long as it
+# runs, so papers that share a server never crawl it at once while other hosts go on side by
+# side. FETCH_CAP, when an operator creates it (`epaper setup-prefect --fetch-limit N`),
+# caps crawls across all hosts; absent, nothing but the hosts limits them. Both are taken
+# at once, so a crawl waiting for its host holds no slot of the cap.
 FETCH_TAG = "fetch"
+FETCH_CAP = "fetch-all"
+HOST_LIMIT = 1
+# A crawl renews its lease while it runs; a killed one frees its host after this long.
+LEASE_SECONDS = 300
 
 
 def site_tag(paper_id: str) -> str:
     return f"site:{paper_id}"
+
+
+def host_of(paper: Paper, day: dt.date) -> str:
+    """The host a crawl of `day` talks to: Scrapy's politeness slot is the hostname, whatever
+    the port."""
+    return urlsplit(paper.edition_url(day)).hostname or ""
+
+
+def host_limit(host: str) -> str:
+    return f"host:{host}"
+
+
+def ensure_host_limit(client, host: str) -> bool:
+    """Create the host's limit unless it exists (an operator may have given a host that allows
+    more its own). True if it was created."""
+    try:
+        client.create_global_concurrency_limit(
+            GlobalConcurrencyLimitCreate(name=host_limit(host), limit=HOST_LIMIT)
+        )
+    except ObjectAlreadyExists:
+        return False
+    return True
 
 
 class EditionIncomplete(RuntimeError):
@@ -53,7 +87,12 @@ def _run_label(step: str):
 
 @task(name="fetch", task_run_name=_run_label("fetch"), tags=[FETCH_TAG], cache_policy=NO_CACHE)
 def fetch(paper_id: str, date: str, papers_file: str | None, workdir: Path) -> dict:
-    return steps.fetch_edition(get_paper(paper_id, papers_file), parse_date(date), workdir)
+    paper, day = get_paper(paper_id, papers_file), parse_date(date)
+    host = host_of(paper, day)
+    with get_client(sync_client=True) as client:
+        ensure_host_limit(client, host)
+    with concurrency([host_limit(host), FETCH_CAP], lease_duration=LEASE_SECONDS):
+        return steps.fetch_edition(paper, day, workdir)
 
 
 @task(name="clean", task_run_name=_run_label("clean"), cache_policy=NO_CACHE)
@@ -70,6 +109,8 @@ def clean(workdir: Path) -> int:
     cache_policy=NO_CACHE,
 )
 def dedupe(workdir: Path) -> int:
+    from storage.catalog import Catalog  # late, as in flows/steps.py: not held while crawling
+
     with Catalog() as catalog:
         return steps.dedupe_edition(workdir, catalog)
 
@@ -88,6 +129,8 @@ def _s3_unavailable(task, task_run, state) -> bool:
     cache_policy=NO_CACHE,
 )
 def publish(workdir: Path, paper_id: str, date: str, stats: dict) -> dict:
+    from storage.catalog import Catalog
+
     # one publisher per edition at a time: the catalog's own lock
     with open_archive() as archive, Catalog() as catalog, catalog.edition_lock(paper_id, date):
         return steps.publish_edition(workdir, archive, paper_id, date, stats)

@@ -2,5 +2,6 @@
 
 import logging
 
-# Records carry `edition` (a result dict), and in a backfill `done` and `total`.
+# Records carry `edition` (a result dict), and in a backfill `done`, `total` and `eta`
+# (seconds left, or None); a backfill's note of the dates it skips carries `note`.
 EDITIONS = logging.getLogger("epaper.editions")

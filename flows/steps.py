@@ -11,6 +11,7 @@ import json
 import logging
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dataset.cdxj import publish_indexes
 from papers import checks
@@ -20,10 +21,13 @@ from spiders.crawl import CrawlError, run_crawl
 from spiders.httpcache import WarcError, WarcIndex, revalidate_settings
 from storage import keys
 from storage.archive import Archive, ObjectNotFound, in_parallel, open_archive
-from storage.catalog import Catalog
-from text.clean import clean_article
-from text.dedupe import keywords, text_sha256
-from text.pdftext import extract
+
+if TYPE_CHECKING:
+    from storage.catalog import Catalog
+
+# clean, dedupe (jieba's dictionary, datasketch with scipy) and the catalog (SQLAlchemy) are
+# imported by the steps that use them: a flow run spends most of its life waiting on its
+# crawl, and holds ~120 MB less meanwhile (docs/prefect.md, sizing).
 
 log = logging.getLogger(__name__)
 # Tests name the step files by these.
@@ -113,6 +117,7 @@ def missing_reason(workdir: Path) -> str | None:
 
 def clean_edition(workdir: Path) -> int:
     """Article items → contract fields; pseudo-articles (ads, 导读, mastheads) stay out."""
+    from text.clean import clean_article
 
     def cleaned():
         for item in items(workdir, "article"):
@@ -134,6 +139,7 @@ def clean_edition(workdir: Path) -> int:
 
 def dedupe_edition(workdir: Path, catalog: Catalog) -> int:
     """Hash, keywords and the cross-paper duplicate record of every cleaned article."""
+    from text.dedupe import keywords, text_sha256
 
     def deduped():
         for article in read_jsonl(workdir / Workdir.CLEANED):
@@ -165,6 +171,8 @@ def _publish_pages(
     workdir: Path, archive: Archive, paper: str, date: str
 ) -> tuple[list[dict], list[dict]]:
     """The pages, and the PDFs whose text could not be extracted (skipped with the reason)."""
+    from text.pdftext import extract
+
     pages, writes, skipped = [], [], []
     for page in sorted(items(workdir, "page"), key=lambda p: int(p["page_no"])):
         page_no = int(page["page_no"])

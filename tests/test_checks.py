@@ -174,16 +174,17 @@ def test_an_edition_that_lost_most_pages_is_published_incomplete_and_the_run_fai
     assert {k: v for k, v in all_versions().items() if not k.startswith("raw/")} == {
         k: v for k, v in before.items() if not k.startswith("raw/")
     }, "an unchanged re-run adds no article or manifest version"
-    # A backfill goes on past it (to the next day, which has no edition) and counts it failed.
+    # A backfill goes on past it (to the next day, which has no edition) and records it
+    # incomplete (published, not lost), which ends the backfill Failed.
     after = DAYS[2] + timedelta(days=1)
     with pytest.raises(EditionsFailed) as failed:
         backfill(site.paper, DAYS[2].isoformat(), after.isoformat(), papers_file)
-    assert [r["status"] for r in failed.value.results] == ["failed", "missing"]
+    assert [r["status"] for r in failed.value.results] == ["incomplete", "missing"]
     assert "checks failed: page_numbers, article_count" in failed.value.results[0]["reason"]
     fault_report.row(
         "Edition far smaller than its last ones: most pages answer 404, the crawl succeeds",
         "published with status `incomplete` and its failed checks (pages missing, article count"
         " under half the recent median); `epaper archive` exits 1 with one line naming them;"
-        " the Prefect flow run ends Failed; a backfill goes on and counts it failed",
+        " the Prefect flow run ends Failed; a backfill goes on, records it incomplete, ends Failed",
         "every article of the pages fetched archived; the lost pages listed as skipped",
     )

@@ -51,8 +51,10 @@ def test_one_scheduled_deployment_per_paper_on_the_process_pool():
     document = yaml.safe_load(deployments.PREFECT_YAML.read_text(encoding="utf-8"))
     papers = load_papers()
     by_name = archive_deployments(document)
-    assert set(by_name) == set(papers)
-    for paper in papers.values():
+    assert set(by_name) == set(papers) - set(deployments.unfit(papers)), (
+        "every paper a family fits, and no other"
+    )
+    for paper in (papers[paper_id] for paper_id in by_name):
         deployment = by_name[paper.id]
         assert deployment["parameters"] == {"paper": paper.id}
         assert deployment["schedules"] == [{"cron": paper.schedule, "timezone": "Asia/Shanghai"}]
@@ -134,8 +136,10 @@ def test_setup_and_deploy_all_offline_without_prompts(server):
     listed = api.post("/deployments/filter", json={"limit": 200}).json()
     papers = load_papers()
     by_name = {d["name"]: d for d in listed if d["entrypoint"].startswith("flows/archive.py:")}
-    assert set(by_name) == set(papers)
-    for paper in papers.values():
+    unfit = set(deployments.unfit(papers))
+    assert unfit, "the catalogue lists papers no family fits"
+    assert set(by_name) == set(papers) - unfit, "a paper no family fits is not scheduled"
+    for paper in (papers[paper_id] for paper_id in by_name):
         deployment = by_name[paper.id]
         assert deployment["work_pool_name"] == deployments.WORK_POOL
         assert deployment["parameters"] == {"paper": paper.id}
@@ -148,19 +152,24 @@ def test_setup_and_deploy_all_offline_without_prompts(server):
         assert schedule["active"]
     assert any(d["name"] == "backfill" for d in listed)
 
+    tag_limits = api.post("/concurrency_limits/filter", json={"limit": 200}).json()
+    assert tag_limits == [], "politeness is per host, in global limits, not per paper in tags"
     limits = {
-        limit["tag"]: limit["concurrency_limit"]
-        for limit in api.post("/concurrency_limits/filter", json={"limit": 200}).json()
+        limit["name"]: limit["limit"]
+        for limit in api.post("/v2/concurrency_limits/filter", json={"limit": 200}).json()
     }
-    assert limits.pop("fetch") == deployments.FETCH_LIMIT
-    assert limits == {f"site:{paper}": 1 for paper in papers}
+    assert limits == {f"host:{host}": 1 for host in deployments.hosts_of(papers)}
+    assert len(limits) < len(papers) - len(unfit), "papers of one press group share a host"
 
     again = server.run(
         "epaper", "setup-prefect", "--fetch-limit", "2"
-    )  # idempotent; updates the limit
+    )  # idempotent; sets the operator's cap
     assert again.returncode == 0 and "exists" in again.stdout, again.stderr
-    fetch = api.get("/concurrency_limits/tag/fetch").json()
-    assert fetch["concurrency_limit"] == 2
+    cap = api.get("/v2/concurrency_limits/fetch-all").json()
+    assert cap["limit"] == 2
+    removed = server.run("epaper", "setup-prefect", "--fetch-limit", "0")
+    assert removed.returncode == 0, removed.stderr
+    assert api.get("/v2/concurrency_limits/fetch-all").status_code == 404
 
 
 def flow_runs(api: httpx.Client, *names: str) -> dict[str, dict]:

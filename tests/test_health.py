@@ -75,8 +75,9 @@ def test_health_flow_makes_a_table_artifact(two_editions):
 
     papers, complete, cut = two_editions
     state = site_health(PAPER, papers, return_state=True)
-    assert state.is_completed()
-    [report] = state.result()
+    assert state.is_failed(), "an unhealthy paper does not end green"
+    assert f"1 of 1 papers need a look: {PAPER}" in state.message
+    [report] = state.result(raise_on_failure=False).report
     assert report["last_complete"] == str(COMPLETE) and str(UNARCHIVED) in report["missing"]
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(state.state_details.flow_run_id)
