@@ -447,45 +447,6 @@ def cmd_serve(args) -> None:
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
-def cmd_wacz(args) -> None:
-    from dataset.wacz import NoEdition, build_wacz, month_range, spans
-    from epaper.report import plural
-    from papers.catalogue import parse_date
-    from storage.archive import open_archive
-
-    if args.month:
-        if args.to:
-            raise CommandError(f"--to {args.to} goes with --date, not with --month {args.month}")
-        start, end = month_range(args.month)
-    else:
-        start, end = parse_date(args.date), parse_date(args.to) if args.to else None
-    embedded = not os.environ.get("EPAPER_S3_ENDPOINT")
-    out = Path(args.output) if args.output else None
-    with open_archive() as archive:
-        try:
-            package = build_wacz(archive, args.paper, start, end, out, args.to_bucket)
-        except NoEdition as exc:
-            raise CommandError(f"{exc} in {archive_place(archive, embedded)}") from None
-    print(
-        f"wrote {package.path} (valid WACZ): {plural(package.pages, 'article')} of "
-        f"{plural(len(package.editions), 'edition')} ({spans(package.editions)}), "
-        f"{plural(len(package.warcs), 'WARC')}"
-    )
-    if package.key:
-        print(f"bucket: {package.key} (version {package.version_id})")
-    if package.missing:
-        print(
-            f"epaper: note: no archived edition of {args.paper} on {spans(package.missing)}",
-            file=sys.stderr,
-        )
-    if package.uncaptured:
-        print(
-            f"epaper: note: {plural(len(package.uncaptured), 'article')} with no capture in "
-            f"the WARCs, left out of the page list: {', '.join(package.uncaptured)}",
-            file=sys.stderr,
-        )
-
-
 REPLAY_PORT = 8090
 
 
@@ -608,8 +569,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--fetch-limit",
         type=int,
-        default=FETCH_LIMIT,
-        help="crawls at once across all sites (default %(default)s)",
+        help="cap on crawls at once across all hosts (0: no cap; default: leave it as set; "
+        "politeness itself is one crawl per host at a time)",
     )
     p.add_argument(
         "--crash-after",
