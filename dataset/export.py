@@ -6,7 +6,7 @@
 
 The schema (`SCHEMA`, documented in docs/exports.md) is one for every format: the article
 JSON's fields as archived (its latest version), its cluster as the catalog holds it now, and
-the keys of what it came from (the edition's WARC, the page PDF, the article's version).
+the keys of what it came from (its WARC record, the page PDF, the article's version).
 Rows are streamed: a few dozen articles are read at a time and Parquet is written in row
 groups, so a paper-year never sits in memory. A file is written beside its target and
 renamed onto it when complete: a failed export leaves nothing behind.
@@ -74,6 +74,8 @@ SCHEMA = pa.schema(
         ("pdf_key", _TEXT),
         ("image_key", _TEXT),
         ("warc_key", _TEXT),
+        ("warc_offset", pa.int64()),
+        ("warc_length", pa.int64()),
         ("captured_at", _TIME),
     ]
 )
@@ -130,7 +132,7 @@ def manifest_rows(archive, catalog, manifest_keys: Iterable[str]) -> Iterator[di
     """A row per article of these editions, edition by edition, in each its manifest's
     order (page, key)."""
     for manifest_key in manifest_keys:
-        edition = _edition(json.loads(archive.get(manifest_key)))
+        edition = _edition(archive, json.loads(archive.get(manifest_key)))
         yield from _rows(archive, catalog, ((a["key"], edition) for a in edition["articles"]))
 
 
@@ -142,9 +144,9 @@ def rows_for_keys(archive, catalog, keys: Iterable[str]) -> Iterator[dict]:
     @lru_cache(maxsize=256)  # keys of a cluster or a result share a few editions each
     def edition_of(manifest_key: str) -> dict:
         try:
-            return _edition(json.loads(archive.get(manifest_key)))
+            return _edition(archive, json.loads(archive.get(manifest_key)))
         except ObjectNotFound:
-            return _edition({})
+            return _edition(archive, {})
 
     return _rows(archive, catalog, ((key, edition_of(_manifest_of(key))) for key in keys))
 
@@ -157,17 +159,57 @@ def _manifest_of(article_key: str) -> str:
     return object_keys.edition_manifest(parts[1], parts[2])
 
 
-def _edition(manifest: dict) -> dict:
-    """What each row takes from its edition's manifest, worked out once per edition."""
+def _edition(archive, manifest: dict) -> dict:
+    """What each row takes from its edition (its manifest and its captures), worked out
+    once per edition."""
     crawl = manifest.get("crawl") or {}
     started = crawl.get("started")
+    articles = manifest.get("articles", [])
     return {
-        "articles": manifest.get("articles", []),
+        "articles": articles,
         "pages": {page["page_no"]: page for page in manifest.get("pages", [])},
         "edition_status": manifest.get("status"),
-        "warc_key": crawl.get("warc_key"),
-        "captured_at": dt.datetime.fromisoformat(started) if started else None,
+        # an edition archived before the CDXJ indexes: its latest crawl, where it began
+        "crawl": {
+            "warc_key": crawl.get("warc_key"),
+            "warc_offset": None,
+            "warc_length": None,
+            "captured_at": dt.datetime.fromisoformat(started) if started else None,
+        },
+        "captures": _captures(archive, manifest, {a["url"] for a in articles}),
     }
+
+
+def _captures(archive, manifest: dict, urls: set[str]) -> dict[str, dict]:
+    """Where each of `urls` was captured, from the edition's merged CDXJ index
+    (dataset/cdxj.py): the latest record holding its response (a revisit holds none: its
+    payload is in the earlier record it names; an error answer holds no article), so an article
+    an earlier crawl fetched and the latest did not is found in that crawl's WARC. Empty for an
+    edition without the index."""
+    if not urls:
+        return {}
+    try:
+        index = archive.get(object_keys.edition_index(manifest["paper"], manifest["date"]))
+    except ObjectNotFound:
+        return {}
+    found = {}
+    for line in index.decode("utf-8").splitlines():  # sorted: by URL, then time
+        _, timestamp, fields = line.split(" ", 2)
+        record = json.loads(fields)
+        if (
+            record["url"] in urls
+            and record.get("mime") != "warc/revisit"
+            and record.get("status", "").startswith("2")  # not a failed fetch's answer
+        ):
+            found[record["url"]] = {
+                "warc_key": f"raw/{record['filename']}",  # filenames are relative to raw/
+                "warc_offset": int(record["offset"]),
+                "warc_length": int(record["length"]),
+                "captured_at": dt.datetime.strptime(timestamp, "%Y%m%d%H%M%S").replace(
+                    tzinfo=dt.timezone.utc
+                ),
+            }
+    return found
 
 
 def _rows(archive, catalog, listed: Iterable[tuple[str, dict]]) -> Iterator[dict]:
@@ -249,8 +291,7 @@ def _row(key: str, stat: dict, article: dict, edition: dict, record: dict | None
         "edition_status": edition["edition_status"],
         "pdf_key": page.get("pdf_key"),
         "image_key": page.get("image_key"),
-        "warc_key": edition["warc_key"],
-        "captured_at": edition["captured_at"],
+        **edition["captures"].get(article.get("url"), edition["crawl"]),
     }
     return {name: row[name] for name in SCHEMA.names}
 
