@@ -298,6 +298,7 @@ def test_a_hostile_article_runs_no_script(sites, papers, chromium):
         page.goto(f"{base}/article/{key}")
         expect(page.locator(".body")).to_contain_text("<script>window.__pwned = 1")
         expect(page.locator(".body")).to_contain_text('onerror="window.__pwned = 2')
+        page.locator(".body p").nth(-len(HOSTILE)).scroll_into_view_if_needed()
         shot(page, "hostile-article")
         # the versions' diff: the hostile paragraphs are the added ones
         page.locator("section.versions button[type=submit]").click()
@@ -305,9 +306,11 @@ def test_a_hostile_article_runs_no_script(sites, papers, chromium):
         expect(added).to_have_count(len(HOSTILE))
         expect(added.first).to_contain_text("<script>")
         expect(page.locator(".diff ins").first).to_be_visible()
-        page.goto(f"{base}/search?q=相关部门已经介入调查")
-        if page.locator(".snippet").count():
-            expect(page.locator(".snippet").first).to_contain_text("相关部门")
+        # only the hostile paragraphs say "pwned": its snippet shows the markup as text
+        page.goto(f"{base}/search?q=pwned")
+        expect(page.locator(".hitlist > li")).to_have_count(1)
+        expect(page.locator(".snippet mark").first).to_have_text("pwned")
+        expect(page.locator(".snippet")).to_contain_text("window.__")
         for url in (f"{base}/article/{key}", f"{base}/api/articles/{key}"):
             page.goto(url)
             assert page.evaluate("window.__pwned") is None, url
@@ -316,6 +319,30 @@ def test_a_hostile_article_runs_no_script(sites, papers, chromium):
             assert page.locator(planted).count() == 0, url
         assert not [e for e in page.events if e[0] in ("dialog", "pageerror")], page.events
     assert bucket_versions() == before
+
+
+def test_an_article_links_to_its_replay(sites, papers, chromium, monkeypatch):
+    """With `epaper replay` running, an article's provenance opens its capture in pywb."""
+    from dataset import replay
+
+    if not os.environ.get("EPAPER_PYWB"):
+        monkeypatch.setenv("EPAPER_PYWB", str(ROOT / ".venv-pywb" / "bin" / "wayback"))
+    _, papers_file = papers
+    result = archive_edition(sites[0].paper, DAYS[0].isoformat(), papers_file)
+    key = result["articles"][0]["key"]
+    with open_archive() as archive, replay.serve(archive) as running:
+        article = json.loads(archive.get(key))
+        wanted = replay.replay_url(running.base, article["url"], result["crawl"]["started"])
+        with (
+            serve({}, "--papers", papers_file, "--replay", running.base) as base,
+            watched_page(chromium) as page,
+        ):
+            page.goto(f"{base}/article/{key}")
+            link = page.locator("section.provenance a", has_text="Replay the capture")
+            expect(link).to_have_attribute("href", wanted)
+            link.click()
+            frame = page.frame_locator("#replay_iframe")
+            expect(frame.locator("body")).to_contain_text(article["title"], timeout=120_000)
 
 
 def test_an_access_token_keeps_others_out(demo_archive, chromium):

@@ -187,12 +187,11 @@ def create_app(
         if reprints is None:
             return {"available": False, "clusters": []}
         clusters = reprints.widest_clusters(
-            state(request).catalog, date_from=date_from or None, date_to=date_to or None
+            state(request).catalog,
+            date_from=date_from or None,
+            date_to=date_to or None,
+            archive=state(request).archive,  # for the titles, which the catalog does not hold
         )
-        # the catalog knows no titles: the canonical copies' own, from the bucket
-        found = reading.titles(state(request).archive, [c["canonical"] for c in clusters])
-        for c in clusters:
-            c["title"] = c.get("title") or (found.get(c["canonical"]) or {}).get("title") or ""
         return {"available": True, "clusters": clusters}
 
     # -- pages -----------------------------------------------------------------------------
@@ -211,14 +210,9 @@ def create_app(
     def edition_page(
         request: Request, paper: str, day: str, page_no: int | None = Query(None, alias="page")
     ):
-        data = reading.edition(state(request).archive, paper, day)
-        if not data["pages"]:
-            shown = None
-        else:
-            numbers = [p["page_no"] for p in data["pages"]]
-            shown = data["pages"][numbers.index(page_no) if page_no in numbers else 0]
+        data = reading.edition(state(request).archive, paper, day, page_no)
         info = reading.paper_info(paper, state(request).papers.get(paper))
-        return page(request, "edition.html", edition=data, shown=shown, paper=info)
+        return page(request, "edition.html", edition=data, shown=data["shown"], paper=info)
 
     @app.get("/article/{key:path}", response_class=HTMLResponse, include_in_schema=False)
     def article_page(
@@ -301,8 +295,8 @@ def create_app(
         return reading.paper_calendar(state(request).archive, paper, state(request).papers)
 
     @app.get("/api/editions/{paper}/{day}", tags=["editions"], summary="An edition's pages")
-    def api_edition(request: Request, paper: str, day: str):
-        return reading.edition(state(request).archive, paper, day)
+    def api_edition(request: Request, paper: str, day: str, page: int | None = None):
+        return reading.edition(state(request).archive, paper, day, page)
 
     @app.get("/api/articles/{key:path}", tags=["articles"], summary="An article (a version)")
     def api_article(request: Request, key: str, version: str | None = None):
@@ -428,5 +422,4 @@ def _replay_link(base: str | None, item: dict) -> str | None:
     url, captured = item["provenance"]["url"], item["provenance"]["captured"]
     if not (base and replay and url and captured):
         return None
-    stamp = "".join(ch for ch in captured[:19] if ch.isdigit())
-    return replay.replay_url(base, url, stamp)
+    return replay.replay_url(base, url, captured)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar as _calendar
 import datetime as dt
+import io
 import json
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
@@ -224,8 +225,21 @@ def _zone(value) -> dict | None:
     return {"shape": "poly", "points": points, "coords": coords}
 
 
-def edition(archive: ObjectStore, paper: str, day: str) -> dict:
-    """The manifest, its pages in order, each with its articles (and their zones)."""
+def _image_size(archive: ObjectStore, key: str) -> tuple[int, int] | None:
+    """Width and height of an archived page image, from its header (a manifest written
+    before the crawl measured its images lacks them)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(archive.get(key))) as image:
+            return image.size
+    except (ObjectNotFound, UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        return None
+
+
+def edition(archive: ObjectStore, paper: str, day: str, page_no: int | None = None) -> dict:
+    """The manifest, its pages in order, each with its articles (and their zones); `shown`:
+    the page `page_no` (else the first), whose image size is read when the manifest lacks it."""
     key = keys.edition_manifest(paper, keys.edition_date(day))
     manifest = read_json(archive, key)
     pages = []
@@ -235,19 +249,23 @@ def edition(archive: ObjectStore, paper: str, day: str) -> dict:
             for a in manifest.get("articles") or ()
             if a.get("page_no") == page["page_no"]
         ]
-        image = page.get("image_key")
         pages.append(
             {
                 **page,
-                "image_key": image,
+                "image_key": page.get("image_key"),
                 "width": page.get("width"),
                 "height": page.get("height"),
                 "kind": page.get("kind") or ("news" if articles else "no-articles"),
                 "articles": articles,
-                "zoned": bool(image and page.get("width") and page.get("height"))
-                and any(a["zone"] for a in articles),
+                "zoned": False,
             }
         )
+    numbers = [p["page_no"] for p in pages]
+    shown = pages[numbers.index(page_no) if page_no in numbers else 0] if pages else None
+    if shown and shown["image_key"] and any(a["zone"] for a in shown["articles"]):
+        if not (shown["width"] and shown["height"]):
+            shown["width"], shown["height"] = _image_size(archive, shown["image_key"]) or (0, 0)
+        shown["zoned"] = bool(shown["width"] and shown["height"])
     dates = archived_editions(archive, paper).get(paper, [])
     at = dates.index(day) if day in dates else -1
     return {
@@ -258,6 +276,7 @@ def edition(archive: ObjectStore, paper: str, day: str) -> dict:
         "reasons": ([manifest["incomplete"]] if manifest.get("incomplete") else [])
         + failed_checks(manifest.get("checks")),
         "pages": pages,
+        "shown": shown,
         "crawl": manifest.get("crawl") or {},
         "skipped": manifest.get("skipped") or [],
         "previous": dates[at - 1] if at > 0 else None,
