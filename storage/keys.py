@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timezone
 
+from papers.ids import ARTICLE_ID as ARTICLE_ID  # what a key's article part matches
 from papers.ids import MAX_ARTICLE_ID as MAX_ARTICLE_ID  # the bound a key's article part keeps
 from papers.ids import PAPER_ID, article_id
 
