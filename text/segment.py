@@ -32,6 +32,10 @@ _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _RUN = re.compile(f"[{_HAN}]+|[^\\W_{_HAN}]+")
 _IS_HAN = re.compile(f"[{_HAN}]")
 _QUOTED = re.compile(r'"([^"]*)"?')  # an unbalanced quote runs to the end of the query
+# A line break beside punctuation ends a unit that is cut alone (no token spans it). Other
+# line breaks are kept inside the unit, where normalise drops those between CJK characters:
+# a column break of PDF text, not a word boundary.
+_UNIT_BREAK = re.compile(r"(?<=[^\w\n])\n|\n(?=[^\w\n])")
 
 
 class QueryError(ValueError):
@@ -74,16 +78,18 @@ def _grams_of(runs: list[str]) -> list[str]:
 
 
 @lru_cache(maxsize=65536)
-def _paragraph(paragraph: str) -> tuple[str, str, str]:
+def _unit(unit: str) -> tuple[str, str, str]:
     # Wire copy repeats paragraphs across dozens of papers: each is segmented once.
-    runs = _runs(normalise(paragraph))
+    normalised = normalise(unit)
+    runs = _runs(normalised)
     tails = [r[-1] for r in runs if len(r) > 1 and _IS_HAN.match(r)]
-    return " ".join(words(paragraph)), " ".join(_grams_of(runs)), " ".join(tails)
+    return " ".join(words(normalised)), " ".join(_grams_of(runs)), " ".join(tails)
 
 
-def index_terms(text: str) -> Terms:
-    """The tokens of `text` to index (paragraphs are separate lines: no token spans two)."""
-    parts = [_paragraph(p) for p in text.split("\n") if p.strip()]
+def index_terms(*texts: str) -> Terms:
+    """The tokens of `texts` (a title, a body, …) to index: no token spans two of them,
+    nor a paragraph break after punctuation."""
+    parts = [_unit(u) for t in texts for u in _UNIT_BREAK.split(t) if u.strip()]
     return Terms(*(" ".join(p[i] for p in parts if p[i]) for i in range(3)))
 
 
@@ -109,7 +115,7 @@ def parse_query(query: str) -> list[Term]:
         pos = m.end()
     terms += _unquoted(query[pos:])
     if not terms:
-        raise QueryError(f"query {query.strip()!r} has no words to search for")
+        raise QueryError(f"query {query!r} has no words to search for")
     return list(dict.fromkeys(terms))  # a term asked twice is asked once
 
 
@@ -118,7 +124,8 @@ def _unquoted(chunk: str) -> list[Term]:
     character jieba cut off stays with its neighbour in its run: 唐国宏, cut 唐国/宏, is a
     name jieba does not know, not two terms."""
     glued: list[str] = []
-    for run in _runs(normalise(chunk)):
+    # normalise drops the spaces between CJK characters: split on them first
+    for run in (r for part in chunk.split() for r in _runs(normalise(part))):
         start = len(glued)
         for w in words(run):
             if len(glued) > start and (len(w) == 1 or len(glued[-1]) == 1) and _IS_HAN.match(w):
