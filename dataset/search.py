@@ -19,9 +19,9 @@ import hashlib
 import json
 import re
 import zlib
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
-from functools import partial
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import (
     Boolean,
@@ -51,7 +51,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
 from papers.catalogue import ConfigError, parse_date
-from storage.archive import Archive, in_parallel
+from storage.archive import Archive
 from storage.catalog import CatalogError, _catalog_url
 from text.segment import Term, Terms, index_terms, parse_query
 
@@ -389,19 +389,21 @@ class SearchIndex:
                 yield key
 
 
-def _fetched(archive: Archive, keys: Iterable[str], batch: int = 64) -> Iterator[dict]:
-    """The latest version of each article JSON, fetched `batch` at a time in parallel."""
+def _fetched(archive: Archive, keys: Iterable[str], window: int = 256) -> Iterator[dict]:
+    """The latest version of each article JSON, in key order; up to `window` requests ahead
+    on 8 threads (the client's pool holds 10), so fetching overlaps with indexing."""
 
     def get(key: str) -> dict:
         return {**json.loads(archive.get(key)), "key": key}
 
-    chunk: list[str] = []
-    for key in keys:
-        chunk.append(key)
-        if len(chunk) == batch:
-            yield from in_parallel(partial(get, k) for k in chunk)
-            chunk = []
-    yield from in_parallel(partial(get, k) for k in chunk)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        pending: deque = deque()
+        for key in keys:
+            pending.append(pool.submit(get, key))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _month_range(months: list[str]) -> list[str]:
