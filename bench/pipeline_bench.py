@@ -748,11 +748,11 @@ def worker_main(argv: list[str]) -> int:
 
 
 @contextlib.contextmanager
-def heavy_pdfs(megabytes: float = 1.0):
+def heavy_pdfs(megabytes: float = 1.0, keep: int | None = None):
     """Replica page PDFs of a real page's weight: the page's text over a photo (an
     incompressible JPEG of about `megabytes`). The bundled replica's text-only PDFs weigh
     ~10 KB, so that a 100-page edition would be 2 MB: too little to tell streaming from
-    holding the edition in memory."""
+    holding the edition in memory. `keep`: at most that many PDFs cached (None: all)."""
     import io
     import textwrap
 
@@ -777,6 +777,8 @@ def heavy_pdfs(megabytes: float = 1.0):
     def page_pdf(paper_name, day, page):
         key = (paper_name, day, page.no)
         if key not in cache:
+            if keep is not None and len(cache) >= keep:
+                del cache[next(iter(cache))]  # the oldest
             out = io.BytesIO()
             c = canvas.Canvas(out, pagesize=A4, invariant=1)
             c.drawImage(ImageReader(io.BytesIO(photo)), 300, 60, width=250, height=250)
