@@ -250,23 +250,22 @@ def cmd_presign(args) -> None:
 
 
 def cmd_cluster(args) -> None:
-    from storage.archive import ObjectNotFound, open_archive
+    import shutil
+
+    from dataset.reprints import EvidenceError, evidence_lines, reprint_evidence
+    from storage.archive import open_archive
     from storage.catalog import Catalog
 
-    with Catalog() as catalog:
-        members = catalog.cluster_of(args.key)
-    if not members:
-        raise CommandError(f"{args.key} is not in the catalog")
-    with open_archive() as archive:
-        for member in members:
-            try:
-                title = json.loads(archive.get(member["key"])).get("title") or "(untitled)"
-            except ObjectNotFound:  # a catalog shared by several buckets
-                title = "(not in this bucket)"
-            print(
-                f"{member['similarity']:.2f}  {member['paper']:8} {member['date']}  "
-                f"{member['key']}  {title}"
-            )
+    with Catalog() as catalog, open_archive() as archive:
+        try:
+            evidence = reprint_evidence(archive, catalog, args.key)
+        except EvidenceError as exc:
+            raise CommandError(str(exc)) from None
+    if args.format == "json":
+        print(json.dumps(evidence, ensure_ascii=False, indent=2))
+        return
+    for line in evidence_lines(evidence, shutil.get_terminal_size((100, 24)).columns):
+        print(line)
 
 
 def cmd_export(args) -> None:
@@ -630,14 +629,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "cluster",
-        help="an article's reprints across papers and dates",
-        description="Every archived copy of an article's story, canonical (earliest) first: "
-        "similarity to the canonical, paper, date, key, title.",
+        help="an article's reprints across papers and dates, aligned against the earliest copy",
+        description="Every archived copy of an article's story against the earliest copy: "
+        "paper, date, similarity, headline and dateline changes, and the paragraphs "
+        "aligned (= same, ~ edited with its similarity, - cut, + added); docs/reprints.md.",
     )
     p.add_argument(
         "key",
         help="an article's object key, articles/<paper>/<date>/<page>/<id>.json "
         "(`epaper ls PAPER DATE` lists them)",
+    )
+    p.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text for a terminal (default), or the evidence as JSON with whole paragraphs",
     )
     p.set_defaults(run=cmd_cluster)
 
