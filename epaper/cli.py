@@ -658,7 +658,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="start", help="first edition date, YYYY-MM-DD")
     p.add_argument("--to", dest="end", help="last edition date, YYYY-MM-DD")
     chosen = p.add_mutually_exclusive_group()
-    chosen.add_argument("--cluster", metavar="KEY", help="the reprints of this article's story")
+    chosen.add_argument(
+        "--cluster",
+        metavar="KEY",
+        help="every archived copy of this article's story "
+        "(its key, articles/<paper>/<date>/<page>/<id>.json)",
+    )
     chosen.add_argument(
         "--query", metavar="Q", help="the articles a search finds (`epaper search Q`), by date"
     )
