@@ -446,6 +446,45 @@ def cmd_serve(args) -> None:
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
+def cmd_wacz(args) -> None:
+    from dataset.wacz import NoEdition, build_wacz, month_range, spans
+    from epaper.report import plural
+    from papers.catalogue import parse_date
+    from storage.archive import open_archive
+
+    if args.month:
+        if args.to:
+            raise CommandError(f"--to {args.to} goes with --date, not with --month {args.month}")
+        start, end = month_range(args.month)
+    else:
+        start, end = parse_date(args.date), parse_date(args.to) if args.to else None
+    embedded = not os.environ.get("EPAPER_S3_ENDPOINT")
+    out = Path(args.output) if args.output else None
+    with open_archive() as archive:
+        try:
+            package = build_wacz(archive, args.paper, start, end, out, args.to_bucket)
+        except NoEdition as exc:
+            raise CommandError(f"{exc} in {archive_place(archive, embedded)}") from None
+    print(
+        f"wrote {package.path} (valid WACZ): {plural(package.pages, 'article')} of "
+        f"{plural(len(package.editions), 'edition')} ({spans(package.editions)}), "
+        f"{plural(len(package.warcs), 'WARC')}"
+    )
+    if package.key:
+        print(f"bucket: {package.key} (version {package.version_id})")
+    if package.missing:
+        print(
+            f"epaper: note: no archived edition of {args.paper} on {spans(package.missing)}",
+            file=sys.stderr,
+        )
+    if package.uncaptured:
+        print(
+            f"epaper: note: {plural(len(package.uncaptured), 'article')} with no capture in "
+            f"the WARCs, left out of the page list: {', '.join(package.uncaptured)}",
+            file=sys.stderr,
+        )
+
+
 REPLAY_PORT = 8090
 
 
@@ -770,6 +809,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--papers", help=papers_help)
     p.set_defaults(run=cmd_serve)
+
+    p = sub.add_parser(
+        "wacz",
+        help="package archived editions as a WACZ file for ReplayWeb.page",
+        description="A WACZ of an edition (or a range, or a month) from its WARCs in the "
+        "bucket, validated, whose page list is the archived articles with their titles and "
+        "text (docs/wacz.md: how to open it in ReplayWeb.page).",
+    )
+    p.add_argument("paper", help="paper id, as `epaper ls` lists them")
+    when = p.add_mutually_exclusive_group(required=True)
+    when.add_argument("--date", help="YYYY-MM-DD: the edition (with --to, the first date)")
+    when.add_argument("--month", help="YYYY-MM: every archived edition of that month")
+    p.add_argument("--to", help="YYYY-MM-DD: the last date of a range starting at --date")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="where to write it (default: PAPER-DATE.wacz, PAPER-YYYY-MM.wacz or "
+        "PAPER-FIRST_LAST.wacz in the current folder)",
+    )
+    p.add_argument(
+        "--to-bucket",
+        action="store_true",
+        help="also put it in the bucket, as wacz/PAPER/DATE.wacz (or YYYY-MM, FIRST_LAST)",
+    )
+    p.set_defaults(run=cmd_wacz)
 
     p = sub.add_parser(
         "replay",
