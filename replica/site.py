@@ -9,6 +9,7 @@ edited article is served changed from then on.
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Callable
 
 from .edition import Edition, Page, Story, make_edition, paper_info
 from .faults import Fault, billion_laughs, malformed, offsite_host, relabel
+from .pageimage import page_image, zone_coords
 from .pdf import inflating_pdf, page_pdf
 
 CST = timezone(timedelta(hours=8))
@@ -76,6 +78,10 @@ class Renderer:
 
     def pdf_path(self, ed: Edition, page: Page) -> str:
         raise NotImplementedError
+
+    def image_path(self, ed: Edition, page: Page) -> str | None:
+        """The scanned page image its image map is drawn on; None: the site shows none."""
+        return None
 
     def article_ids(self, ed: Edition) -> list[str]:
         """Non-sequential ids, as CMSs hand them out across all their papers."""
@@ -194,6 +200,7 @@ class Site:
                 story.hidden = False
         self.page_paths: dict[date, dict[int, str]] = {}
         self.pdf_paths: dict[date, dict[int, str]] = {}
+        self.image_paths: dict[date, dict[int, str | None]] = {}
         self.slots: dict[str, Slot] = {}  # by path
         self.routes: dict[str, Route] = {}
         self.modified: dict[str, datetime] = {}
@@ -208,6 +215,7 @@ class Site:
         for d, ed in self.editions.items():
             self.page_paths[d] = {p.no: r.page_path(ed, p) for p in ed.pages}
             self.pdf_paths[d] = {p.no: r.pdf_path(ed, p) for p in ed.pages}
+            self.image_paths[d] = {p.no: r.image_path(ed, p) for p in ed.pages}
             ids = iter(r.article_ids(ed))
             for page in ed.pages:
                 for story in page.stories:
@@ -221,6 +229,10 @@ class Site:
                 self.routes[self.pdf_paths[d][page.no]] = lambda host, e=ed, p=page: Resource(
                     page_pdf(self.name, e.date, p), "application/pdf"
                 )
+                if self.image_paths[d][page.no]:
+                    self.routes[self.image_paths[d][page.no]] = lambda host, p=page: Resource(
+                        page_image(tuple(self.zones(p).values())), "image/jpeg"
+                    )
         for day, status in self.missing.items():
             if status == 301:
                 self.routes.update(r.missing_redirect(day))
@@ -274,14 +286,17 @@ class Site:
                 "page_name": p.name,
                 "url": self.page_paths[day][p.no],
                 "pdf_url": self.pdf_paths[day][p.no],
+                "image_url": self.image_paths[day][p.no],
                 "kind": p.kind,
             }
             for p in ed.pages
         ]
         articles = []
+        zones = {path: zone for p in ed.pages for path, zone in self.zones(p).items()}
         for s in self.slots.values():
             if s.edition is ed:
                 a = s.story.article
+                zone = zones.get(s.path)
                 articles.append(
                     {
                         "url": s.path,
@@ -295,9 +310,24 @@ class Site:
                         "paragraphs": list(a.paragraphs),
                         "kind": a.kind,
                         "hidden": s.story.hidden,
+                        # where its hotspot lies on the page image, as the spider reads it
+                        "zone": zone and {"shape": "poly", "coords": list(zone)},
                     }
                 )
         return {"pages": pages, "articles": articles}
+
+    def zones(self, page: Page) -> dict[str, tuple[int, ...]]:
+        """Path -> the polygon of each hotspot of a page that shows its image (the front
+        page's robots.txt trap too); {} for a page without."""
+        day = page_date(self, page)
+        if not (self.renderer.has_hotspots and self.image_paths[day][page.no]):
+            return {}
+        here = self.page_paths[day][page.no]
+        folder = here.rsplit("/", 1)[0] + "/"
+        return {
+            posixpath.normpath(folder + href): tuple(zone_coords(coords))
+            for href, coords in self.renderer.hotspots(page, here)
+        }
 
     def edit_article(self, day: date, url: str, new_paragraphs: list[str]) -> None:
         slot = self.slots[url]

@@ -112,6 +112,9 @@ def write_stats(stats: dict, path: Path) -> dict:
         "requests": stats.get("downloader/request_count", 0),
         "bytes": stats.get("downloader/response_bytes", 0),
         "items": stats.get("item_scraped_count", 0),
+        # distinct article URLs the edition's pages link (lists and hotspots), each of which
+        # must end archived or skipped (papers/checks.py articles_accounted)
+        "articles_linked": stats.get("epaper/articles_linked", 0),
         "skipped": {
             k.split("/", 1)[1]: v for k, v in sorted(stats.items()) if k.startswith("skipped/")
         },

@@ -100,7 +100,7 @@ DOWNLOAD_HANDLERS = {
 }
 HTTPCACHE_POLICY = "spiders.httpcache.RevalidatePolicy"
 HTTPCACHE_STORAGE = "spiders.httpcache.WarcCacheStorage"
-ITEM_PIPELINES = {"spiders.pipelines.PagePdfPipeline": 100}
+ITEM_PIPELINES = {"spiders.pipelines.PageFilesPipeline": 100}
 FILES_URLS_FIELD = "file_urls"
 FILES_RESULT_FIELD = "files"
 MEDIA_ALLOW_REDIRECTS = True

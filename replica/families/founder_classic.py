@@ -68,6 +68,9 @@ class FounderClassic(Renderer):
             f"{self.site.digest(ed.date, page.no)[:12]}.pdf"
         )
 
+    def image_path(self, ed: Edition, page: Page) -> str:
+        return f"/{self.site.paper}/images/{ed.date:%Y-%m/%d}/{page.no:02d}/p.jpg"
+
     @staticmethod
     def label(page: Page) -> str:
         return f"第{page.no:02d}版：{page.name}"
@@ -191,7 +194,7 @@ class FounderClassic(Renderer):
         )
         body = (
             f'<table id="bmdhTable" cellspacing="0" cellpadding="0">\n{rows}\n</table>\n'
-            f'<img src="../../../images/{ed.date:%Y-%m/%d}/{page.no:02d}/p.jpg" '
+            f'<img src="{self.rel(here, self.site.image_paths[ed.date][page.no])}" '
             'usemap="#PagePicMap" border="0">\n'
             f'<map name="PagePicMap">\n{area_html}\n</map>\n'
             f'<table id="main-ed-articlenav-list">\n{items}\n</table>'
@@ -207,7 +210,8 @@ class FounderClassic(Renderer):
             f'<area shape="polygon" coords="{c}" href="{h}">' for h, c in self.hotspots(page, here)
         )
         body = (
-            f'{pages}\n<img src="/img/p.jpg" usemap="#PagePicMap" border="0">\n'
+            f'{pages}\n<img src="{self.link(here, self.site.image_paths[ed.date][page.no], host)}" '
+            'usemap="#PagePicMap" border="0">\n'
             f'<map name="PagePicMap">\n{areas}\n</map>\n{articles}'
         )
         doc = html_doc(f"{self.site.name}-{self.label(page)}", body, charset=CHARSET)

@@ -3,7 +3,9 @@
 Skins (option `skin`): "swiper" (人民日报 since 2024-12), "chunkicon" (Chunkiconbox /
 ScroLeft, 黑龙江 city papers), "layoutlist" (ul#layoutlist / PreTitle). Options:
 `node` "01" | "1" | "A01" (lettered sections: page numbers repeat, A01 A02 B01 B02),
-`content_dir` "content" | "con", `link_loop` (a page list that grows without end).
+`content_dir` "content" | "con", `page_dir` "layout" | "column" (the pages' folder),
+`link_loop` (a page list that grows without end), `thumb_pages` (swiper: the page list
+shows thumbnails, no labels; only each article page prints its page's 版 label).
 Traps carried: relative (../../../) and protocol-relative links, hotspot-only
 articles, an ad page, period.xml calendars, a 404 date and a 301-to-root date, article
 pages whose meta says gb2312 while the bytes and the HTTP header are UTF-8.
@@ -13,8 +15,8 @@ page and article lists of the swiper / news-list (人民日报), Chunkicon with 
 #ScroLeft (大连, 生活报), layoutlist with ul#articlelist (长春, 台州, 合肥), nav-list with
 div.news-list li.resultList (甘肃日报 group), 湖北日报's div.news-list > ul > li > a and the
 浙报 skin's div.main-ednav-nav dl dt a; node_01, node_1, node_A01 (lettered sections),
-col01, n_01 pages; pc/content, con, c, col, cont articles; PDF beside, inside or missing;
-relative, root-relative or absolute links.
+col01, n_01 pages under pc/layout or pc/column (常德日报); pc/content, con, c, col, cont
+articles; PDF beside, inside or missing; relative, root-relative or absolute links.
 """
 
 from __future__ import annotations
@@ -29,7 +31,12 @@ from . import odd
 
 class FounderNew(Renderer):
     family = "founder-new"
-    default_options = {"skin": "swiper", "node": "01", "content_dir": "content"}
+    default_options = {
+        "skin": "swiper",
+        "node": "01",
+        "content_dir": "content",
+        "page_dir": "layout",
+    }
     variants = {
         "lists": (
             "swiper",
@@ -45,6 +52,8 @@ class FounderNew(Renderer):
         "content_dir": ("content", "con", "c", "col", "cont"),
         "pdf": ("beside", "inside", "none"),
         "links": ("relative", "root", "absolute"),
+        # the folder of the pages: pc/layout, or pc/column (常德日报, bm_lyh changde_paper.py)
+        "page_dir": ("layout", "column"),
     }
 
     @property
@@ -53,7 +62,7 @@ class FounderNew(Renderer):
 
     @property
     def edition_url_template(self) -> str:
-        return f"{self.root}/layout/{{date:%Y%m/%d}}/{self.node_name(1)}.html"
+        return f"{self.root}/{self.opt['page_dir']}/{{date:%Y%m/%d}}/{self.node_name(1)}.html"
 
     def node_name(self, no: int) -> str:
         style = self.opt["node"]
@@ -71,7 +80,9 @@ class FounderNew(Renderer):
         return f"A{no:02d}" if no <= half else f"B{no - half:02d}"
 
     def page_path(self, ed: Edition, page: Page) -> str:
-        return f"{self.root}/layout/{ed.date:%Y%m/%d}/{self.node_name(page.no)}.html"
+        return (
+            f"{self.root}/{self.opt['page_dir']}/{ed.date:%Y%m/%d}/{self.node_name(page.no)}.html"
+        )
 
     def article_path(self, slot: Slot) -> str:
         return (
@@ -82,6 +93,9 @@ class FounderNew(Renderer):
     def pdf_path(self, ed: Edition, page: Page) -> str:
         return f"{self.root}/attachement/{ed.date:%Y%m/%d}/{self.site.uuid(ed.date, page.no)}.pdf"
 
+    def image_path(self, ed: Edition, page: Page) -> str:
+        return f"{self.root}/pic/{ed.date:%Y%m/%d}/{page.no:02d}.jpg"
+
     def label(self, page: Page) -> str:
         no = self.page_label_no(page.no)
         skin = self.opt["skin"]
@@ -90,6 +104,12 @@ class FounderNew(Renderer):
         if skin == "layoutlist":
             return f"第{no}版:{page.name}"
         return f"{no}版：{page.name}"
+
+    def page_link_text(self, ed: Edition, page: Page, here: str) -> str:
+        """A page list entry's label, or with `thumb_pages` the page's thumbnail only."""
+        if not self.opt.get("thumb_pages"):
+            return escape(self.label(page))
+        return f'<img src="{self.rel(here, self.site.image_paths[ed.date][page.no])}" width="60">'
 
     # pages ------------------------------------------------------------------
     def render_variant_page(self, ed: Edition, page: Page, host: str) -> Resource:
@@ -162,9 +182,10 @@ class FounderNew(Renderer):
         areas = "\n".join(
             f'<Area coords="{c}" shape="polygon" href="{h}">' for h, c in self.hotspots(page, here)
         )
+        image = self.link(here, self.site.image_paths[ed.date][page.no], host)
         body = (
             page_list.format("\n".join(entries))
-            + f'\n<div class="paper"><img src="/pic/p.jpg" usemap="#PagePicMap">\n'
+            + f'\n<div class="paper"><img src="{image}" usemap="#PagePicMap">\n'
             f'<MAP NAME="PagePicMap">\n{areas}\n</MAP></div>\n' + article_list.format(titles)
         )
         doc = html_doc(f"{self.site.name} - {self.label(page)}", body)
@@ -187,7 +208,10 @@ class FounderNew(Renderer):
             f'<Area coords="{c}" shape="polygon" href="{h}">'
             for h, c in odd.image_map(self.opt, self.hotspots(page, here))
         )
-        img = f'<img src="../../../pic/{ed.date:%Y%m/%d}/{page.no:02d}.jpg" usemap="#PagePicMap">'
+        img = (
+            f'<img src="{self.rel(here, self.site.image_paths[ed.date][page.no])}" '
+            'usemap="#PagePicMap">'
+        )
         pic = f'<div class="paper">{img}\n<MAP NAME="PagePicMap">\n{area_html}\n</MAP></div>'
         titles = [(self.rel(here, s.path), s.story.article.title) for s in listed]
         skin = self.opt["skin"]
@@ -251,7 +275,7 @@ class FounderNew(Renderer):
                     self.opt,
                     [
                         f'<div class="swiper-slide"><a href="{href}" id="pageLink">'
-                        f"{escape(self.label(p))}</a></div>"
+                        f"{self.page_link_text(ed, p, here)}</a></div>"
                         for p, href, _ in entries
                     ],
                     lambda h, t: f'<div class="swiper-slide"><a href="{h}">{t}</a></div>',
@@ -264,11 +288,12 @@ class FounderNew(Renderer):
                     lambda h, t: f'<li><a href="{h}">{t}</a></li>',
                 )
             )
+            thumbs = self.opt.get("thumb_pages")
             body = (
                 '<div class="swiper-container"><div class="swiper-wrapper">\n'
                 f"{plist}\n</div></div>\n"
-                f'<p class="left ban">第{escape(self.label(page))}</p>\n'
-                f'<p class="right btn"><a href="{self.rel(here, pdf)}">PDF下载</a></p>\n'
+                + ("" if thumbs else f'<p class="left ban">第{escape(self.label(page))}</p>\n')
+                + f'<p class="right btn"><a href="{self.rel(here, pdf)}">PDF下载</a></p>\n'
                 f'{pic}\n<div class="news"><ul class="news-list">\n{alist}\n</ul></div>'
             )
         doc = html_doc(f"{self.site.name} - {self.label(page)}", body)
@@ -304,6 +329,9 @@ class FounderNew(Renderer):
                 f'<p class="sec">{escape("作者：" + a.author if a.author else "")}</p>\n'
                 f'<div id="ozoom">\n{paras}\n</div></div>'
             )
+            if self.opt.get("thumb_pages"):  # the page's label, where only the article has it
+                body += f'\n<p class="ban">{escape(self.label(slot.page))}</p>'
+
         # 北京日报's trap: the meta tag says gb2312, the bytes and the header are UTF-8
         doc = html_doc(f"{a.title} - {self.site.name}", body, charset="gb2312")
         return Resource(doc.encode("utf-8"))

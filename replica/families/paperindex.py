@@ -69,6 +69,9 @@ class PaperIndex(Renderer):
             f"{self.site.digest(ed.date, page.no)[:10]}.pdf"
         )
 
+    def image_path(self, ed: Edition, page: Page) -> str:
+        return f"/{self.site.paper}/page/{ed.date:%Y%m%d}/{page.no:02d}/p.jpg"
+
     def label(self, page: Page) -> str:
         return self.opt.get("label", "第{no:02d}版：{name}").format(no=page.no, name=page.name)
 
@@ -122,7 +125,8 @@ class PaperIndex(Renderer):
         body = (
             '<table id="table5"><tr><td class="px12">'
             f"{escape(self.label(page))}</td></tr></table>\n{pages}\n"
-            f'<img src="/img/p.jpg" usemap="#Map" border="0">\n'
+            f'<img src="{self.link(here, self.site.image_paths[ed.date][page.no], host)}" '
+            'usemap="#Map" border="0">\n'
             f'<map name="Map">\n{areas}\n</map>\n{items}'
         )
         return self.send(body, f"{self.site.name}{self.label(page)}")
@@ -168,7 +172,7 @@ class PaperIndex(Renderer):
             '<table id="table5"><tr><td class="px12">'
             f"{escape(self.label(page))}</td></tr></table>\n"
             f'<table id="pagelist">\n{rows}\n</table>\n'
-            f'<img src="../../page/{ed.date:%Y%m%d}/{page.no:02d}/p.jpg" '
+            f'<img src="{self.rel(here, self.site.image_paths[ed.date][page.no])}" '
             'usemap="#Map" border="0">\n'
             f'<map name="Map">\n{areas}\n</map>\n<table id="titlelist">\n{titles}\n</table>'
         )

@@ -41,6 +41,9 @@ class Whb(Renderer):
             f"{self.site.digest(ed.date, page.no)[:14]}.pdf"
         )
 
+    def image_path(self, ed: Edition, page: Page) -> str:
+        return f"{self.root}/images/{ed.date:%Y-%m/%d}/{page.no}/p.jpg"
+
     @staticmethod
     def label(page: Page) -> str:
         return f"第{page.no:02d}版：{page.name}"
@@ -82,7 +85,8 @@ class Whb(Renderer):
         )
         body = (
             f'<div id="spaceBox">\n{items}\n</div>\n'
-            f'<div class="paper_box"><img src="../../images/{ed.date:%Y-%m/%d}/{page.no}/p.jpg">\n'
+            '<div class="paper_box">'
+            f'<img src="{self.link(here, self.site.image_paths[ed.date][page.no], host)}">\n'
             f'<map id="newspaper">\n{spans}\n</map></div>\n'
             f'<div class="title_box list">\n{titles}\n</div>\n'
             '<script>$("#spaceBox a.TitleInfo").click('

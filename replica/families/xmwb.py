@@ -43,6 +43,9 @@ class Xmwb(Renderer):
             f"{self.site.digest(ed.date, page.no)[:16]}.pdf"
         )
 
+    def image_path(self, ed: Edition, page: Page) -> str:
+        return f"/{self.site.paper}/resfile/{ed.date:%Y-%m-%d}/{page.no}.jpg"
+
     def label_no(self, page: Page) -> str:
         half = (self.site.pages + 1) // 2
         return f"A{page.no}" if page.no <= half else f"B{page.no - half}"
@@ -102,7 +105,7 @@ class Xmwb(Renderer):
             f"{escape(self.label(page))}</span>\n"
             '<p class="dzb-multi-download">'
             f'<a href="//{host}{self.site.pdf_paths[ed.date][page.no]}">下载本版PDF</a></p>\n'
-            f'<img src="/{self.site.paper}/resfile/{ed.date:%Y-%m-%d}/{page.no}.jpg" '
+            f'<img src="{self.site.image_paths[ed.date][page.no]}" '
             'usemap="#PagePicMap">\n'
             f'<map name="PagePicMap">\n{areas}\n</map></div>\n'
             f'<div class="dzb-enter-benban-wrap">\n{own}\n</div>'

@@ -34,9 +34,9 @@ class ApiEditionSpider(EditionSpider):
             where = {"page_no": ref.no, "page_name": ref.name, "page_kind": kind}
             for art in page.get("articleList", []):
                 json_path = self.walk.article_json.format(pnumber=page["pnumber"], id=art["id"])
-                yield self.article_request(
-                    response.urljoin(json_path), where, "list", art.get("title", "")
-                )
+                url = response.urljoin(json_path)
+                if request := self.article_request(url, where, "list", art.get("title", "")):
+                    yield request
 
     def headline(self, response) -> str | None:
         return None  # an article's title is in the index (its list title), not in CSS

@@ -10,7 +10,7 @@ non-sequentially. Items follow docs/internals.md.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date as Date
 from urllib.parse import urlsplit
 
@@ -42,7 +42,7 @@ from ..middlewares import (
 REDIRECTS = (301, 302, 303, 307, 308)
 NO_EDITION = (403, 404, 410)
 # No e-paper page comes near this; a bigger answer is a trap (EPAPER_MAX_PAGE_BYTES).
-# Page PDFs have their own cap (spiders/pipelines.py MAX_PDF_BYTES).
+# Page PDFs and images have their own caps (spiders/pipelines.py MAX_PDF_BYTES, MAX_IMAGE_BYTES).
 MAX_PAGE_BYTES = 8 * 1024 * 1024
 # Links that lead nowhere by design, ignored without a record: the empty href, in-page
 # anchors ("#", "#top") and scripts that do nothing (javascript:; javascript:void(0)).
@@ -56,6 +56,10 @@ SCRIPT_TARGET = re.compile(
 QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
 PSEUDO = re.compile(r"^(本版|今日)?导读$|^要目$|^目录$|^本报信息|^报头|^报眼|^版面导航|^编者按$")
 AD = re.compile(r"^[^，。]{0,8}广告$")
+# The scanned page: the image its map is drawn on (<img usemap>), or the image beside a
+# map that no usemap names (文汇报's map#newspaper of spans).
+PAGE_IMAGES = ("//img[@usemap]/@src", "//map/preceding-sibling::img[1]/@src")
+SHAPES = {"rectangle": "rect", "polygon": "poly"}
 
 
 @dataclass
@@ -65,6 +69,16 @@ class PageRef:
     pdf: str | None
     no: int = 0
     name: str = ""
+
+
+@dataclass
+class HeldPage:
+    """A page item held until its articles are in (EditionSpider.settle)."""
+
+    page: dict
+    links: list[str]  # its article requests' URLs, in link order
+    done: dict[str, dict] = field(default_factory=dict)  # URL -> the item its request gave
+    labels: dict[str, str] = field(default_factory=dict)  # URL -> its printed 版 label
 
 
 class EditionSpider(scrapy.Spider):
@@ -89,7 +103,10 @@ class EditionSpider(scrapy.Spider):
         self.site_domain = site_domain(edition_url)
         self.edition_chain: list[str] = []  # the edition URL and the redirects it took
         self.pages: dict[str, PageRef] = {}  # by URL, numbered once the page list is seen
-        self.articles_linked = 0
+        self.linked: set[str] = set()  # every article URL the pages link, requested once
+        self.held: dict[str, HeldPage] = {}  # pages waiting for their articles' 版 label
+        # where an article page prints its page's label (its family's skins)
+        self.article_labels = tuple(dict.fromkeys(s.page for s in family.skins if s.page))
         self.no_edition = False
         self.unfollowed: set[str] = set()  # links already reported as not fetched
         self.unreported: list[dict] = []  # their skipped items, yet to be yielded
@@ -189,7 +206,8 @@ class EditionSpider(scrapy.Spider):
         if not pdf:  # a list too broken to tell: the page's own PDF button, never a generic guess
             pdf = self.first(response, [s for s in self.walk.pdf_links if s not in DEFAULT_PDFS])
         kind = "ad" if "广告" in me.name else "news"
-        yield {
+        image = next(filter(None, (response.xpath(x).get("").strip() for x in PAGE_IMAGES)), None)
+        item = {
             "type": "page",
             "paper": self.paper,
             "date": self.date,
@@ -197,6 +215,7 @@ class EditionSpider(scrapy.Spider):
             "page_name": me.name,
             "url": response.url,
             "pdf_url": response.urljoin(pdf) if pdf else None,
+            "image_url": resolve_link(image, response.urljoin)[0] if image else None,
             "kind": kind,
         }
         listed = {}
@@ -209,19 +228,37 @@ class EditionSpider(scrapy.Spider):
             # whatever element holds it, a link of the article shape is one of this page's
             for a, url in self.shaped_links(response, self.is_article):
                 listed[url] = listed.get(url) or clean_text(a)
-        hotspots = [
-            url
-            for sel in self.walk.hotspot_links
-            for href in response.css(sel).getall()
-            if (url := self.target(response, href)) and self.may_be_article(url)
+        zones = self.hotspots(response)
+        page = {"page_no": me.no, "page_name": me.name, "page_kind": kind, "page_url": response.url}
+        # an article both listed and on the map is the list's, with the map's zone
+        requests = [
+            *(
+                self.article_request(url, page, "list", t, zones.get(url))
+                for url, t in listed.items()
+            ),
+            *(self.article_request(url, page, "hotspot", "", z) for url, z in zones.items()),
         ]
-        page = {"page_no": me.no, "page_name": me.name, "page_kind": kind}
-        for url, title in listed.items():
-            yield self.article_request(url, page, "list", title)
-        for url in dict.fromkeys(filter(None, hotspots)):
-            if url not in listed:
-                yield self.article_request(url, page, "hotspot", "")
+        requests = [r for r in requests if r]  # once per crawl, the list's first
+        if requests and self.article_labels and not PAGE_LABEL.search(me.label):
+            # the page lists give this page no number: its articles' own 版 label will
+            self.held[response.url] = HeldPage(item, [r.url for r in requests])
+        else:
+            yield item
+        yield from requests
         yield from self.report_unfollowed()
+
+    def hotspots(self, response) -> dict[str, dict | None]:
+        """The article URL of each image-map hotspot, in document order, with its zone
+        on the page image (`zone_of`). A selector names the hotspot element and the
+        attribute of its link ("map area::attr(href)")."""
+        out: dict[str, dict | None] = {}
+        for sel in self.walk.hotspot_links:
+            element, _, attr = sel.partition("::attr(")
+            for el in response.css(element):
+                url = self.target(response, el.attrib.get(attr.rstrip(")")))
+                if url and self.may_be_article(url) and url not in out:
+                    out[url] = zone_of(el.attrib)
+        return out
 
     def page_list(self, response) -> list[PageRef]:
         if self.walk.page_url:
@@ -321,19 +358,28 @@ class EditionSpider(scrapy.Spider):
         return ref
 
     # articles -----------------------------------------------------------------
-    def article_request(self, url: str, page: dict, via: str, list_title: str) -> scrapy.Request:
-        self.articles_linked += 1
+    def article_request(
+        self, url: str, page: dict, via: str, list_title: str, zone: dict | None = None
+    ) -> scrapy.Request | None:
+        """The request of an article, or None when it has one: the first page and list that
+        link it have it (the duplicate filter would drop a second request unsaid)."""
+        if url in self.linked:
+            return None
+        self.linked.add(url)
+        self.crawler.stats.set_value("epaper/articles_linked", len(self.linked))
         return scrapy.Request(
             url,
             callback=self.parse_article,
             errback=self.skip,
-            cb_kwargs={**page, "via": via, "list_title": list_title},
+            cb_kwargs={**page, "via": via, "list_title": list_title, "zone": zone},
             meta={"download_maxsize": self.max_page_bytes},
         )
 
-    def parse_article(self, response, page_no, page_name, page_kind, via, list_title):
+    def parse_article(
+        self, response, page_no, page_name, page_kind, via, list_title, zone, page_url=None
+    ):
         title = list_title or self.headline(response) or ""
-        yield {
+        item = {
             "type": "article",
             "paper": self.paper,
             "date": self.date,
@@ -347,7 +393,47 @@ class EditionSpider(scrapy.Spider):
             "via": via,
             "kind": classify(title, page_kind),
             "list_title": list_title,
+            "zone": zone,
         }
+        held = self.held.get(page_url)
+        if held is None:
+            yield item
+            return
+        link = (response.request.meta.get("redirect_urls") or [response.request.url])[0]
+        held.labels[link] = self.article_page_label(response)
+        yield from self.settle(held, link, item)
+
+    def article_page_label(self, response) -> str:
+        """The "第02版：综合" an article page prints (its skins' `page`), or ""."""
+        for sel in self.article_labels:
+            label = clean_text(response.css(sel))
+            if PAGE_LABEL.search(label):
+                return label
+        return ""
+
+    def settle(self, held: HeldPage, link: str, item: dict):
+        """Hold what `link`'s request gave; once every article of the page is in, the page
+        is numbered and named by the first of them (in link order) that prints its 版 label,
+        and the page, its articles and their skips are yielded. Link order, not arrival:
+        the same site gives the same items however the requests interleave."""
+        held.done[link] = item
+        if len(held.done) < len(held.links):
+            return
+        page = held.page
+        del self.held[page["url"]]
+        label = next((held.labels[u] for u in held.links if held.labels.get(u)), "")
+        if m := PAGE_LABEL.search(label):
+            page["page_name"] = m["name"].strip()
+            page["kind"] = "ad" if "广告" in page["page_name"] else "news"
+            if not (m["prefix"] or m["suffix"]):  # A01版 numbers a page within its section
+                page["page_no"] = int(m["number"])
+        yield page
+        for url in held.links:
+            done = held.done[url]
+            if done["type"] == "article":
+                done.update(page_no=page["page_no"], page_name=page["page_name"])
+                done["kind"] = "ad" if page["kind"] == "ad" else done["kind"]
+            yield done
 
     def headline(self, response) -> str | None:
         """The headline an article prints, for one reached without a list title (hotspots)."""
@@ -357,7 +443,7 @@ class EditionSpider(scrapy.Spider):
         # An edition page that links no article is not this family's (or not an edition):
         # archiving it as an empty edition would hide the misconfiguration.
         stats = self.crawler.stats
-        if not (self.no_edition or self.articles_linked or stats.get_value("epaper/error")):
+        if not (self.no_edition or self.linked or stats.get_value("epaper/error")):
             stats.set_value(
                 "epaper/error",
                 f"no pages or articles found at {self.edition_url} "
@@ -371,7 +457,12 @@ class EditionSpider(scrapy.Spider):
         self.crawler.stats.inc_value(f"skipped/{key}")
         # the URL the site linked, not where its redirects ended
         url = (failure.request.meta.get("redirect_urls") or [failure.request.url])[0]
-        yield {"type": "skipped", "url": url, "reason": reason}
+        skipped = {"type": "skipped", "url": url, "reason": reason}
+        held = self.held.get(failure.request.cb_kwargs.get("page_url"))
+        if held is None:
+            yield skipped
+        else:
+            yield from self.settle(held, url, skipped)
 
     # helpers ------------------------------------------------------------------
     @staticmethod
@@ -392,6 +483,21 @@ def number_pages(refs: list[PageRef]) -> None:
     for i, (ref, m) in enumerate(zip(refs, parsed)):
         ref.no = numbers[i] if by_label else i + 1
         ref.name = (m["name"] if m else ref.label).strip()
+
+
+def zone_of(attrs) -> dict | None:
+    """A hotspot's zone on the page image: {"shape": "rect"|"poly", "coords": [ints]} from
+    an <area>'s shape and coords (or a data-coords), None where it has none that fits.
+    Without a shape, four numbers are a rectangle (HTML's default), more a polygon."""
+    numbers = re.findall(r"-?\d+(?:\.\d+)?", attrs.get("coords") or attrs.get("data-coords") or "")
+    coords = [round(float(n)) for n in numbers]
+    shape = (attrs.get("shape") or "").strip().lower()
+    shape = SHAPES.get(shape, shape) if shape else ("rect" if len(coords) == 4 else "poly")
+    if shape == "rect" and len(coords) == 4:
+        return {"shape": "rect", "coords": coords}
+    if shape == "poly" and len(coords) >= 6 and len(coords) % 2 == 0:
+        return {"shape": "poly", "coords": coords}
+    return None  # circles, "default", coords that do not fit their shape
 
 
 def classify(title: str, page_kind: str) -> str:
