@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.request
@@ -109,7 +110,7 @@ def _truncated(archive: Archive, warc_key: str, index: bytes) -> str | None:
     return f"damaged WARC: {size} bytes, its index reaches {end}" if size < end else None
 
 
-def edition_index(archive: Archive, paper: str, date: str, objects: list[str], out: Indexes):
+def edition_index(archive: Archive, objects: list[str], out: Indexes) -> bytes:
     """The edition's merged index for replay: from the bucket, or made by cdxj-indexer for
     WARCs that have none. A damaged WARC is named in `out.damaged`; its lines stay (pywb
     then names the object on replay) when an index of it exists, the others replay."""
@@ -121,14 +122,10 @@ def edition_index(archive: Archive, paper: str, date: str, objects: list[str], o
             if index_key in present:
                 data = archive.get(index_key)
             else:
-                with_tmp = cache_dir() / "tmp"
-                with_tmp.mkdir(parents=True, exist_ok=True)
-                path = with_tmp / f"{os.getpid()}.warc.gz"
-                try:
+                with tempfile.TemporaryDirectory(prefix="epaper-replay-") as tmp:
+                    path = Path(tmp) / "warc.warc.gz"
                     path.write_bytes(archive.get(warc_key))
                     data = cdxj.index_warc(path, warc_key)
-                finally:
-                    path.unlink(missing_ok=True)
         except cdxj.DamagedWarc as exc:
             out.damaged[warc_key] = str(exc).split(": ", 1)[1]
             continue
@@ -146,7 +143,7 @@ def sync_indexes(archive: Archive, folder: Path | None = None) -> Indexes:
     out = Indexes()
     wanted = set()
     for (paper, date), objects in sorted(_editions(archive).items()):
-        merged = edition_index(archive, paper, date, objects, out)
+        merged = edition_index(archive, objects, out)
         if not merged:
             continue
         name = f"{paper}_{date}.cdxj"
