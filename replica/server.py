@@ -5,7 +5,8 @@ It serves robots.txt (forbidding each site's /private/), answers conditional req
 with 304, refuses Scrapy's default User-Agent with 403 as several e-paper hosts do,
 and counts requests, bytes and the most requests it ever had in flight at once.
 It carries out the sites' faults on the wire (reset, truncate, timeout, a body without
-Content-Length: replica/faults.py), and can answer slowly (`delay`).
+Content-Length: replica/faults.py), and can answer slowly (`delay`). A test can answer some
+paths itself (`answers`: a body sent a byte at a time, under a Content-Encoding of its own).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import socket
 import struct
 import threading
 import time
+from collections import Counter
+from collections.abc import Callable
 from datetime import timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from html import escape
@@ -26,6 +29,10 @@ from urllib.parse import urlsplit
 from .site import Resource, Site, html_doc
 
 BOT_AGENTS = ("Scrapy/",)
+
+# answer(server, handler, res): writes the whole response to a request for its path, given
+# the replica's Resource for it. A client hanging up on it is no error.
+Answer = Callable[["ReplicaServer", BaseHTTPRequestHandler, Resource], None]
 
 
 class _Server(ThreadingHTTPServer):
@@ -45,8 +52,11 @@ class ReplicaServer:
         crawl_delay: float | None = None,
         delay: float = 0.0,
         fault_delay: float = 30.0,
+        answers: dict[str, Answer] | None = None,
     ):
         self.sites = list(sites)
+        self.answers = dict(answers or {})  # path -> the test's own answer to it
+        self.answered: Counter[str] = Counter()  # path -> requests `answers` took
         self.crawl_delay = crawl_delay  # robots.txt Crawl-delay, seconds
         self.delay = delay  # seconds before every answer but robots.txt: a slow site
         self.fault_delay = fault_delay  # how long a "timeout" fault keeps the client waiting
@@ -85,6 +95,10 @@ class ReplicaServer:
         self._httpd.server_close()
         if self._thread:
             self._thread.join(timeout=5)
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`; True (at once) when the server is stopping."""
+        return self._stopping.wait(seconds)
 
     def paths(self, status: int | None = None) -> list[str]:
         """Paths requested so far (optionally only those answered `status`)."""
@@ -135,6 +149,16 @@ class ReplicaServer:
                 self.answer(head=False)
 
             def answer(self, head: bool) -> None:
+                path = urlsplit(self.path).path
+                if path in server.answers:
+                    with server._lock:
+                        server.answered[path] += 1
+                    try:
+                        res = server.resolve(path, self.headers.get("Host", ""))
+                        server.answers[path](server, self, res)
+                    except (BrokenPipeError, ConnectionResetError):
+                        self.close_connection = True  # the client gave up on it
+                    return
                 arrived = time.monotonic()
                 with server._lock:
                     server._in_flight += 1

@@ -15,9 +15,7 @@ import json
 import resource
 import struct
 import zlib
-from collections import Counter
 from datetime import date
-from urllib.parse import urlsplit
 
 import brotli
 import pytest
@@ -25,6 +23,7 @@ import pytest
 from replica import ReplicaServer, build_site
 from spiders.crawl import run_crawl
 from spiders.families.base import MAX_PAGE_BYTES
+from tests.fixtures.replica import rel
 
 DAY = date(2025, 4, 28)
 CHUNK = bytes(16 << 20)
@@ -66,43 +65,18 @@ def inflates_past(coding: str, body: bytes, size: int) -> bool:
     return len(inflater.decompress(body, size + 1)) > size
 
 
-class EncodingServer(ReplicaServer):
-    """The replica server, with the paths in `encoded` answered by a fixed body and its
-    Content-Encoding: path -> (encoding, body)."""
+def encoded(coding: str, body: bytes):
+    """A replica answer (ReplicaServer's `answers`): `body` as it is, under `coding`."""
 
-    def __init__(self, sites, encoded: dict[str, tuple[str, bytes]], **options):
-        self.encoded = encoded
-        self.hits: Counter[str] = Counter()
-        super().__init__(sites, **options)
+    def answer(server, handler, res) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", res.content_type)
+        handler.send_header("Content-Encoding", coding)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
 
-    def _handler(self):
-        server, base = self, super()._handler()
-
-        class Handler(base):
-            def answer(self, head: bool) -> None:
-                path = urlsplit(self.path).path
-                if path not in server.encoded:
-                    return super().answer(head)
-                with server._lock:
-                    server.hits[path] += 1
-                coding, body = server.encoded[path]
-                res = server.resolve(path, self.headers.get("Host", ""))
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Type", res.content_type)
-                    self.send_header("Content-Encoding", coding)
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    self.close_connection = True
-                return None
-
-        return Handler
-
-
-def rel(url: str) -> str:
-    return urlsplit(url).path
+    return answer
 
 
 def test_compressed_bombs_are_cut_at_the_size_cap_and_honest_encodings_decoded(
@@ -115,13 +89,14 @@ def test_compressed_bombs_are_cut_at_the_size_cap_and_honest_encodings_decoded(
     bomb_paths = {coding: site.fault_paths(f"article:{i}")[0] for i, coding in enumerate(bombs)}
     honest = {"br": site.fault_paths("article:3")[0], "gzip": site.fault_paths("article:4")[0]}
     pdf_bomb = site.fault_paths("pdf:2")[0]
-    encoded = {path: (coding, bombs[coding]) for coding, path in bomb_paths.items()}
-    encoded[pdf_bomb] = ("gzip", bombs["gzip"])
-    encoded[honest["br"]] = ("br", brotli.compress(site.resolve(honest["br"], "").body))
-    encoded[honest["gzip"]] = ("gzip", gzip.compress(site.resolve(honest["gzip"], "").body))
+    answers = {path: encoded(coding, bombs[coding]) for coding, path in bomb_paths.items()}
+    answers[pdf_bomb] = encoded("gzip", bombs["gzip"])
+    answers[honest["br"]] = encoded("br", brotli.compress(site.resolve(honest["br"], "").body))
+    honest_gzip = gzip.compress(site.resolve(honest["gzip"], "").body)
+    answers[honest["gzip"]] = encoded("gzip", honest_gzip)
 
     workdir = tmp_path / "crawl"
-    with EncodingServer([site], encoded) as server:
+    with ReplicaServer([site], answers=answers) as server:
         stats = run_crawl(
             site.paper,
             DAY.isoformat(),
@@ -129,7 +104,7 @@ def test_compressed_bombs_are_cut_at_the_size_cap_and_honest_encodings_decoded(
             server.base_url + site.url_for(DAY),
             str(workdir),
         )
-        hits = dict(server.hits)
+        hits = dict(server.answered)
     # the largest process this test waited for: the crawl (it ran the whole edition)
     peak_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     items: dict[str, list[dict]] = {"page": [], "article": [], "skipped": [], "missing": []}

@@ -10,58 +10,33 @@ the whole download, or the edition's deadline, ends it.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from datetime import date
-from urllib.parse import urlsplit
 
 import pytest
 
 from replica import ReplicaServer, build_site
 from spiders.crawl import CrawlError, run_crawl
+from tests.fixtures.replica import rel
 
 DAY = date(2025, 4, 28)
 
 
-class TrickleServer(ReplicaServer):
-    """The replica server, with the paths in `trickle` sent one byte every `gap` seconds."""
+def trickle(gap: float = 2.0):
+    """A replica answer (ReplicaServer's `answers`): the page one byte every `gap` seconds."""
 
-    def __init__(self, sites, trickle: list[str], gap: float = 2.0, **options):
-        self.trickle = set(trickle)
-        self.gap = gap
-        self.trickled: Counter[str] = Counter()  # path -> requests that reached the server
-        super().__init__(sites, **options)
+    def answer(server, handler, res) -> None:
+        handler.close_connection = True
+        handler.send_response(200)
+        handler.send_header("Content-Type", res.content_type)
+        handler.send_header("Content-Length", str(len(res.body)))
+        handler.end_headers()
+        for i in range(len(res.body)):
+            handler.wfile.write(res.body[i : i + 1])
+            handler.wfile.flush()
+            if server.wait(gap):
+                return
 
-    def _handler(self):
-        server, base = self, super()._handler()
-
-        class Handler(base):
-            def answer(self, head: bool) -> None:
-                path = urlsplit(self.path).path
-                if path not in server.trickle:
-                    return super().answer(head)
-                with server._lock:
-                    server.trickled[path] += 1
-                res = server.resolve(path, self.headers.get("Host", ""))
-                self.close_connection = True
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Type", res.content_type)
-                    self.send_header("Content-Length", str(len(res.body)))
-                    self.end_headers()
-                    for i in range(len(res.body)):
-                        self.wfile.write(res.body[i : i + 1])
-                        self.wfile.flush()
-                        if server._stopping.wait(server.gap):
-                            return
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the crawl gave up on it: what this test is about
-                return None
-
-        return Handler
-
-
-def rel(url: str) -> str:
-    return urlsplit(url).path
+    return answer
 
 
 def crawl(server, site, workdir, **settings):
@@ -89,9 +64,9 @@ def test_a_timed_out_article_is_retried_once_then_skipped(tmp_path, monkeypatch,
     monkeypatch.setenv("EPAPER_DOWNLOAD_TIMEOUT", "2")  # the article would take minutes
     site = build_site("founder-new", "bcrb", [DAY], pages=3)
     (slow,) = site.fault_paths("article:0")
-    with TrickleServer([site], [slow]) as server:
+    with ReplicaServer([site], answers={slow: trickle()}) as server:
         stats, items = crawl(server, site, tmp_path / "crawl")
-        tries = server.trickled[slow]
+        tries = server.answered[slow]
     assert stats["error"] is None and stats["finish_reason"] == "finished"
     assert tries == 2, "a timed-out request is retried once, not RETRY_TIMES (4) times"
     skipped = {rel(s["url"]): s["reason"] for s in items["skipped"]}
@@ -114,11 +89,11 @@ def test_an_edition_over_its_time_budget_ends_there_and_keeps_what_it_got(
     monkeypatch.setenv("EPAPER_EDITION_BUDGET", "8")  # DOWNLOAD_TIMEOUT stays 30 s
     site = build_site("founder-new", "bcrb", [DAY], pages=3)
     (slow,) = site.fault_paths("article:0")
-    with TrickleServer([site], [slow]) as server:
+    with ReplicaServer([site], answers={slow: trickle()}) as server:
         # a second connection to the host, so that the rest of the edition is not queued
         # behind the slow article and is fetched within the budget
         stats, items = crawl(server, site, tmp_path / "crawl", CONCURRENT_REQUESTS_PER_DOMAIN=2)
-        tries = server.trickled[slow]
+        tries = server.answered[slow]
     assert stats["error"] is None and stats["finish_reason"] == "finished"
     skipped = {rel(s["url"]): s["reason"] for s in items["skipped"]}
     # cut at the deadline, 22 s before its own timeout would have, and not retried after it
@@ -214,7 +189,7 @@ def test_an_edition_cut_at_its_deadline_is_archived_as_incomplete(
     monkeypatch.setenv("EPAPER_EDITION_BUDGET", "8")
     site = build_site("founder-new", "bcrb", [DAY], pages=3)
     (slow,) = site.fault_paths("article:0")
-    with TrickleServer([site], [slow]) as server:
+    with ReplicaServer([site], answers={slow: trickle()}) as server:
         papers = write_papers_file([site], server.base_url, tmp_path / "papers.yaml")
         result = archive_edition(site.paper, DAY.isoformat(), str(papers))
     assert result["status"] == "incomplete" and result["incomplete"].startswith("deadline: ")
