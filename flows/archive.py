@@ -14,7 +14,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.sync import concurrency
-from prefect.exceptions import ObjectAlreadyExists
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 
@@ -55,11 +55,16 @@ def host_limit(host: str) -> str:
 def ensure_host_limit(client, host: str) -> bool:
     """Create the host's limit unless it exists (an operator may have given a host that allows
     more its own). True if it was created."""
+    try:  # read first: a create that collides costs the server an error and a logged trace
+        client.read_global_concurrency_limit_by_name(host_limit(host))
+        return False
+    except ObjectNotFound:
+        pass
     try:
         client.create_global_concurrency_limit(
             GlobalConcurrencyLimitCreate(name=host_limit(host), limit=HOST_LIMIT)
         )
-    except ObjectAlreadyExists:
+    except ObjectAlreadyExists:  # another run's, just now
         return False
     return True
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 
 import pytest
 
@@ -86,12 +87,32 @@ def test_papers_on_one_host_never_crawl_it_at_once(polite_env):
     assert (limit.limit, limit.active_slots) == (1, 0), "created on first use, every slot freed"
 
 
-@pytest.mark.timeout(600)
+class Rendezvous(ReplicaServer):
+    """A replica that answers its paper's requests only once every replica of the group has
+    had one (or after `patience` s): crawls that run side by side overlap whatever the load,
+    crawls run one after the other do not."""
+
+    def __init__(self, group: list, *args, patience: float = 300, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.group, self.patience, self.seen = group, patience, threading.Event()
+        group.append(self)
+
+    def resolve(self, path, host):
+        if path != "/robots.txt":
+            self.seen.set()
+            deadline = time.monotonic() + self.patience
+            for other in self.group:
+                other.seen.wait(max(0.0, deadline - time.monotonic()))
+        return super().resolve(path, host)
+
+
+@pytest.mark.timeout(900)
 def test_papers_on_two_hosts_crawl_side_by_side(polite_env):
     two, three = sites("bcrb"), sites("shrb")
+    group: list = []
     with (
-        ReplicaServer(two, host="127.0.0.2") as a,
-        ReplicaServer(three, host="127.0.0.3") as b,
+        Rendezvous(group, two, host="127.0.0.2") as a,
+        Rendezvous(group, three, host="127.0.0.3") as b,
     ):
         papers_file = polite_env / "p.yaml"
         entries = write_papers_file(two, a.base_url, polite_env / "a.yaml", PREFIX).read_text()
@@ -101,3 +122,4 @@ def test_papers_on_two_hosts_crawl_side_by_side(polite_env):
     assert all(r["status"] == "complete" for r in results)
     (first, last), (second_first, second_last) = sorted(spans([a, b], ["bcrb", "shrb"]).values())
     assert second_first < last, "the two hosts were crawled at the same time"
+    assert last - first < a.patience, "neither crawl waited for the other to end"
