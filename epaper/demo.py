@@ -84,6 +84,7 @@ look:    epaper ls {paper}
          epaper versions {keys.edition_manifest(paper, day)}
          epaper cluster {reprinted}
          epaper reprocess {paper} --date {day}
+read:    epaper serve   then open http://127.0.0.1:8600 (the reading room: editions, search)
 again:   epaper replica   (the same sites until Ctrl-C, to archive, backfill or deploy against)
 runs:    prefect server start --host 127.0.0.1   then open http://127.0.0.1:4200 \
 (flow runs, artifacts)""")
