@@ -119,8 +119,9 @@ class PageFilesPipeline(FilesPipeline):
         try:
             return await super().media_downloaded(response, request, info, item=item)
         except FileException:
+            empty = "empty PDF" if request.meta.get("epaper_file") == "pdf_path" else "empty image"
             self.failures[request.url] = (
-                f"http {response.status}" if response.status != 200 else "empty file"
+                f"http {response.status}" if response.status != 200 else empty
             )
             raise
 
