@@ -75,14 +75,16 @@ def host_plan(sites: int) -> list[int]:
 
 @contextlib.contextmanager
 def rich_editions(pages: tuple[int, int], articles: tuple[int, int]):
-    """Replica editions of a real paper's size: each paper's page count drawn from `pages`,
-    each page's article count from `articles` (replica.edition makes 2-3 a page)."""
+    """Replica editions of a real paper's size: each paper's page count drawn from `pages`
+    (the same every day: a paper that halves overnight fails its article count check), each
+    page's article count from `articles` (replica.edition makes 2-3 a page)."""
     import replica.site as replica_site
     from replica.edition import Story, local_story, make_edition
 
     def sized(paper, day, pages_=4, masthead=False):
+        size = random.Random(f"scale:{paper}").randint(*pages)
         rng = random.Random(f"scale:{paper}:{day}")
-        edition = make_edition(paper, day, rng.randint(*pages), masthead=masthead)
+        edition = make_edition(paper, day, size, masthead=masthead)
         slot = 1000
         for page in edition.pages:
             if page.kind != "news":
@@ -614,9 +616,11 @@ def report(figures: list[dict], args, load: str) -> str:
         "and the machine's memory in use (all users); a flow run's and a crawl's own peak "
         "(VmHWM).",
     ]
-    failed = [name for f in figures for name, _ in f["failed"]]
+    failed = [
+        f"{name} ({why.split(': ', 1)[-1][:120]})" for f in figures for name, why in f["failed"]
+    ]
     if failed:
-        lines += ["", f"failed edition runs: {len(failed)}: {', '.join(failed[:20])}"]
+        lines += ["", f"edition runs not Completed: {len(failed)}: {'; '.join(failed[:20])}"]
     return "\n".join(lines)
 
 
