@@ -14,7 +14,6 @@ import html
 import json
 import uuid
 from datetime import date
-from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -24,6 +23,7 @@ from replica import ReplicaServer, build_site
 from spiders.crawl import CrawlError, run_crawl
 from storage.archive import open_archive
 from tests.fixtures.edition import all_versions
+from tests.fixtures.replica import rel
 
 DAY = date(2025, 4, 28)
 FAST = {"DOWNLOAD_TIMEOUT": 1}  # a "timeout" fault holds the answer back far longer
@@ -52,11 +52,6 @@ PDF_SKIPPED = {
     "pdf:3": ("404", "http 404"),
     "pdf:5": ("reset", "connection lost"),
 }
-
-
-def rel(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def crawl(server, site, day, workdir, **settings):

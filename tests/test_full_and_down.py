@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
-import gzip
+import io
 import os
 import pickle
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +23,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
 
 from flows import steps
 from flows.archive import archive_edition
@@ -35,6 +35,7 @@ from storage import keys
 from storage.archive import Archive, ArchiveFull, ArchiveUnavailable, open_archive
 from storage.catalog import Catalog
 from storage.s3server import EmbeddedS3
+from tests.fixtures.tcp_proxy import TcpProxy
 
 PAPER, DAY = "bcrb", "2025-04-28"
 MANIFEST = keys.edition_manifest(PAPER, DAY)
@@ -42,6 +43,17 @@ ARTICLES = 300
 
 
 # --- helpers ----------------------------------------------------------------------------
+
+
+def write_warc(path: Path, url: str, body: bytes) -> None:
+    """A WARC of one response, as publish needs one (it indexes it with cdxj-indexer)."""
+    with open(path, "wb") as warc:
+        writer = WARCWriter(warc, gzip=True)
+        http = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+        record = writer.create_warc_record(
+            url, "response", payload=io.BytesIO(body), http_headers=http
+        )
+        writer.write_record(record)
 
 
 def generated_edition(workdir: Path, catalog: Catalog, articles: int = ARTICLES) -> dict:
@@ -84,13 +96,12 @@ def generated_edition(workdir: Path, catalog: Catalog, articles: int = ARTICLES)
     ]
     write_jsonl(workdir / Workdir.CLEANED, cleaned)
     steps.dedupe_edition(workdir, catalog)
-    with gzip.open(workdir / "crawl.warc.gz", "wb") as warc:
-        warc.write(b"WARC/1.1\r\n\r\n")
+    write_warc(workdir / "crawl.warc.gz", pages[0]["url"], "<html>第1版</html>".encode())
     now = dt.datetime.now(dt.UTC).isoformat()
     return {"started": now, "finished": now, "requests": articles + 10, "bytes": 0}
 
 
-class KillingRelay:
+class KillingRelay(TcpProxy):
     """A TCP relay to an S3 server that SIGKILLs the server's process group when the
     `kill_at`-th PUT comes through (that PUT is dropped), as a crash mid-publish would;
     with kill=False it only drops that PUT's connection (a network blip, the server up).
@@ -99,64 +110,24 @@ class KillingRelay:
     request at a time per connection, so an answer belongs to the connection's last request)."""
 
     def __init__(self, s3: EmbeddedS3, kill_at: int | None, kill: bool = True):
-        self.s3, self.target, self.kill_at, self.kill = s3, s3.endpoint, kill_at, kill
+        super().__init__(s3.endpoint)
+        self.s3, self.kill_at, self.kill = s3, kill_at, kill
         self.puts = 0
         self.acknowledged: set[str] = set()
         self.killed_at: float | None = None
-        self._lock = threading.Lock()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.endpoint = f"127.0.0.1:{self._listener.getsockname()[1]}"
-        self._sockets: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return  # closed
-            host, port = self.target.rsplit(":", 1)
-            try:
-                upstream = socket.create_connection((host, int(port)), timeout=5)
-            except OSError:
-                client.close()  # the server is gone: the client's connection drops
-                continue
-            upstream.settimeout(None)
-            self._sockets += [client, upstream]
-            last_request: list[bytes] = [b""]  # this connection's
-            threading.Thread(
-                target=self._pump, args=(client, upstream, last_request), daemon=True
-            ).start()
-            threading.Thread(
-                target=self._pump, args=(upstream, client, last_request, False), daemon=True
-            ).start()
+    def request(self, data: bytes, conn: dict) -> bool:
+        if data[:1].isupper() and b" /" in data[:8]:  # a request line
+            conn["last"] = data.split(b" ", 2)[1] if data.startswith(b"PUT /") else b""
+            return not (conn["last"] and self._kill_now())
+        return True
 
-    def _pump(
-        self,
-        source: socket.socket,
-        sink: socket.socket,
-        last_request: list[bytes],
-        from_client: bool = True,
-    ) -> None:
-        try:
-            while data := source.recv(1 << 16):
-                if from_client and data[:1].isupper() and b" /" in data[:8]:  # a request line
-                    last_request[0] = data.split(b" ", 2)[1] if data.startswith(b"PUT /") else b""
-                    if last_request[0] and self._kill_now():
-                        break
-                elif not from_client and data.startswith(b"HTTP/1.1 200") and last_request[0]:
-                    self.acknowledged.add(last_request[0].split(b"?")[0].decode())
-                sink.sendall(data)
-        except OSError:
-            pass  # the other direction cut the connection
-        for s in (source, sink):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+    def response(self, data: bytes, conn: dict) -> None:
+        if data.startswith(b"HTTP/1.1 200") and conn.get("last"):
+            self.acknowledged.add(conn["last"].split(b"?")[0].decode())
 
     def _kill_now(self) -> bool:
-        with self._lock:
+        with self.lock:
             self.puts += 1
             if self.kill_at is None or self.puts != self.kill_at:
                 return False
@@ -164,11 +135,6 @@ class KillingRelay:
                 os.killpg(self.s3.pid, signal.SIGKILL)
             self.killed_at = time.monotonic()
             return True
-
-    def close(self) -> None:
-        self._listener.close()
-        for s in self._sockets:
-            s.close()
 
 
 def archived(archive: Archive) -> dict[str, int]:
@@ -364,7 +330,8 @@ def test_s3_server_on_a_full_disk_says_its_storage_is_full(
         monkeypatch.setenv("EPAPER_HOME", str(disk / "home"))
         with Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}") as catalog:
             stats = generated_edition(tmp_path / "work", catalog, articles=30)
-        (tmp_path / "work" / "crawl.warc.gz").write_bytes(os.urandom(1 << 20))
+        # 1 MiB that does not compress: the WARC is what fills the S3 server's disk
+        write_warc(tmp_path / "work" / "crawl.warc.gz", "http://paper.test/", os.urandom(1 << 20))
         with open_archive() as archive:  # the embedded server, its data on the small disk
             before = archive.put(
                 "articles/bcrb/2025-04-27/01/kept.json", b'{"title": "kept"}', "application/json"

@@ -6,10 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -28,6 +26,7 @@ from papers.catalogue import get_paper
 from papers.workdir import Workdir, read_jsonl, write_jsonl
 from storage.archive import Archive, ArchiveUnavailable, open_archive
 from storage.catalog import Catalog
+from tests.fixtures.tcp_proxy import TcpProxy
 
 DAY = date(2025, 4, 28)
 
@@ -162,63 +161,23 @@ def test_presigned_urls_work_until_they_expire_and_anonymous_requests_are_refuse
         assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
 
 
-class S3Outage:
+class S3Outage(TcpProxy):
     """A TCP relay to the S3 server that fails as a network or S3 outage would: after
     `puts` PUT requests it refuses new connections and drops each connection that sends
     one more PUT. The PUTs let through finish, however many run at once (publish writes
     in parallel), so exactly `puts` objects are written."""
 
     def __init__(self, upstream: str, puts: int):
-        host, port = upstream.rsplit(":", 1)
-        self.upstream, self.puts_left, self.down = (host, int(port)), puts, False
-        self._lock = threading.Lock()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.endpoint = f"127.0.0.1:{self._listener.getsockname()[1]}"
-        self._sockets: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(upstream)
+        self.puts_left = puts
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return  # closed
-            if self.down:
-                client.close()
-                continue
-            server = socket.create_connection(self.upstream)
-            self._sockets += [client, server]
-            threading.Thread(target=self._relay, args=(client, server, True), daemon=True).start()
-            threading.Thread(target=self._relay, args=(server, client, False), daemon=True).start()
-
-    def _relay(self, source: socket.socket, sink: socket.socket, from_client: bool) -> None:
-        try:
-            while data := source.recv(65536):
-                if from_client and data.count(b"PUT /"):
-                    with self._lock:
-                        self.puts_left -= data.count(b"PUT /")
-                        self.down = self.down or self.puts_left < 0
-                        refused = self.puts_left < 0
-                    if refused:
-                        self._drop(source, sink)
-                        return
-                sink.sendall(data)
-        except OSError:
-            pass  # the other direction cut the connection
-
-    @staticmethod
-    def _drop(*sockets: socket.socket) -> None:
-        for s in sockets:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
-
-    def close(self) -> None:
-        self.down = True
-        self._drop(*self._sockets)
-        self._listener.close()
+    def request(self, data: bytes, conn: dict) -> bool:
+        if not data.count(b"PUT /"):
+            return True
+        with self.lock:
+            self.puts_left -= data.count(b"PUT /")
+            self.down = self.down or self.puts_left < 0
+            return self.puts_left >= 0
 
 
 def test_s3_failing_mid_publish_hides_the_edition_and_a_rerun_completes_it(crawled, archive_env):
