@@ -23,6 +23,10 @@ from storage.archive import open_archive
 from storage.catalog import Catalog
 from tests.fixtures.edition import DAYS
 
+# The first test to use demo_archive waits for `epaper demo` to write it (minutes on a
+# loaded machine); pytest-timeout counts a test's fixtures too.
+pytestmark = pytest.mark.timeout(1800)
+
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "docs" / "img"
 CHROMIUM_ARGS = [
@@ -187,22 +191,27 @@ def test_reading_room_in_a_browser(demo_archive, monkeypatch, chromium, tmp_path
         empty = next(p for p in manifest["pages"] if not any(
             a["page_no"] == p["page_no"] for a in manifest["articles"]))  # fmt: skip
         expect(tabs.nth(manifest["pages"].index(empty))).to_contain_text("no articles")
+        # the page image, each article's hotspot zone drawn over it as a link
         sheet = page.locator("section.sheet")
-        if first_page.get("image_key"):  # the page image, its article zones drawn over it
-            zones = sheet.locator("svg.zones a.zone")
-            expect(zones).to_have_count(sum(1 for a in on_first if a.get("zone")))
-            shot(page, "edition")
-            target = on_first[0]
-            sheet.locator(f'a.zone[href="/article/{target["key"]}"]').click()
-        else:
-            expect(sheet.locator("iframe.pdf")).to_have_attribute(
-                "src", f"/file/{first_page['pdf_key']}"
-            )
-            shot(page, "edition")
-            target = on_first[0]
-            listed.first.click()
+        assert first_page["image_key"] and all(a["zone"] for a in on_first)
+        expect(sheet.locator("svg.zones image")).to_have_attribute(
+            "href", f"/file/{first_page['image_key']}"
+        )
+        zones = sheet.locator("svg.zones a.zone")
+        expect(zones).to_have_count(len(on_first))
+        shot(page, "edition")
+        target = on_first[-1]
+        sheet.locator(f'a.zone[href="/article/{target["key"]}"]').click()
+        image = httpx.get(f"{base}/file/{first_page['image_key']}")
+        assert image.headers["content-type"].startswith("image/") and image.content
         pdf = httpx.get(f"{base}/file/{first_page['pdf_key']}")
         assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+        warc = httpx.get(f"{base}/file/{manifest['crawl']['warc_key']}")
+        assert warc.headers["content-disposition"].startswith("attachment")
+        assert warc.content[:2] == b"\x1f\x8b"  # the WARC as archived, gzip
+        # only page files and WARCs are served, never other objects (JSON, manifests)
+        manifest_file = f"{base}/file/editions/demo-bcrb/2025-04-27/manifest.json"
+        assert httpx.get(manifest_file).status_code == 404
 
         # Article: 引题/标题/副题, source, text, provenance, versions.
         story = articles[target["key"]]
@@ -226,10 +235,12 @@ def test_reading_room_in_a_browser(demo_archive, monkeypatch, chromium, tmp_path
             expect(page.locator("section.reprints")).to_contain_text(member["paper"])
         page.locator("section.reprints").get_by_role("link", name="Aligned differences").click()
         expect(page.locator("h1")).to_contain_text("Reprint timeline")
+        # each later copy against the earliest: headline, dateline, aligned paragraphs
         copies = page.locator("section.copy")
-        if copies.count():
-            expect(copies).to_have_count(len(clusters[reprinted]) - 1)
-            expect(copies.first.locator("table.aligned tr").nth(1)).to_be_visible()
+        expect(copies).to_have_count(len(clusters[reprinted]) - 1)
+        expect(copies.first.locator("ul.changes li").first).to_contain_text("Headline")
+        ops = page.locator("table.aligned tbody tr .op").all_inner_texts()
+        assert ops and {op.split()[-1] for op in ops} <= {"same", "edited", "cut", "added"}
         shot(page, "cluster")
 
         # The widest clusters, each opening to its timeline.
@@ -388,3 +399,54 @@ def test_serve_starts_the_embedded_archive(tmp_path):
         proc.terminate()
         proc.wait(timeout=60)
     assert proc.returncode in (0, -15), proc.stderr.read()
+
+
+def test_archived_links_and_zones_never_become_markup(archive_env):
+    """An article JSON whose fields carry markup, javascript: links and a zone that is not
+    numbers (what a hostile site could make the crawl store) renders inert."""
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    key = "articles/hostile/2025-04-28/01/a1.json"
+    article = {
+        "paper": "hostile",
+        "date": "2025-04-28",
+        "page_no": 1,
+        "page_name": '<b onmouseover="x()">要闻</b>',
+        "url": "javascript:window.__pwned=5",
+        "kicker": "<style>body{display:none}</style>",
+        "title": "<script>window.__pwned=6</script>标题",
+        "subtitle": "",
+        "author": '"><img src=x onerror=alert(1)>',
+        "source": "",
+        "paragraphs": ["正文。"],
+        "text": "正文。",
+        "images": [
+            {"url": "javascript:alert(1)", "caption": "<script>alert(2)</script>图片"},
+            {"url": "data:text/html,<script>alert(3)</script>", "caption": ""},
+            {"url": "https://example.org/a.jpg", "caption": "说明"},
+        ],
+        "zone": {"shape": "poly", "coords": ['1" onload="alert(4)', 2, 3, 4, 5, 6]},
+        "dedupe": {"cluster": key, "canonical": key, "similarity": 1.0},
+    }
+    with open_archive() as archive:
+        archive.put(key, json.dumps(article).encode(), "application/json")
+    with TestClient(create_app()) as client:
+        page = client.get(f"/article/{key}")
+        assert page.status_code == 200
+        html = page.text
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        for planted in (
+            "<script>window",
+            "<img src=x",
+            "<style>",
+            "<b onmouseover",
+            "<script>alert",
+        ):
+            assert planted not in html, planted
+        assert "&lt;script&gt;window.__pwned=6&lt;/script&gt;标题" in html
+        assert 'href="javascript:' not in html and 'href="data:text' not in html
+        assert 'href="https://example.org/a.jpg"' in html
+        assert client.get(f"/api/articles/{key}").json()["zone"] is None
+        assert client.post(f"/api/articles/{key}").status_code == 405

@@ -228,8 +228,8 @@ def create_app(
         info = reading.paper_info(
             data["article"]["paper"], state(request).papers.get(data["article"]["paper"])
         )
-        try:
-            cluster = reprint_data(request, key)
+        try:  # the timeline; the aligned differences are the cluster page's
+            cluster = reading.cluster(archive, state(request).catalog, key)
         except reading.NotFound:
             cluster = None
         return page(
@@ -255,7 +255,7 @@ def create_app(
             **search_result(request, params),
             export_ready=_dataset("export") is not None,
             formats=list(EXPORT_TYPES),
-            papers=sorted(reading.archived_editions(state(request).archive)),
+            papers=reading.archived_papers(state(request).archive),
         )
 
     @app.get("/reprints", response_class=HTMLResponse, include_in_schema=False)

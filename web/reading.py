@@ -80,6 +80,11 @@ def archived_editions(archive: ObjectStore, paper: str | None = None) -> dict[st
     return {p: sorted(dates) for p, dates in editions.items()}
 
 
+def archived_papers(archive: ObjectStore) -> list[str]:
+    """The papers with editions, from one level of the listing (not every manifest)."""
+    return sorted(key.split("/")[1] for key in archive.list("editions/", recursive=False))
+
+
 def _status(archive: ObjectStore, paper: str, day: str) -> dict:
     key = keys.edition_manifest(paper, day)
     try:
@@ -217,12 +222,11 @@ def _zone(value) -> dict | None:
         value["shape"] == "poly" and (len(coords) < 6 or len(coords) % 2)
     ):
         return None
+    xs, ys = coords[::2], coords[1::2]
+    corner = {"x": min(xs), "y": min(ys), "coords": coords}  # where its number is drawn
     if value["shape"] == "rect":
-        x1, y1, x2, y2 = coords
-        return {"shape": "rect", "x": min(x1, x2), "y": min(y1, y2),
-                "width": abs(x2 - x1), "height": abs(y2 - y1), "coords": coords}  # fmt: skip
-    points = " ".join(f"{x},{y}" for x, y in zip(coords[::2], coords[1::2]))
-    return {"shape": "poly", "points": points, "coords": coords}
+        return {"shape": "rect", **corner, "width": max(xs) - min(xs), "height": max(ys) - min(ys)}
+    return {"shape": "poly", **corner, "points": " ".join(f"{x},{y}" for x, y in zip(xs, ys))}
 
 
 def _image_size(archive: ObjectStore, key: str) -> tuple[int, int] | None:
