@@ -220,8 +220,9 @@ def grow(index, done: int, size: int, queries: list[dict], log, copy: bool) -> d
 
 
 _COPY_COLUMNS = "page_no, page_name, title, similarity, wire, digest, body, terms"
-_COPY_KEYS = "id + :shift, key || '#' || :c"
-_COPY_CLUSTER = "cluster || '#' || :c, canonical || '#' || :c"
+# keys unique across copies of copies: the new id in each
+_COPY_KEYS = "id + :shift, key || '#' || (id + :shift)"
+_COPY_CLUSTER = "cluster || '#' || :shift, canonical || '#' || :shift"
 # each copy on another paper, and on a date spread over the three years
 _COPY = {
     "sqlite": [
