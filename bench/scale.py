@@ -388,14 +388,17 @@ def batch(
             for d in {deployment for deployment, _ in triggers}
         }
         began = dt.datetime.now(dt.timezone.utc)
-        with Sampler([p.pid for p in processes]) as sampler:
-            run_ids = [
-                client.create_flow_run_from_deployment(ids[d], parameters=p).id for d, p in triggers
-            ]
-            runs = wait_for(client, run_ids, timeout=args.timeout)
-        server_cpu = cpu_seconds(server.pid) - server_before
-        for process in processes:
-            stop(process)
+        try:
+            with Sampler([p.pid for p in processes]) as sampler:
+                run_ids = [
+                    client.create_flow_run_from_deployment(ids[d], parameters=p).id
+                    for d, p in triggers
+                ]
+                runs = wait_for(client, run_ids, timeout=args.timeout)
+            server_cpu = cpu_seconds(server.pid) - server_before
+        finally:  # an interrupted bench leaves no worker behind
+            for process in processes:
+                stop(process)
         worker_cpu = children_cpu() - cpu_before
         editions = edition_runs(client, runs)
         tasks = task_runs(client, [r.id for r in editions])
