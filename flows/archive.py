@@ -15,7 +15,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
-from prefect.runtime import flow_run
+from prefect.runtime import deployment, flow_run
 from prefect.tasks import exponential_backoff
 
 from flows import steps
@@ -26,7 +26,8 @@ from papers.workdir import Workdir, edition_workdir, read_jsonl
 from storage.archive import ArchiveUnavailable, open_archive
 
 # Politeness across runs and workers: a crawl holds a slot of its host's global concurrency
-# limit (`host:<hostname>`, created on first use with HOST_LIMIT slots) for as long as it
+# limit (`host:<hostname>`, made by setup-prefect or by a deployment run's first use, with
+# HOST_LIMIT slots) for as long as it
 # runs, so papers that share a server never crawl it at once while other hosts go on side by
 # side. FETCH_CAP, when an operator creates it (`epaper setup-prefect --fetch-limit N`),
 # caps crawls across all hosts; absent, nothing but the hosts limits them. Both are taken
@@ -94,8 +95,12 @@ def _run_label(step: str):
 def fetch(paper_id: str, date: str, papers_file: str | None, workdir: Path) -> dict:
     paper, day = get_paper(paper_id, papers_file), parse_date(date)
     host = host_of(paper, day)
-    with get_client(sync_client=True) as client:
-        ensure_host_limit(client, host)
+    if deployment.id:
+        # Deployment runs meet hosts setup-prefect did not know. Elsewhere (the CLI's own
+        # temporary server, a test's) no limit is made: those servers run no lease reaper, so
+        # a run killed outright would hold its host there for good.
+        with get_client(sync_client=True) as client:
+            ensure_host_limit(client, host)
     with concurrency([host_limit(host), FETCH_CAP], lease_duration=LEASE_SECONDS):
         return steps.fetch_edition(paper, day, workdir)
 
