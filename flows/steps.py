@@ -193,32 +193,35 @@ def _publish_pages(
                     "text/plain; charset=utf-8",
                 ),
             ]
-        image_key = None
+        listed = {
+            "page_no": page_no,
+            "page_name": page.get("page_name", ""),
+            "url": page["url"],
+            "pdf_key": pdf_key,
+        }
+        # Image fields only where there is an image: an edition archived before page images
+        # existed, re-crawled unchanged, keeps its manifest unchanged.
         if page.get("image_path"):  # files/NN.jpg: its extension is the format sniffed
             ext = page["image_path"].rsplit(".", 1)[-1]
             image_key = keys.page_image(paper, date, page_no, ext)
             path = workdir / page["image_path"]
             writes.append(partial(archive.put_file, image_key, path, keys.IMAGE_TYPES[ext]))
-        pages.append(
-            {
-                "page_no": page_no,
-                "page_name": page.get("page_name", ""),
-                "url": page["url"],
-                "pdf_key": pdf_key,
-                "image_key": image_key,
-                "width": page.get("width") if image_key else None,
-                "height": page.get("height") if image_key else None,
-            }
-        )
+            listed.update(image_key=image_key, width=page.get("width"), height=page.get("height"))
+        pages.append(listed)
     in_parallel(writes)
     return pages, skipped
 
 
+def _zone(zones: dict, url: str) -> dict:
+    return {"zone": zones[url]} if url in zones else {}
+
+
 def _publish_articles(workdir: Path, archive: Archive) -> list[dict]:
-    # where each article's hotspot lies on its page image, as the crawl read it
-    zones = {item["url"]: item.get("zone") for item in items(workdir, "article")}
+    # Where each article's hotspot lies on its page image, as the crawl read it; no field
+    # where there is none, so an article archived before zones existed stays unchanged.
+    zones = {item["url"]: item["zone"] for item in items(workdir, "article") if item.get("zone")}
     articles = [
-        (article.pop("key"), {**article, "zone": zones.get(article["url"])})
+        (article.pop("key"), {**article, **_zone(zones, article["url"])})
         for article in read_jsonl(workdir / Workdir.DEDUPED)
     ]
     stored = in_parallel(
@@ -234,7 +237,7 @@ def _publish_articles(workdir: Path, archive: Archive) -> list[dict]:
             "title": article["title"],
             "sha256": article["sha256"],
             "cluster": article["dedupe"]["cluster"],
-            "zone": article["zone"],
+            **_zone(zones, article["url"]),
         }
         for (key, article), result in zip(articles, stored)
     ]
