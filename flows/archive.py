@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -93,8 +94,14 @@ def _run_label(step: str):
 
 @task(name="fetch", task_run_name=_run_label("fetch"), tags=[FETCH_TAG], cache_policy=NO_CACHE)
 def fetch(paper_id: str, date: str, papers_file: str | None, workdir: Path) -> dict:
-    paper, day = get_paper(paper_id, papers_file), parse_date(date)
-    host = host_of(paper, day)
+    return steps.fetch_edition(get_paper(paper_id, papers_file), parse_date(date), workdir)
+
+
+@contextmanager
+def host_slot(paper_id: str, date: str, papers_file: str | None):
+    """Hold the edition's host (and the cap, if any) around its fetch task: the task run
+    spans the crawl, the wait shows in the flow run."""
+    host = host_of(get_paper(paper_id, papers_file), parse_date(date))
     if deployment.id:
         # Deployment runs meet hosts setup-prefect did not know. Elsewhere (the CLI's own
         # temporary server, a test's) no limit is made: those servers run no lease reaper, so
@@ -102,7 +109,7 @@ def fetch(paper_id: str, date: str, papers_file: str | None, workdir: Path) -> d
         with get_client(sync_client=True) as client:
             ensure_host_limit(client, host)
     with concurrency([host_limit(host), FETCH_CAP], lease_duration=LEASE_SECONDS):
-        return steps.fetch_edition(paper, day, workdir)
+        yield
 
 
 @task(name="clean", task_run_name=_run_label("clean"), cache_policy=NO_CACHE)
@@ -249,7 +256,7 @@ def archive_edition(paper: str, date: str | None = None, papers_file: str | None
     # Reach the archive before crawling: a bad S3 setting fails in seconds, not after the crawl.
     # Without EPAPER_S3_ENDPOINT this starts the embedded server once for the whole run.
     with open_archive(), edition_workdir(paper, date) as workdir:
-        with tags(site_tag(paper)):
+        with tags(site_tag(paper)), host_slot(paper, date, papers_file):
             stats = fetch(paper, date, papers_file, workdir)
         reason = steps.missing_reason(workdir)
         if reason:
