@@ -5,5 +5,6 @@ pytest_plugins = [
     "tests.fixtures.prefect",
     "tests.fixtures.edition",
     "tests.fixtures.dataset",  # demo_archive: an archive `epaper demo` wrote, read-only
+    "tests.fixtures.browser",  # chromium: headless Debian Chromium through Playwright
     "tests.faults_report",  # the fault_report fixture: the README fault table's rows
 ]

@@ -29,6 +29,7 @@ import yaml
 from flows import steps
 from flows.archive import archive_edition
 from replica import ReplicaServer, build_site
+from storage import keys
 from storage.archive import Archive, ArchiveUnavailable, open_archive
 from storage.catalog import Catalog, CatalogError
 from storage.s3server import EmbeddedS3
@@ -231,7 +232,9 @@ def assert_complete_once(site, server) -> dict:
         {a["key"] for a in manifest["articles"]}
         | {p["pdf_key"] for p in manifest["pages"]}
         | {p["pdf_key"][:-4] + ".txt" for p in manifest["pages"] if p["pdf_key"]}
-        | {MANIFEST, manifest["crawl"]["warc_key"]}
+        | {p["image_key"] for p in manifest["pages"] if p.get("image_key")}
+        | {MANIFEST, manifest["crawl"]["warc_key"], keys.warc_index(manifest["crawl"]["warc_key"])}
+        | {keys.edition_index(manifest["paper"], manifest["date"])}
     )
     listed.discard(None)
     assert set(versions) == listed, "an object no manifest lists (orphan) is left"

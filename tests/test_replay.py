@@ -104,7 +104,7 @@ def replayed_text(base: str, article: dict, timestamp: str, family: str) -> tupl
     return clean_article(item), body
 
 
-def test_every_capture_replays_as_the_archived_article(papers, sites, pywb, archive_env):
+def test_every_capture_replays_as_the_archived_article(papers, sites, pywb, archive_env, chromium):
     server, papers_file = papers
     first, second, edited = {}, {}, {}
     for site in sites:
@@ -172,7 +172,9 @@ def test_every_capture_replays_as_the_archived_article(papers, sites, pywb, arch
         ):
             served.append((url, *get(url)[1:]))
             assert b"Pywb Error" not in served[-1][2], url
-        screenshot(replay.replay_url(base, article["url"], revisit), article["title"], served)
+        screenshot(
+            chromium, replay.replay_url(base, article["url"], revisit), article["title"], served
+        )
 
     for url, headers, body in served:
         page = json.dumps(headers).encode() + body
@@ -183,38 +185,22 @@ def test_every_capture_replays_as_the_archived_article(papers, sites, pywb, arch
             check_warc(archive, result["crawl"]["warc_key"], paper)
 
 
-def screenshot(url: str, title: str, served: list) -> None:
+def screenshot(chromium, url: str, title: str, served: list) -> None:
     """The replayed page in headless Chromium, saved for docs/replay.md."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 700})
-            page.goto(url, timeout=120_000)
-            frame = page.frame_locator("#replay_iframe")
-            frame.locator("body p").first.wait_for(state="attached", timeout=120_000)
-            page.wait_for_load_state("load", timeout=120_000)
-            out = ROOT / "docs" / "img" / "replay.png"
-            out.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(out))
-            text = frame.locator("body").inner_text()
-            assert title in text, text[:500]
-            served.append((url, {}, page.content().encode() + text.encode()))
-        finally:
-            browser.close()
+    page = chromium.new_page(viewport={"width": 1100, "height": 700})
+    try:
+        page.goto(url, timeout=120_000)
+        frame = page.frame_locator("#replay_iframe")
+        frame.locator("body p").first.wait_for(state="attached", timeout=120_000)
+        page.wait_for_load_state("load", timeout=120_000)
+        out = ROOT / "docs" / "img" / "replay.png"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(out))
+        text = frame.locator("body").inner_text()
+        assert title in text, text[:500]
+        served.append((url, {}, page.content().encode() + text.encode()))
+    finally:
+        page.close()
 
 
 def check_warc(archive, warc_key: str, paper: str) -> None:
