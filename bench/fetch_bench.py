@@ -12,7 +12,7 @@ times, each crawl in a fresh process as the flow runs it:
          download delay); then (unless --no-upload) the upload of what the crawl captured:
          the raw WARC and the page PDFs into the S3 archive.
   bare   the same family spider (the same link-following: page list, article lists,
-         hotspots, and a plain request per page PDF) on a bare Scrapy configuration:
+         hotspots, and a plain request per page PDF and image) on a bare Scrapy configuration:
          no WARC, no feed, no pipelines, no custom middlewares, no AutoThrottle.
 
 --ablation runs instead ours with each of its parts switched off in turn, beside bare
@@ -107,13 +107,14 @@ def bare_main(argv: list[str]) -> int:
     family = registry.get(args.family)
 
     class Bare(spider_class(family)):
-        """The family's link-following; page PDFs as plain requests, bodies dropped."""
+        """The family's link-following; page PDFs and images as plain requests, bodies dropped."""
 
         def parse_page(self, response):
             for out in super().parse_page(response):
                 yield out
-                if isinstance(out, dict) and out.get("type") == "page" and out.get("pdf_url"):
-                    yield scrapy.Request(out["pdf_url"], callback=self.drop, errback=self.skip)
+                if isinstance(out, dict) and out.get("type") == "page":
+                    for url in filter(None, (out.get("pdf_url"), out.get("image_url"))):
+                        yield scrapy.Request(url, callback=self.drop, errback=self.skip)
 
         def drop(self, response):
             return []
