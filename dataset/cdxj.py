@@ -24,6 +24,13 @@ log = logging.getLogger(__name__)
 CDXJ_TYPE = "text/x-cdxj; charset=utf-8"
 
 
+class WarcIndexer(CDXJIndexer):
+    """cdxj-indexer as its command line runs it. Importing py-wacz appends `warcinfo` to
+    the base class's default record types; our indexes must not depend on import order."""
+
+    DEFAULT_RECORDS = ["response", "revisit", "resource", "metadata"]
+
+
 class DamagedWarc(ArchiveError):
     """A WARC that cdxj-indexer cannot read through: damaged or not a WARC."""
 
@@ -41,7 +48,7 @@ def index_warc(path: Path, warc_key: str) -> bytes:
             while whole.read(1 << 20):
                 pass
         with path.open("rb") as stream:
-            CDXJIndexer(out, [stream], sort=True, filename=relative_name(warc_key)).process_all()
+            WarcIndexer(out, [stream], sort=True, filename=relative_name(warc_key)).process_all()
     except Exception as exc:  # warcio and zlib raise anything on damaged bytes
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise DamagedWarc(f"{warc_key}: damaged WARC, cdxj-indexer failed ({reason})") from None

@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import wacz.waczindexer  # noqa: F401  (its import changes cdxj-indexer's defaults: ours must not follow)
 from warcio.archiveiterator import ArchiveIterator
 
 from dataset import replay
