@@ -282,6 +282,11 @@ _HEADLINE_LEVELS = (
     CSSSelector("h2"),
     CSSSelector("h3"),
     CSSSelector("[align=center] strong, [align=center] b"),
+    # the cells public crawler code reads the headline from (docs/fit.md), when not a heading
+    CSSSelector(
+        "founder-title, #Title, #title, #wztitle, #art_title, .BSHARE_TEXT,"
+        " .main-article-alltitle, .newsdetatit, .news_header"
+    ),
 )
 HEADLINE_MAX = 80
 # Not a headline: bylines, datelines, page labels (a headline may end in ？ or ！).

@@ -20,14 +20,14 @@ FAMILY = Family(
         current_page=("p.left.ban::text",),
         article_title=("div.article h1::text", "div.newsdetatit h3::text", "h2#Title::text"),
         # pc/layout/…/node_01.html, node_A01, n_01, col01 (pc/column/… at 常德日报); articles
-        # under pc/content, con, c, col, cont; 人民日报 before 2024-12: nbs.D110000… pages,
-        # nw.D110000… articles
+        # under pc/content, con, c, col, cont (content_N, or cN at 安徽商报); 人民日报 before
+        # 2024-12: nbs.D110000… pages, nw.D110000… articles
         page_url=(
             r"/(?:layout|column)/\d{6}/\d\d/[A-Za-z_]*\d+[A-Za-z]?\.html$"
             r"|/nbs\.D110000\w*?_\d+\.htm$"
         ),
         article_url=(
-            r"/(?:content|con|c|col|cont)/\d{6}/\d\d/content_\d+(?:_\d+)?\.html$"
+            r"/(?:content|con|c|col|cont)/\d{6}/\d\d/(?:content_|c)\d+(?:_\d+)?\.html$"
             r"|/nw\.D110000\w*?_\d+_\d+-\d+\.htm$"
         ),
     ),
