@@ -95,6 +95,7 @@ def rows(only: set[str] | None = None) -> list[dict]:
         elif not spec or spec.get("pages") is None or spec.get("articles") is None:
             row["verdict"] = "not rebuilt: " + ((spec or {}).get("why") or "no selectors recorded")
         else:
+            row["by_url"] = main_selector(spec["pages"])["kind"] == "regex"
             row["selectors"] = " · ".join(
                 f"`{main_selector(spec[role])['sel']}`" for role in ("pages", "articles")
             )
@@ -123,6 +124,9 @@ def rows(only: set[str] | None = None) -> list[dict]:
 def table(found: list[dict]) -> str:
     fits = sum(r["verdict"] == "fits" for r in found)
     rebuilt = sum("pages" in r for r in found)
+    by_url = sum("pages" in r and r["by_url"] for r in found)
+    with_title = sum(r.get("titles", "—") not in ("—", "") for r in found)
+    titled = sum(r.get("titles", "").startswith("12/") for r in found)
     lines = [
         "# Does each paper's family fit its own evidence?",
         "",
@@ -133,6 +137,10 @@ def table(found: list[dict]) -> str:
         "spider and cleaned by the clean step (replica/evidence.py says how markup is rebuilt).",
         "",
         f"**{fits} of {rebuilt} rebuilt eras fit**; {len(found) - rebuilt} eras not rebuilt.",
+        f"{by_url} of the rebuilt eras' code finds links by URL rules alone (Scrapy"
+        " LinkExtractor regexes): their links are rebuilt in plain markup, so the row tests the",
+        "family's URL shapes. Titles (the clean step's headline, where the evidence names its",
+        f"cell, rebuilt as that cell alone): {titled} of {with_title} eras right.",
         "",
         "| entry | paper | family | pages · articles selectors (evidence) | pages | articles"
         " | titles | verdict |",
