@@ -39,22 +39,23 @@ def _head(key: str, article: dict) -> dict:
     }
 
 
-def reprint_evidence(archive, catalog, key: str) -> dict:
+def reprint_evidence(archive, catalog, key: str, offset: int = 0, limit: int | None = None) -> dict:
     """The story of `key`: its cluster, its canonical (earliest) copy, and each other copy
     in date order with its similarity (the catalog's, to the canonical), its headline and
     dateline against the canonical's, its paragraphs aligned (same, edited, cut, added)
-    and the share of the canonical's text it carries (`shared`). `absent`: members the
-    catalog holds but this bucket does not."""
+    and the share of the canonical's text it carries (`shared`). Copies offset..offset+limit
+    of `total_copies` are read and aligned. `absent`: those the catalog holds but this
+    bucket does not."""
     members = catalog.cluster_of(key)
     if not members:
         raise EvidenceError(f"{key} is not in the catalog")
     canonical_key = members[0]["canonical"]
-    texts = dict(
-        zip(
-            (m["key"] for m in members),
-            in_parallel([lambda k=m["key"]: _read(archive, k) for m in members]),
-        )
+    others = sorted(  # stable: archive order within a day
+        (m for m in members if m["key"] != canonical_key), key=lambda m: m["date"] or ""
     )
+    shown = others[offset : None if limit is None else offset + limit]
+    wanted = [canonical_key, *(m["key"] for m in shown)]
+    texts = dict(zip(wanted, in_parallel([lambda k=k: _read(archive, k) for k in wanted])))
     canonical = texts.get(canonical_key)
     if canonical is None:
         raise EvidenceError(
@@ -66,15 +67,16 @@ def reprint_evidence(archive, catalog, key: str) -> dict:
             "similarity": m["similarity"],
             **align(canonical, texts[m["key"]]),
         }
-        for m in members
-        if m["key"] != canonical_key and texts[m["key"]] is not None
+        for m in shown
+        if texts[m["key"]] is not None
     ]
-    copies.sort(key=lambda c: c["date"] or "")  # stable: archive order within a day
     return {
         "cluster": members[0]["cluster"],
         "canonical": _head(canonical_key, canonical),
         "copies": copies,
-        "absent": [m["key"] for m in members if texts[m["key"]] is None],
+        "total_copies": len(others),
+        "offset": offset,
+        "absent": [m["key"] for m in shown if texts[m["key"]] is None],
     }
 
 

@@ -247,6 +247,11 @@ def test_evidence_finds_what_the_replicas_desks_changed(demo_env):
             assert [c["date"] for c in evidence["copies"]] == sorted(
                 c["date"] for c in evidence["copies"]
             )
+            assert evidence["total_copies"] == len(evidence["copies"])
+            for offset in range(len(evidence["copies"])):  # a page of one copy at a time
+                one = reprint_evidence(archive, catalog, cluster["canonical"], offset, 1)
+                assert one["copies"] == evidence["copies"][offset : offset + 1]
+                assert one["total_copies"] == evidence["total_copies"]
             was = truth[canonical["paper"], canonical["date"], urlsplit(canonical["url"]).path]
             for copy in evidence["copies"]:
                 assert copy["key"] != cluster["canonical"]

@@ -221,6 +221,18 @@ def test_reading_room_in_a_browser(demo_archive, monkeypatch, chromium, tmp_path
         ops = page.locator("table.aligned tbody tr .op").all_inner_texts()
         assert ops and {op.split()[-1] for op in ops} <= {"same", "edited", "cut", "added"}
         shot(page, "cluster")
+        # a cluster a page at a time (wire stories run to hundreds of copies): one per page here
+        ordered = sorted(
+            clusters[reprinted], key=lambda m: (m["date"], m is not clusters[reprinted][0])
+        )
+        page.goto(f"{base}/cluster/{reprinted}?limit=1")
+        expect(page.locator("nav.pager").first).to_contain_text(f"of {len(ordered)}")
+        expect(page.locator("ol.timeline li")).to_have_count(1)
+        expect(page.locator("ol.timeline li")).to_contain_text(ordered[0]["paper"])
+        expect(page.locator("section.copy")).to_have_count(1)
+        page.locator("nav.pager").first.get_by_role("link", name="Next").click()
+        expect(page.locator("ol.timeline li")).to_contain_text(ordered[1]["paper"])
+        expect(page.locator("nav.pager").first).to_contain_text(f"Copies 2–2 of {len(ordered)}")
 
         # The widest clusters, each opening to its timeline.
         page.goto(base + "/reprints")

@@ -38,6 +38,7 @@ CSP = (
     "base-uri 'none'; frame-ancestors 'self'"
 )
 TOKEN_COOKIE = "epaper_token"
+COPIES_PAGE = 50  # reprints shown (read, aligned) per cluster page: wire stories run to hundreds
 EXPORT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "jsonl": "application/x-ndjson",
@@ -172,12 +173,13 @@ def create_app(
             "pages": -(-result["total"] // limit),
         }
 
-    def reprint_data(request: Request, key: str) -> dict:
-        timeline = reading.cluster(state(request).archive, state(request).catalog, key)
+    def reprint_data(request: Request, key: str, offset: int, limit: int) -> dict:
+        archive, catalog = state(request).archive, state(request).catalog
+        timeline = reading.cluster(archive, catalog, key, offset, limit)
         reprints = _dataset("reprints")
         evidence = (
-            reprints.reprint_evidence(state(request).archive, state(request).catalog, key)
-            if reprints and len(timeline["members"]) > 1
+            reprints.reprint_evidence(archive, catalog, key, offset, limit)
+            if reprints and timeline["total"] > 1
             else None
         )
         return {**timeline, "aligned": reprints is not None, "evidence": evidence}
@@ -228,8 +230,8 @@ def create_app(
         info = reading.paper_info(
             data["article"]["paper"], state(request).papers.get(data["article"]["paper"])
         )
-        try:  # the timeline; the aligned differences are the cluster page's
-            cluster = reading.cluster(archive, state(request).catalog, key)
+        try:  # the timeline's first copies; the aligned differences are the cluster page's
+            cluster = reading.cluster(archive, state(request).catalog, key, 0, COPIES_PAGE)
         except reading.NotFound:
             cluster = None
         return page(
@@ -243,8 +245,13 @@ def create_app(
         )
 
     @app.get("/cluster/{key:path}", response_class=HTMLResponse, include_in_schema=False)
-    def cluster_page(request: Request, key: str):
-        return page(request, "cluster.html", cluster=reprint_data(request, key))
+    def cluster_page(
+        request: Request,
+        key: str,
+        offset: int = Query(0, ge=0),
+        limit: int = Query(COPIES_PAGE, ge=1, le=500),
+    ):
+        return page(request, "cluster.html", cluster=reprint_data(request, key, offset, limit))
 
     @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
     def search_page(request: Request):
@@ -311,8 +318,13 @@ def create_app(
         return reading.diff(state(request).archive, key, a, b)
 
     @app.get("/api/cluster/{key:path}", tags=["reprints"], summary="An article's reprints")
-    def api_cluster(request: Request, key: str):
-        return reprint_data(request, key)
+    def api_cluster(
+        request: Request,
+        key: str,
+        offset: int = Query(0, ge=0, description="first copy shown (date order)"),
+        limit: int = Query(COPIES_PAGE, ge=1, le=500, description="copies shown"),
+    ):
+        return reprint_data(request, key, offset, limit)
 
     @app.get("/api/reprints", tags=["reprints"], summary="The widest reprint clusters")
     def api_reprints(request: Request, date_from: str = "", date_to: str = ""):

@@ -369,15 +369,21 @@ def titles(archive: ObjectStore, keys_: Iterable[str]) -> dict[str, dict]:
     return {k: v for k, v in in_parallel([lambda k=k: one(k) for k in keys_]) if v is not None}
 
 
-def cluster(archive: ObjectStore, catalog, key: str) -> dict:
-    """The reprints of `key`'s story as a timeline across papers (archive order, the
-    canonical first), each with its title and page."""
+def cluster(
+    archive: ObjectStore, catalog, key: str, offset: int = 0, limit: int | None = None
+) -> dict:
+    """The reprints of `key`'s story as a timeline across papers (date order, the canonical
+    first on its day), each with its title and page: members offset..offset+limit of
+    `total` (a wire story can have hundreds of copies; only the shown ones are read)."""
     members = catalog.cluster_of(article_key(key))
     if not members:
         raise NotFound(f"{key} is not in the catalog")
-    found = titles(archive, [m["key"] for m in members])
+    canonical = members[0]["key"]
+    ordered = sorted(members, key=lambda m: (m["date"], m["key"] != canonical))
+    shown = ordered[offset : None if limit is None else offset + limit]
+    found = titles(archive, [m["key"] for m in shown])
     timeline = []
-    for member in members:
+    for member in shown:
         data = found.get(member["key"]) or {}
         timeline.append(
             {
@@ -388,5 +394,12 @@ def cluster(archive: ObjectStore, catalog, key: str) -> dict:
                 "in_bucket": member["key"] in found,
             }
         )
-    timeline.sort(key=lambda m: (m["date"], m["key"] != members[0]["key"]))
-    return {"key": key, "canonical": members[0]["key"], "members": timeline}
+    return {
+        "key": key,
+        "canonical": canonical,
+        "members": timeline,
+        "total": len(members),
+        "papers": len({m["paper"] for m in members}),
+        "offset": offset,
+        "limit": limit,
+    }
