@@ -1,7 +1,8 @@
 """A backfill one can leave running for days (flows/backfill.py), with real Prefect runs against
 replica sites: a range with no editions, a site that goes down midway (its server stopped
 mid-backfill) and a second run that completes only what is missing, without a request for
-what is archived; Ctrl-C at the terminal leaves no half edition and the next run resumes."""
+what is archived; the catalog's PostgreSQL stopped and started again midway; Ctrl-C at the
+terminal leaves no half edition and the next run resumes."""
 
 from __future__ import annotations
 
@@ -129,6 +130,62 @@ def test_a_site_down_midway_fails_its_dates_and_a_second_run_does_only_those(env
         "nothing of the archived date was requested again"
     )
     assert all(manifest(paper, day)["status"] == "complete" for day in DAYS)
+
+
+def test_the_catalog_database_restarted_midway_fails_only_the_dates_it_was_down_for(
+    env, private_postgres, monkeypatch
+):
+    from flows.backfill import EditionsFailed, backfill
+
+    monkeypatch.setenv("EPAPER_CATALOG_URL", private_postgres.url)
+    site = build_site("founder-new", "bcrb", DAYS, pages=2, skin="swiper")
+    paper = f"{PREFIX}bcrb"
+    outcome: dict = {}
+    with ReplicaServer([site], host="127.0.0.5") as replica:
+        papers = str(write_papers_file([site], replica.base_url, env / "p.yaml", PREFIX))
+
+        def run() -> None:
+            outcome["state"] = backfill(
+                paper, DAYS[0].isoformat(), DAYS[-1].isoformat(), papers, return_state=True
+            )
+
+        def began(day: dt.date) -> bool:
+            first = site.url_for(day).split("?")[0]
+            return any(first.endswith(path) for path in replica.paths())
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        deadline = time.monotonic() + 300
+        # Down while the second date is crawled, up again once the third's crawl begins.
+        while not began(DAYS[1]):
+            assert thread.is_alive() and time.monotonic() < deadline, "the second date began"
+            time.sleep(0.05)
+        private_postgres.stop()
+        while not began(DAYS[2]):
+            assert thread.is_alive() and time.monotonic() < deadline, "the third date began"
+            time.sleep(0.05)
+        private_postgres.start()
+        thread.join(timeout=600)
+        state = outcome["state"]
+        assert state.is_failed(), "a date was lost to the outage"
+        error = state.result(raise_on_failure=False)
+        assert isinstance(error, EditionsFailed)
+        statuses = {r["date"]: r for r in error.results}
+        assert statuses[DAYS[0].isoformat()]["status"] == "complete"
+        down = statuses[DAYS[1].isoformat()]
+        assert down["status"] == "failed" and down["reason"], down
+        assert "catalog database" in down["reason"] and "unreachable" in down["reason"], down
+        # the backfill went on: the dates after the restart are archived
+        assert all(statuses[d.isoformat()]["status"] == "complete" for d in DAYS[2:]), statuses
+        assert manifest(paper, DAYS[1]) is None, "no edition of the date that failed"
+
+        state = backfill(
+            paper, DAYS[0].isoformat(), DAYS[-1].isoformat(), papers, return_state=True
+        )
+    assert state.is_completed(), state.message
+    again = {r["date"]: r["status"] for r in state.result()}
+    assert again[DAYS[1].isoformat()] == "complete"
+    assert all(again[d.isoformat()] == "archived" for d in (DAYS[0], *DAYS[2:])), again
 
 
 def test_ctrl_c_leaves_no_half_edition_and_the_next_run_resumes(env):
