@@ -329,23 +329,12 @@ class RebuiltEdition:
         body = self.spec.get("body")
         if body:  # the text's container: the selector without its paragraph or text steps
             sel = re.sub(r"(/+(p|text\(\)|@[\w-]+))+$", "", joined(body["sel"]))
-            steps = _table_parents(parse({"sel": sel, "kind": "xpath"})[0])
-            if steps[-1].tag in ("table", "tbody", "tr"):
-                steps += [Step("tr"), Step("td")] if steps[-1].tag != "tr" else [Step("td")]
-            for s in reversed(steps):
-                text = _wrap(s, text)
+            text = _inside(parse({"sel": sel, "kind": "xpath"})[0], text)
         else:
             text = f"<div>{text}</div>"
         title = escape(article["title"])
         spec = self.spec.get("title")
-        if spec:
-            steps = _table_parents(parse(spec)[0])
-            if steps[-1].tag in ("table", "tbody", "tr"):
-                steps += [Step("tr"), Step("td")] if steps[-1].tag != "tr" else [Step("td")]
-            for s in reversed(steps):
-                title = _wrap(s, title)
-        else:
-            title = f"<h1>{title}</h1>"
+        title = _inside(parse(spec)[0], title) if spec else f"<h1>{title}</h1>"
         return html_doc("数字报", f"{title}\n{text}")
 
     # what ReplicaServer asks of a site
@@ -362,6 +351,16 @@ class RebuiltEdition:
 
     def resolve(self, path: str, host: str) -> Resource | None:
         return self.routes.get(path) or self.routes.get(path.split("?", 1)[0])
+
+
+def _inside(steps: list[Step], html: str) -> str:
+    """`html` as the content of the element `steps` select (a table part gets its cell)."""
+    steps = _table_parents(steps)
+    if steps[-1].tag in ("table", "tbody", "tr"):
+        steps += [Step("tr"), Step("td")] if steps[-1].tag != "tr" else [Step("td")]
+    for s in reversed(steps):
+        html = _wrap(s, html)
+    return html
 
 
 def _normpath(path: str) -> str:

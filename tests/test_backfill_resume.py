@@ -51,6 +51,20 @@ def artifacts_of(state):
         )
 
 
+def began(site, replica, day: dt.date) -> bool:
+    """Whether the replica has been asked for `day`'s first page."""
+    first = site.url_for(day).split("?")[0]
+    return any(first.endswith(path) for path in replica.paths())
+
+
+def wait_until(condition, thread, what: str, timeout: float = 300) -> None:
+    """Poll `condition` while the backfill `thread` runs; fail naming `what` if it never holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert thread.is_alive() and time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
 def test_a_range_with_no_editions_completes_as_missing(env):
     from flows.backfill import backfill
 
@@ -93,11 +107,7 @@ def test_a_site_down_midway_fails_its_dates_and_a_second_run_does_only_those(env
     thread.start()
     try:
         # Down once the second date's crawl has begun: the first is archived by then.
-        second = site.url_for(DAYS[1]).split("?")[0]
-        deadline = time.monotonic() + 300
-        while not any(second.endswith(path) for path in replica.paths()):
-            assert thread.is_alive() and time.monotonic() < deadline, "the second date began"
-            time.sleep(0.05)
+        wait_until(lambda: began(site, replica, DAYS[1]), thread, "the second date began")
     finally:
         replica.stop()
     thread.join(timeout=600)
@@ -149,21 +159,12 @@ def test_the_catalog_database_restarted_midway_fails_only_the_dates_it_was_down_
                 paper, DAYS[0].isoformat(), DAYS[-1].isoformat(), papers, return_state=True
             )
 
-        def began(day: dt.date) -> bool:
-            first = site.url_for(day).split("?")[0]
-            return any(first.endswith(path) for path in replica.paths())
-
         thread = threading.Thread(target=run)
         thread.start()
-        deadline = time.monotonic() + 300
         # Down while the second date is crawled, up again once the third's crawl begins.
-        while not began(DAYS[1]):
-            assert thread.is_alive() and time.monotonic() < deadline, "the second date began"
-            time.sleep(0.05)
+        wait_until(lambda: began(site, replica, DAYS[1]), thread, "the second date began")
         private_postgres.stop()
-        while not began(DAYS[2]):
-            assert thread.is_alive() and time.monotonic() < deadline, "the third date began"
-            time.sleep(0.05)
+        wait_until(lambda: began(site, replica, DAYS[2]), thread, "the third date began")
         private_postgres.start()
         thread.join(timeout=600)
         state = outcome["state"]
