@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
+from bench import harness
 from papers.catalogue import NO_FAMILY, load_papers
 from replica import ReplicaServer
 from replica.evidence import RebuiltEdition, Unrebuildable, load, main_selector
@@ -103,8 +103,8 @@ def rows(only: set[str] | None = None) -> list[dict]:
                 todo.append((key, era, RebuiltEdition(key, era.family, era.edition_url, spec, DAY)))
             except Unrebuildable as exc:
                 row["verdict"] = f"not rebuilt: {exc}"
-    os.environ["EPAPER_DOWNLOAD_DELAY"] = "0"
     with (
+        harness.environment(EPAPER_DOWNLOAD_DELAY="0"),
         tempfile.TemporaryDirectory(prefix="epaper-fit-") as tmp,
         ReplicaServer([e for _, _, e in todo]) as server,
     ):
