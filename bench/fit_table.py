@@ -15,7 +15,6 @@ Entries whose evidence records no usable selectors say why.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from bench import harness
 from papers.catalogue import NO_FAMILY, load_papers
+from papers.workdir import Workdir, read_jsonl
 from replica import ReplicaServer
 from replica.evidence import RebuiltEdition, Unrebuildable, load, main_selector
 from spiders.crawl import CrawlError, run_crawl
@@ -47,11 +47,10 @@ def crawl_items(key: str, family: str, url: str, workdir: Path) -> tuple[dict, d
         stats = run_crawl(key, DAY.isoformat(), family, url, str(workdir))
     except CrawlError as exc:  # nothing found at all
         stats = {"error": str(exc).split(" at http", 1)[0]}
-    items: dict[str, list[dict]] = {"page": [], "article": [], "missing": [], "skipped": []}
-    path = workdir / "items.jsonl"
-    for line in path.read_text("utf-8").splitlines() if path.exists() else []:
-        item = json.loads(line)
-        items.setdefault(item["type"], []).append(item)
+    items: dict[str, list[dict]] = {"page": [], "article": []}
+    if (workdir / Workdir.ITEMS).exists():  # a crawl that found nothing may leave none
+        for item in read_jsonl(workdir / Workdir.ITEMS):
+            items.setdefault(item["type"], []).append(item)
     return stats, items
 
 

@@ -57,6 +57,31 @@ def began(site, replica, day: dt.date) -> bool:
     return any(first.endswith(path) for path in replica.paths())
 
 
+class BackgroundBackfill(threading.Thread):
+    """A backfill of every date of DAYS, run while the test breaks something under it."""
+
+    def __init__(self, paper: str, papers: str):
+        super().__init__()
+        self.paper, self.papers, self.state = paper, papers, None
+
+    def run(self) -> None:
+        from flows.backfill import backfill
+
+        self.state = backfill(
+            self.paper, DAYS[0].isoformat(), DAYS[-1].isoformat(), self.papers, return_state=True
+        )
+
+    def failures(self, why: str):
+        """Join it; the EditionsFailed its run ended with (`why` fails the test otherwise)."""
+        from flows.backfill import EditionsFailed
+
+        self.join(timeout=600)
+        assert self.state.is_failed(), why
+        error = self.state.result(raise_on_failure=False)
+        assert isinstance(error, EditionsFailed)
+        return error
+
+
 def wait_until(condition, thread, what: str, timeout: float = 300) -> None:
     """Poll `condition` while the backfill `thread` runs; fail naming `what` if it never holds."""
     deadline = time.monotonic() + timeout
@@ -88,7 +113,7 @@ def test_a_range_with_no_editions_completes_as_missing(env):
 
 @pytest.mark.timeout(900)
 def test_a_site_down_midway_fails_its_dates_and_a_second_run_does_only_those(env):
-    from flows.backfill import EditionsFailed, backfill
+    from flows.backfill import backfill
 
     site = build_site("founder-new", "bcrb", DAYS, pages=2, skin="swiper")
     paper = f"{PREFIX}bcrb"
@@ -96,25 +121,14 @@ def test_a_site_down_midway_fails_its_dates_and_a_second_run_does_only_those(env
     replica.start()
     port = int(replica.base_url.rsplit(":", 1)[1])
     papers = str(write_papers_file([site], replica.base_url, env / "p.yaml", PREFIX))
-    outcome: dict = {}
-
-    def run() -> None:
-        outcome["state"] = backfill(
-            paper, DAYS[0].isoformat(), DAYS[-1].isoformat(), papers, return_state=True
-        )
-
-    thread = threading.Thread(target=run)
+    thread = BackgroundBackfill(paper, papers)
     thread.start()
     try:
         # Down once the second date's crawl has begun: the first is archived by then.
         wait_until(lambda: began(site, replica, DAYS[1]), thread, "the second date began")
     finally:
         replica.stop()
-    thread.join(timeout=600)
-    state = outcome["state"]
-    assert state.is_failed(), "dates were lost to the outage"
-    error = state.result(raise_on_failure=False)
-    assert isinstance(error, EditionsFailed)
+    error = thread.failures("dates were lost to the outage")
     first, *rest = error.results
     assert (first["date"], first["status"]) == (DAYS[0].isoformat(), "complete")
     # The date in flight may have finished on its open connection; those after it failed.
@@ -145,32 +159,21 @@ def test_a_site_down_midway_fails_its_dates_and_a_second_run_does_only_those(env
 def test_the_catalog_database_restarted_midway_fails_only_the_dates_it_was_down_for(
     env, private_postgres, monkeypatch
 ):
-    from flows.backfill import EditionsFailed, backfill
+    from flows.backfill import backfill
 
     monkeypatch.setenv("EPAPER_CATALOG_URL", private_postgres.url)
     site = build_site("founder-new", "bcrb", DAYS, pages=2, skin="swiper")
     paper = f"{PREFIX}bcrb"
-    outcome: dict = {}
     with ReplicaServer([site], host="127.0.0.5") as replica:
         papers = str(write_papers_file([site], replica.base_url, env / "p.yaml", PREFIX))
-
-        def run() -> None:
-            outcome["state"] = backfill(
-                paper, DAYS[0].isoformat(), DAYS[-1].isoformat(), papers, return_state=True
-            )
-
-        thread = threading.Thread(target=run)
+        thread = BackgroundBackfill(paper, papers)
         thread.start()
         # Down while the second date is crawled, up again once the third's crawl begins.
         wait_until(lambda: began(site, replica, DAYS[1]), thread, "the second date began")
         private_postgres.stop()
         wait_until(lambda: began(site, replica, DAYS[2]), thread, "the third date began")
         private_postgres.start()
-        thread.join(timeout=600)
-        state = outcome["state"]
-        assert state.is_failed(), "a date was lost to the outage"
-        error = state.result(raise_on_failure=False)
-        assert isinstance(error, EditionsFailed)
+        error = thread.failures("a date was lost to the outage")
         statuses = {r["date"]: r for r in error.results}
         assert statuses[DAYS[0].isoformat()]["status"] == "complete"
         down = statuses[DAYS[1].isoformat()]
