@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import expect
 
 from flows.archive import archive_edition
-from storage.archive import open_archive
+from storage.archive import Archive, open_archive
 from storage.catalog import Catalog
 from tests.fixtures.edition import DAYS
 
@@ -441,3 +441,41 @@ def test_archived_links_and_zones_never_become_markup(archive_env):
         assert 'href="https://example.org/a.jpg"' in html
         assert client.get(f"/api/articles/{key}").json()["zone"] is None
         assert client.post(f"/api/articles/{key}").status_code == 405
+
+
+
+def test_a_cluster_page_reads_each_copy_once(demo_archive, monkeypatch):
+    """The timeline and the aligned evidence of a cluster page show the same copies: each is
+    fetched from the bucket once, and the cluster's rows from the catalog once."""
+    from collections import Counter
+
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    for name, value in demo_archive.items():
+        monkeypatch.setenv(name, value)
+    with Catalog() as catalog:
+        widest = catalog.widest_clusters(limit=1)[0]
+        members = catalog.cluster_of(widest["canonical"])
+    assert len(members) > 2
+    reads, queries = Counter(), Counter()
+    real_get, real_cluster_of = Archive.get, Catalog.cluster_of
+
+    def counted_get(self, key, version_id=None):
+        reads[key] += 1
+        return real_get(self, key, version_id)
+
+    def counted_cluster_of(self, key):
+        queries[key] += 1
+        return real_cluster_of(self, key)
+
+    monkeypatch.setattr(Archive, "get", counted_get)
+    monkeypatch.setattr(Catalog, "cluster_of", counted_cluster_of)
+    with TestClient(create_app()) as client:
+        page = client.get(f"/cluster/{widest['canonical']}")
+    assert page.status_code == 200
+    assert page.text.count('class="copy') == len(members) - 1
+    assert {m["key"] for m in members} <= set(reads)
+    assert max(reads.values()) == 1, reads.most_common(3)
+    assert sum(queries.values()) == 1, queries

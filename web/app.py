@@ -174,7 +174,8 @@ def create_app(
         }
 
     def reprint_data(request: Request, key: str, offset: int, limit: int) -> dict:
-        archive, catalog = state(request).archive, state(request).catalog
+        archive = reading.ReadOnce(state(request).archive, "get")
+        catalog = reading.ReadOnce(state(request).catalog, "cluster_of")
         timeline = reading.cluster(archive, catalog, key, offset, limit)
         reprints = _dataset("reprints")
         evidence = (

@@ -37,6 +37,33 @@ FILE_TYPES = {
 FILE_PREFIXES = ("pdfs/", "pages/", "raw/")
 
 
+class ReadOnce:
+    """`target` whose methods `names` answer each argument once, then from memory: one
+    page's readers (a cluster's timeline and its aligned evidence) share the objects and
+    the catalog rows they both read. Only for the span of one request."""
+
+    def __init__(self, target, *names: str):
+        self._target, self._names, self._answers = target, names, {}
+
+    def __getattr__(self, name: str):
+        method = getattr(self._target, name)
+        if name not in self._names:
+            return method
+
+        def once(arg):
+            if (name, arg) not in self._answers:
+                try:
+                    self._answers[name, arg] = (method(arg), None)
+                except Exception as error:  # a missing object is an answer too
+                    self._answers[name, arg] = (None, error)
+            value, error = self._answers[name, arg]
+            if error is not None:
+                raise error
+            return value
+
+        return once
+
+
 class NotFound(LookupError):
     """What was asked for is not in the archive (the page says which)."""
 
