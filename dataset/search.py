@@ -316,6 +316,7 @@ class SearchIndex:
         if date_from and date_to and date_from > date_to:
             raise SearchError(f"date range {date_from} to {date_to} runs backwards")
         where = [self.backend.match(terms)]
+        refine = self.backend.refine(terms)
         if paper:
             where.append(docs.c.paper == paper)
         if date_from:
@@ -334,6 +335,8 @@ class SearchIndex:
             )
         if wire is not None:
             where.append(docs.c.wire.is_(bool(wire)))
+        if refine is not None:  # last: evaluated on what the index and the filters leave
+            where.append(refine)
         return where, terms
 
     def search(
@@ -568,6 +571,10 @@ class _Sqlite:
         return text("search_fts MATCH :fts").bindparams(fts=" AND ".join(parts))
 
     @staticmethod
+    def refine(terms: list[Term]):
+        return None  # FTS5 answers phrases from its index
+
+    @staticmethod
     def score(terms):
         # bm25 is lower for better hits
         return -func.bm25(literal_column("search_fts"), *WEIGHTS)
@@ -615,6 +622,8 @@ def tsvector_literal(terms: Terms) -> str:
 
 
 def tsquery_literal(terms: list[Term]) -> str:
+    """The query as FTS5 reads it: each term's grams as a phrase of weight D, or its words
+    as a phrase of weight A. Only a row's tsvector can answer it (positions, weights)."""
     parts = []
     for t in terms:
         if t.char:
@@ -625,6 +634,26 @@ def tsquery_literal(terms: list[Term]) -> str:
             alts.append(" <-> ".join(f"{_lexeme(w)}:A" for w in t.words))
         parts.append("(" + " | ".join(f"({a})" for a in alts) + ")")
     return " & ".join(parts)
+
+
+def tsquery_lexemes(terms: list[Term]) -> str:
+    """What the GIN index answers alone, without reading any row: each term's grams (or
+    words) present, anywhere, of any weight. The same rows as tsquery_literal when no term
+    is a phrase (a query of two-character words), else a few more."""
+    parts = []
+    for t in terms:
+        if t.char:
+            parts.append(f"{_lexeme(t.char)}:*")
+            continue
+        alts = [" & ".join(dict.fromkeys(map(_lexeme, t.grams)))]
+        if t.words and t.words != t.grams:
+            alts.append(" & ".join(dict.fromkeys(map(_lexeme, t.words))))
+        parts.append("(" + " | ".join(f"({a})" for a in alts) + ")")
+    return " & ".join(parts)
+
+
+def _phrases(terms: list[Term]) -> bool:
+    return any(len(t.grams) > 1 or len(t.words) > 1 for t in terms if not t.char)
 
 
 class _Postgres:
@@ -660,9 +689,22 @@ class _Postgres:
     def clear(conn: Connection) -> None:
         pass
 
+    # A weight or a phrase in the indexed query would make PostgreSQL read and recheck the
+    # tsvector of every row the index names, before the date filter: most of a search's
+    # time at 1M articles. So the index answers the lexemes alone, and a phrase is checked
+    # last, on the rows the filters keep, through the function (no index takes it).
     @staticmethod
     def match(terms: list[Term]):
-        return text("tsv @@ CAST(:tsq AS tsquery)").bindparams(tsq=tsquery_literal(terms))
+        return text("tsv @@ CAST(:tsq AS tsquery)").bindparams(tsq=tsquery_lexemes(terms))
+
+    @staticmethod
+    def refine(terms: list[Term]):
+        if not _phrases(terms):
+            return None
+        return func.ts_match_vq(
+            literal_column("tsv"),
+            cast(bindparam("tsq_phrase", tsquery_literal(terms), type_=String), postgresql.TSQUERY),
+        )
 
     @staticmethod
     def score(terms):
