@@ -443,7 +443,6 @@ def test_archived_links_and_zones_never_become_markup(archive_env):
         assert client.post(f"/api/articles/{key}").status_code == 405
 
 
-
 def test_a_cluster_page_reads_each_copy_once(demo_archive, monkeypatch):
     """The timeline and the aligned evidence of a cluster page show the same copies: each is
     fetched from the bucket once, and the cluster's rows from the catalog once."""
