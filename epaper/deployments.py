@@ -13,6 +13,7 @@ could only fail. `unfit` names them, for the command to say so.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from contextlib import suppress
 from pathlib import Path
 
@@ -31,6 +32,7 @@ CRASH_AFTER = 600
 ZOMBIE_AUTOMATION = "epaper: crash flow runs whose heartbeat stopped"
 # Daily, once the morning papers' runs are done: a site that changed overnight shows at once.
 HEALTH_CRON, HEALTH_TIMEZONE = "0 9 * * *", "Asia/Shanghai"
+DEFAULT_QUEUE = "default"  # the pool's own queue: papers alone on their host, backfills
 HEADER = "# Generated from papers.yaml by `epaper deployments`; edit papers.yaml, not this file.\n"
 
 
@@ -46,6 +48,7 @@ def render(
     the deployments of its papers and the backfill's carry it as a default parameter."""
     own = set(read_papers(papers_file)) if papers_file else set()
     skipped = set(unfit(papers))
+    loads = host_loads(papers)
     file_parameter = {"papers_file": str(Path(papers_file).resolve())} if papers_file else {}
 
     def entrypoint(path: str) -> str:
@@ -65,7 +68,7 @@ def render(
                 "entrypoint": entrypoint("flows/archive.py:archive_edition"),
                 "parameters": {"paper": paper.id, **(file_parameter if paper.id in own else {})},
                 "tags": [f"paper:{paper.id}"],
-                "work_pool": {"name": WORK_POOL},
+                "work_pool": {"name": WORK_POOL, "work_queue_name": work_queue(loads[paper.id])},
                 "schedules": [{"cron": paper.schedule, "timezone": paper.timezone}],
             }
             for paper in papers.values()
@@ -148,6 +151,9 @@ def setup_prefect(
             done.append(f"work pool {WORK_POOL!r} ({ProcessWorker.type}) created")
         except ObjectAlreadyExists:
             done.append(f"work pool {WORK_POOL!r} exists")
+        for priority, queue in enumerate(queues_by_priority(papers), 1):
+            ensure_work_queue(client, queue, priority)
+        done.append(f"work queues, first served first: {', '.join(queues_by_priority(papers))}")
         # The tag limits of earlier versions (a global 4, one per paper) would still hold the
         # fetch task, polling every 30 s: the host limits replace them.
         for tag in [FETCH_TAG, *(site_tag(paper_id) for paper_id in papers)]:
@@ -175,15 +181,49 @@ def setup_prefect(
     return done
 
 
-def hosts_of(papers: dict[str, Paper]) -> set[str]:
-    """The hosts the papers' current eras are crawled from (where a family fits)."""
+def host_of(paper: Paper) -> str:
     from urllib.parse import urlsplit
 
-    return {
-        urlsplit(paper.eras[-1].edition_url).hostname or ""
-        for paper in papers.values()
-        if paper.eras[-1].fits
-    }
+    return urlsplit(paper.eras[-1].edition_url).hostname or ""
+
+
+def hosts_of(papers: dict[str, Paper]) -> set[str]:
+    """The hosts the papers' current eras are crawled from (where a family fits)."""
+    return {host_of(paper) for paper in papers.values() if paper.eras[-1].fits}
+
+
+def host_loads(papers: dict[str, Paper]) -> dict[str, int]:
+    """{paper id: how many of the scheduled papers its host carries, itself included}."""
+    fit = [paper for paper in papers.values() if paper.eras[-1].fits]
+    per_host = Counter(host_of(paper) for paper in fit)
+    return {paper.id: per_host[host_of(paper)] for paper in fit}
+
+
+def work_queue(load: int) -> str:
+    """The queue of a paper whose host carries `load` papers. A host of k papers needs k
+    crawls one after the other each morning, the longest chain of the batch: its papers'
+    runs are started first (longest first), so it is not left waiting for a slot while
+    hosts of one paper take them."""
+    return DEFAULT_QUEUE if load == 1 else f"host-of-{load}"
+
+
+def queues_by_priority(papers: dict[str, Paper]) -> list[str]:
+    """The work queues `papers` use, the busiest hosts' first, the default queue last."""
+    loads = sorted({load for load in host_loads(papers).values() if load > 1}, reverse=True)
+    return [work_queue(load) for load in loads] + [DEFAULT_QUEUE]
+
+
+def ensure_work_queue(client, name: str, priority: int) -> None:
+    """The pool's queue `name` at `priority` (1 first): made, or its priority set. Prefect
+    moves the queues after it down one to keep priorities distinct."""
+    from prefect.exceptions import ObjectAlreadyExists
+
+    try:
+        client.create_work_queue(name=name, work_pool_name=WORK_POOL, priority=priority)
+    except ObjectAlreadyExists:
+        queue = client.read_work_queue_by_name(name, work_pool_name=WORK_POOL)
+        if queue.priority != priority:
+            client.update_work_queue(queue.id, priority=priority)
 
 
 def zombie_automation(crash_after: int):

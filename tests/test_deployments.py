@@ -139,9 +139,11 @@ def test_setup_and_deploy_all_offline_without_prompts(server):
     unfit = set(deployments.unfit(papers))
     assert unfit, "the catalogue lists papers no family fits"
     assert set(by_name) == set(papers) - unfit, "a paper no family fits is not scheduled"
+    loads = deployments.host_loads(papers)
     for paper in (papers[paper_id] for paper_id in by_name):
         deployment = by_name[paper.id]
         assert deployment["work_pool_name"] == deployments.WORK_POOL
+        assert deployment["work_queue_name"] == deployments.work_queue(loads[paper.id])
         assert deployment["parameters"] == {"paper": paper.id}
         assert deployment["pull_steps"] == [{"epaper.deployments.enter_project": {}}]
         [schedule] = deployment["schedules"]
@@ -151,6 +153,11 @@ def test_setup_and_deploy_all_offline_without_prompts(server):
         )
         assert schedule["active"]
     assert any(d["name"] == "backfill" for d in listed)
+    # The papers of the busiest hosts are served first: a worker takes runs by queue priority.
+    queues = api.post(f"/work_pools/{deployments.WORK_POOL}/queues/filter", json={}).json()
+    by_priority = [q["name"] for q in sorted(queues, key=lambda q: q["priority"])]
+    assert by_priority == deployments.queues_by_priority(papers)
+    assert by_priority[0] == f"host-of-{max(loads.values())}" and by_priority[-1] == "default"
 
     tag_limits = api.post("/concurrency_limits/filter", json={"limit": 200}).json()
     assert tag_limits == [], "politeness is per host, in global limits, not per paper in tags"
