@@ -709,6 +709,7 @@ def main(argv: list[str] | None = None) -> int:
                 | {"end": str(backfill_days[-1])},
             )
             for site in picked
+            if args.dates
         ]
         # The backfill right after the first morning, with its workers: the figures that
         # matter most come first on a machine whose time may run out.

@@ -38,7 +38,7 @@ CSP = (
     "base-uri 'none'; frame-ancestors 'self'"
 )
 TOKEN_COOKIE = "epaper_token"
-COPIES_PAGE = 50  # reprints shown (read, aligned) per cluster page: wire stories run to hundreds
+COPIES_PAGE = 20  # reprints shown (read, aligned) per cluster page: wire stories run to hundreds
 EXPORT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "jsonl": "application/x-ndjson",
