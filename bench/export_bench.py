@@ -1,7 +1,7 @@
 """Export throughput and memory: rows/s and peak RSS of each format written by
 dataset.export.write_rows, at two sizes, beside Parquet built as one table in memory.
 
-    python -m bench.export_bench [--rows N] [--workdir DIR]
+    python -m bench.export_bench [--rows N] [--contenders "rows only,parquet"] [--workdir DIR]
 
 The rows are synthetic but shaped like the archive's (replica local stories: Chinese
 paragraphs, keywords, images, the capture's keys), made one at a time as the export reads
@@ -137,6 +137,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=50_000, help="rows of the larger export")
     parser.add_argument("--workdir", type=Path, help="where the files go (default: a temp dir)")
     parser.add_argument(
+        "--contenders",
+        default=",".join(CONTENDERS),
+        help=f"comma-separated, of: {', '.join(CONTENDERS)} (default all)",
+    )
+    parser.add_argument(
         "--child", nargs=3, metavar=("CONTENDER", "ROWS", "PATH"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
@@ -145,10 +150,13 @@ def main() -> None:
         child(name, int(n), Path(path))
         return
     sizes = (args.rows // 5, args.rows)
+    names = [name.strip() for name in args.contenders.split(",")]
+    if unknown := [name for name in names if name not in CONTENDERS]:
+        parser.error(f"--contenders: unknown {', '.join(unknown)}; known: {', '.join(CONTENDERS)}")
     print(f"export bench: {command_line()}")
     print(machine_line())
     with tempfile.TemporaryDirectory(prefix="export-bench-", dir=args.workdir) as tmp:
-        results = {(name, n): measure(name, n, Path(tmp)) for name in CONTENDERS for n in sizes}
+        results = {(name, n): measure(name, n, Path(tmp)) for name in names for n in sizes}
     print("| contender            |    rows | seconds |  rows/s | peak RSS MiB | file MiB |")
     print("|----------------------|--------:|--------:|--------:|-------------:|---------:|")
     for (name, n), r in results.items():
@@ -159,13 +167,16 @@ def main() -> None:
     small, large = sizes
     ratios = ", ".join(
         f"{name} {results[name, large]['peak_kib'] / results[name, small]['peak_kib']:.2f}"
-        for name in CONTENDERS
+        for name in names
     )
     print(f"peak RSS at {large} rows / at {small} rows: {ratios}")
+    if "rows only" not in names:
+        return
     base = results["rows only", large]
     cost = ", ".join(
         f"{name} {(results[name, large]['seconds'] - base['seconds']) / large * 1e6:.0f}"
         for name in export.FORMATS
+        if name in names
     )
     print(f"writing alone, µs per row (time less rows only's): {cost}")
 
