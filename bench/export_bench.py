@@ -1,7 +1,7 @@
 """Export throughput and memory: rows/s and peak RSS of each format written by
 dataset.export.write_rows, at two sizes, beside Parquet built as one table in memory.
 
-    python -m bench.export_bench [--rows N] [--contenders "rows only,parquet"] [--workdir DIR]
+    python -m bench.export_bench [--rows N] [--contenders "rows only" parquet] [--workdir DIR]
 
 The rows are synthetic but shaped like the archive's (replica local stories: Chinese
 paragraphs, keywords, images, the capture's keys), made one at a time as the export reads
@@ -138,8 +138,10 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, help="where the files go (default: a temp dir)")
     parser.add_argument(
         "--contenders",
-        default=",".join(CONTENDERS),
-        help=f"comma-separated, of: {', '.join(CONTENDERS)} (default all)",
+        nargs="+",
+        default=list(CONTENDERS),
+        metavar="NAME",
+        help=f"what to measure, of: {'; '.join(CONTENDERS)} (default all)",
     )
     parser.add_argument(
         "--child", nargs=3, metavar=("CONTENDER", "ROWS", "PATH"), help=argparse.SUPPRESS
@@ -150,9 +152,9 @@ def main() -> None:
         child(name, int(n), Path(path))
         return
     sizes = (args.rows // 5, args.rows)
-    names = [name.strip() for name in args.contenders.split(",")]
+    names = args.contenders
     if unknown := [name for name in names if name not in CONTENDERS]:
-        parser.error(f"--contenders: unknown {', '.join(unknown)}; known: {', '.join(CONTENDERS)}")
+        parser.error(f"--contenders: unknown {', '.join(unknown)}; known: {'; '.join(CONTENDERS)}")
     print(f"export bench: {command_line()}")
     print(machine_line())
     with tempfile.TemporaryDirectory(prefix="export-bench-", dir=args.workdir) as tmp:
