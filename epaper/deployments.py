@@ -151,9 +151,10 @@ def setup_prefect(
             done.append(f"work pool {WORK_POOL!r} ({ProcessWorker.type}) created")
         except ObjectAlreadyExists:
             done.append(f"work pool {WORK_POOL!r} exists")
-        for priority, queue in enumerate(queues_by_priority(papers), 1):
+        queues = queues_by_priority(papers)
+        for priority, queue in enumerate(queues, 1):
             ensure_work_queue(client, queue, priority)
-        done.append(f"work queues, first served first: {', '.join(queues_by_priority(papers))}")
+        done.append(f"work queues, first served first: {', '.join(queues)}")
         # The tag limits of earlier versions (a global 4, one per paper) would still hold the
         # fetch task, polling every 30 s: the host limits replace them.
         for tag in [FETCH_TAG, *(site_tag(paper_id) for paper_id in papers)]:
